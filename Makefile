@@ -1,0 +1,33 @@
+# Two commands for a new user: `make gen` and `make test`. Both bootstrap .venv first.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: gen test regress bench lint clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+gen: $(STAMP)
+	$(BIN)/axelram info
+
+# The regression a new user and CI run (under 20 minutes on 2 cores).
+test: $(STAMP)
+	$(BIN)/python -m pytest -m "not slow"
+
+# The full sweep: every d, b and width, both simulators.
+regress: $(STAMP)
+	$(BIN)/python -m pytest
+
+bench: $(STAMP)
+	$(BIN)/python bench/golden.py
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+clean:
+	rm -rf build

@@ -1,0 +1,179 @@
+"""The ``axelram`` command line.
+
+Every failure a user can cause (a bad parameter, a missing or malformed file) prints one line on
+stderr, ``axelram: error: ...``, exits with status 2 and leaves no output file behind.
+"""
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from ..golden.params import Params
+from ..golden.signs import calibrate, signs_to_text
+
+__all__ = ["main"]
+
+
+class UsageError(Exception):
+    """A problem with what the user passed; reported on one line, exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def _add_params(parser):
+    defaults = Params()
+    group = parser.add_argument_group("macro parameters")
+    group.add_argument("--d", type=int, default=defaults.d, help="head dimension (power of two)")
+    group.add_argument("--b", type=int, default=defaults.b, help="index bits per coordinate")
+    group.add_argument("--in-width", type=int, default=defaults.in_width,
+                       help="input coordinate width, two's complement")
+    group.add_argument("--depth", type=int, default=defaults.depth, help="stored keys (T)")
+    group.add_argument("--codebook", default=defaults.codebook, choices=("gaussian", "beta"))
+    group.add_argument("--codebook-frac", type=int, default=defaults.codebook_frac,
+                       help="fractional bits of the codebook constants")
+    group.add_argument("--norm-frac", type=int, default=defaults.norm_frac,
+                       help="fractional bits of the key norm")
+    group.add_argument("--table-width", type=int, default=defaults.table_width,
+                       help="largest query-table entry width")
+    group.add_argument("--norm-mantissa", type=int, default=defaults.norm_mantissa,
+                       help="significant bits of the stored norm (0: exact)")
+
+
+def _params(args) -> Params:
+    try:
+        return Params(d=args.d, b=args.b, in_width=args.in_width, depth=args.depth,
+                      codebook=args.codebook, codebook_frac=args.codebook_frac,
+                      norm_frac=args.norm_frac, table_width=args.table_width,
+                      norm_mantissa=args.norm_mantissa)
+    except (TypeError, ValueError) as error:
+        raise UsageError(str(error)) from None
+
+
+def _info(args):
+    p = _params(args)
+    cb = p.cb
+    print(f"AXELRAM d={p.d} b={p.b} in_width={p.in_width} depth={p.depth} codebook={p.codebook}")
+    print(f"codebook MSE per coordinate {cb.mse:.6g} (standardized), {cb.mse / p.d:.6g} (unit)")
+    print("boundaries  " + " ".join(f"{t:+.4f}" for t in cb.boundaries))
+    print("centroids   " + " ".join(f"{c:+.4f}" for c in cb.centroids))
+    print(f"fixed point (2^-{p.codebook_frac}): boundaries {p.boundaries_fixed.tolist()} "
+          f"centroids {p.centroids_fixed.tolist()}")
+    print(f"table shift {p.table_shift}; q.k ~= score * 2^{p.score_scale_log2}")
+    for name, width in p.widths.items():
+        print(f"  {name:<22} {width:>4} bits")
+
+
+def load_npy(path: str, ranks: tuple[int, ...], what: str) -> np.ndarray:
+    """A finite float array of one of ``ranks`` from a ``.npy`` file, or a :class:`UsageError`."""
+    try:
+        array = np.load(path, allow_pickle=False)
+    except FileNotFoundError:
+        raise UsageError(f"{what} file not found: {path}") from None
+    except (OSError, ValueError, EOFError) as error:
+        raise UsageError(f"{what} file {path} is not a valid .npy array: {error}") from None
+    if not (np.issubdtype(array.dtype, np.floating) or np.issubdtype(array.dtype, np.integer)):
+        raise UsageError(f"{what} in {path} must be numeric, got dtype {array.dtype}")
+    if array.ndim not in ranks:
+        shapes = " or ".join(f"{n}-D" for n in ranks)
+        raise UsageError(f"{what} in {path} must be {shapes}, got shape {array.shape}")
+    array = array.astype(np.float64)
+    if not np.all(np.isfinite(array)):
+        raise UsageError(f"{what} in {path} contain NaN or inf")
+    return array
+
+
+def write_atomic(path: Path, text: str):
+    """Write ``text`` to ``path`` through a temporary file, so no half-written file is left."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent if str(path.parent) else ".", prefix=".axelram-")
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+def _calibrate(args):
+    keys = load_npy(args.keys, (2, 3), "keys")
+    if keys.ndim == 2:
+        keys = keys[None]
+    d = keys.shape[-1]
+    try:
+        cb = Params(d=d, b=args.b, codebook=args.codebook).cb
+    except (TypeError, ValueError) as error:
+        raise UsageError(str(error)) from None
+    if args.candidates < 1:
+        raise UsageError(f"--candidates must be at least 1, got {args.candidates}")
+    if keys.shape[1] == 0:
+        raise UsageError(f"keys in {args.keys} hold no vector (shape {keys.shape})")
+    out = Path(args.out)
+    if not out.parent.is_dir():
+        raise UsageError(f"output directory does not exist: {out.parent}")
+
+    layers = []
+    print(f"{'layer':>5} {'norm ratio':>10} {'seed':>5} {'MSE chosen':>11} {'MSE default':>11}")
+    for index, layer_keys in enumerate(keys):
+        try:
+            result = calibrate(layer_keys, cb, args.candidates)
+        except ValueError as error:
+            raise UsageError(f"layer {index}: {error}") from None
+        print(f"{index:>5} {result.norm_ratio:>10.2f} {result.seed:>5} {result.mse:>11.4e} "
+              f"{result.default_mse:>11.4e}")
+        layers.append({
+            "layer": index, "seed": result.seed, "signs": signs_to_text(result.signs),
+            "mse": result.mse, "default_mse": result.default_mse,
+            "norm_ratio": result.norm_ratio,
+        })
+    document = {
+        "format": "axelram-signs", "version": 1, "d": d, "b": args.b,
+        "codebook": args.codebook, "candidates": args.candidates, "layers": layers,
+    }
+    write_atomic(out, json.dumps(document, indent=1) + "\n")
+    print(f"wrote {out}")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="axelram", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    info = commands.add_parser("info", help="print a macro's codebook, constants and widths")
+    _add_params(info)
+    info.set_defaults(run=_info)
+
+    cal = commands.add_parser(
+        "calibrate", help="choose sign vectors per layer (the paper's Algorithm 1)",
+        description="Among --candidates seeded sign vectors, keep per layer the one whose "
+        "rotation quantizes the calibration keys with the lowest MSE. Candidate 0 is the "
+        "default sign vector (seed 0).")
+    cal.add_argument("--keys", required=True, help=".npy of keys shaped (N, d) or (layers, N, d)")
+    cal.add_argument("--b", type=int, default=Params().b, help="index bits per coordinate")
+    cal.add_argument("--codebook", default="gaussian", choices=("gaussian", "beta"))
+    cal.add_argument("--candidates", type=int, default=200, help="sign vectors tried per layer")
+    cal.add_argument("--out", required=True, help="JSON file to write")
+    cal.set_defaults(run=_calibrate)
+    return parser
+
+
+def main(argv=None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        args.run(args)
+    except UsageError as error:
+        print(f"axelram: error: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

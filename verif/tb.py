@@ -1,0 +1,154 @@
+"""Cocotb side of the regressions: stream drivers and monitors, clock and reset, case parameters.
+
+Timing discipline, the same for every stream: drivers change signals just after the falling
+edge, monitors sample in the ``ReadOnly`` phase before the rising edge (after every combinational
+path has settled), and a transfer happens at a rising edge where ``valid & ready`` was sampled
+high. A source never withdraws ``valid`` before its transfer, and never looks at ``ready`` to
+decide ``valid``.
+"""
+
+import json
+import os
+
+import cocotb
+import numpy as np
+from cocotb.clock import Clock
+from cocotb.triggers import FallingEdge, ReadOnly, RisingEdge
+
+from axelram.golden.params import Params
+
+__all__ = [
+    "case", "case_params", "case_rng", "pack", "unpack", "pauses", "Clocked",
+    "StreamSource", "StreamSink",
+]
+
+PERIOD_NS = 10
+
+
+def case() -> dict:
+    """The case description the pytest side passed in ``AXELRAM_CASE``."""
+    return json.loads(os.environ["AXELRAM_CASE"])
+
+
+def case_params() -> Params:
+    return Params(**case()["params"])
+
+
+def case_rng(salt: int = 0) -> np.random.Generator:
+    """A generator seeded from the cocotb seed (printed in the log, replayable with ``seed=``)."""
+    seed = cocotb.RANDOM_SEED
+    cocotb.log.info("numpy seed %d (salt %d)", seed, salt)
+    return np.random.default_rng([seed, salt])
+
+
+def pack(values, width: int) -> int:
+    """Little-endian concatenation of integers, ``width`` bits each (two's complement)."""
+    mask = (1 << width) - 1
+    out = 0
+    for i, v in enumerate(values):
+        out |= (int(v) & mask) << (i * width)
+    return out
+
+
+def unpack(value: int, width: int, count: int, signed: bool) -> np.ndarray:
+    """Inverse of :func:`pack`, as int64."""
+    mask = (1 << width) - 1
+    out = np.empty(count, dtype=np.int64)
+    for i in range(count):
+        v = (value >> (i * width)) & mask
+        out[i] = v - (1 << width) if signed and v >> (width - 1) else v
+    return out
+
+
+def pauses(rng: np.random.Generator, enabled: bool, rate: float = 0.3):
+    """Endless flags: ``True`` means hold off this cycle (idle gap or backpressure)."""
+    while True:
+        yield bool(enabled and rng.random() < rate)
+
+
+class Clocked:
+    """Owns the clock and the synchronous reset of a ``dut`` with ``clk`` and ``rst``."""
+
+    def __init__(self, dut):
+        self.dut = dut
+        self.clk = dut.clk
+        dut.rst.value = 0
+        cocotb.start_soon(Clock(dut.clk, PERIOD_NS, unit="ns").start())
+
+    async def reset(self, cycles: int = 2):
+        await FallingEdge(self.clk)
+        self.dut.rst.value = 1
+        for _ in range(cycles):
+            await FallingEdge(self.clk)
+        self.dut.rst.value = 0
+
+    async def cycles(self, n: int):
+        for _ in range(n):
+            await FallingEdge(self.clk)
+
+
+class StreamSource:
+    """Drives ``<name>__valid`` and ``<name>__payload``; payloads are integers."""
+
+    def __init__(self, dut, name: str, pause=None):
+        self.clk = dut.clk
+        self.valid = getattr(dut, f"{name}__valid")
+        self.ready = getattr(dut, f"{name}__ready")
+        self.payload = getattr(dut, f"{name}__payload")
+        self.pause = pause
+        self.sent = 0
+        self.valid.value = 0
+
+    async def send(self, payloads):
+        """Transfer every payload in order; returns when the last one was accepted."""
+        for payload in payloads:
+            await FallingEdge(self.clk)
+            while self.pause is not None and next(self.pause):
+                self.valid.value = 0
+                await FallingEdge(self.clk)
+            self.valid.value = 1
+            self.payload.value = int(payload)
+            await ReadOnly()
+            while not self.ready.value:
+                await FallingEdge(self.clk)
+                await ReadOnly()
+            await RisingEdge(self.clk)
+            self.sent += 1
+        await FallingEdge(self.clk)
+        self.valid.value = 0
+
+
+class StreamSink:
+    """Drives ``<name>__ready`` and records each transferred ``<name>__payload`` as an integer."""
+
+    def __init__(self, dut, name: str, pause=None):
+        self.clk = dut.clk
+        self.valid = getattr(dut, f"{name}__valid")
+        self.ready = getattr(dut, f"{name}__ready")
+        self.payload = getattr(dut, f"{name}__payload")
+        self.pause = pause
+        self.received = []
+        self.ready.value = 0
+        self._task = cocotb.start_soon(self._run())
+
+    async def _run(self):
+        while True:
+            await FallingEdge(self.clk)
+            ready = not (self.pause is not None and next(self.pause))
+            self.ready.value = int(ready)
+            await ReadOnly()
+            if ready and self.valid.value:
+                self.received.append(self.payload.value.to_unsigned())
+
+    def stop(self):
+        """Stop monitoring (before a reset or at the end of a test)."""
+        self._task.cancel()
+
+    async def wait_for(self, count: int, timeout_cycles: int):
+        """Wait until ``count`` payloads arrived; fail after ``timeout_cycles`` cycles."""
+        for _ in range(timeout_cycles):
+            if len(self.received) >= count:
+                return
+            await FallingEdge(self.clk)
+        raise AssertionError(
+            f"{len(self.received)} of {count} outputs after {timeout_cycles} cycles")
