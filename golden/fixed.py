@@ -43,9 +43,12 @@ def fwht(x) -> np.ndarray:
     """Unnormalized Walsh-Hadamard transform ``H_d x`` over the last axis (Sylvester order).
 
     ``log2(d)`` butterfly stages; stage ``s`` pairs coordinates ``2**(s-1)`` apart into
-    ``(a + b, a - b)``. Exact: values grow by one bit per stage.
+    ``(a + b, a - b)``. Exact on integers (values grow by one bit per stage); float input stays
+    float (the float reference uses it).
     """
-    x = _int(x)
+    x = np.asarray(x)
+    if not np.issubdtype(x.dtype, np.floating):
+        x = x.astype(np.int64)
     d = x.shape[-1]
     lead = x.shape[:-1]
     h = 1
@@ -71,10 +74,11 @@ def norm_squared(k) -> np.ndarray:
 def isqrt(n) -> np.ndarray:
     """Integer square root ``floor(sqrt(n))`` of non-negative int64 values, exact."""
     n = _int(n)
-    r = np.floor(np.sqrt(n.astype(np.float64))).astype(np.int64)
-    # The float estimate is off by at most one for n < 2**63: correct it both ways.
+    # The float estimate is off by at most one: correct it both ways without overflowing int64
+    # (3037000499 is isqrt(2**63 - 1)).
+    r = np.minimum(np.floor(np.sqrt(n.astype(np.float64))), 3037000499).astype(np.int64)
     r = np.where(r * r > n, r - 1, r)
-    return np.where((r + 1) * (r + 1) <= n, r + 1, r)
+    return np.where(r + 1 <= n // (r + 1), r + 1, r)
 
 
 def key_norm(k, p: Params) -> np.ndarray:

@@ -6,8 +6,6 @@ exact norm, and the score ``|k| * sum_j (Rq)_j * c[idx_j]``. Codebook values are
 (a unit vector's rotated coordinate times ``sqrt(d)``), hence the ``sqrt(d)`` factors below.
 """
 
-from functools import lru_cache
-
 import numpy as np
 
 from .codebook import Codebook
@@ -19,14 +17,7 @@ __all__ = ["rotate", "quantize", "dequantize", "write_keys", "scores"]
 def rotate(x, signs) -> np.ndarray:
     """``R x = H_d diag(s) x / sqrt(d)`` over the last axis (an orthogonal transform)."""
     x = np.asarray(x, dtype=np.float64)
-    d = x.shape[-1]
-    return (x * signs) @ _hadamard(d) / np.sqrt(d)
-
-
-@lru_cache
-def _hadamard(d: int) -> np.ndarray:
-    """``H_d`` (symmetric), from the integer transform of the identity."""
-    return fwht(np.eye(d, dtype=np.int64)).astype(np.float64)
+    return fwht(x * signs) / np.sqrt(x.shape[-1])
 
 
 def quantize(u, cb: Codebook) -> np.ndarray:
@@ -43,11 +34,16 @@ def dequantize(idx, cb: Codebook) -> np.ndarray:
 
 
 def write_keys(keys, signs, cb: Codebook) -> tuple[np.ndarray, np.ndarray]:
-    """``(idx, norm)`` of keys ``(..., d)``: a zero key has norm 0 and quantizes as zero."""
+    """``(idx, norm)`` of keys ``(..., d)``: a zero key has norm 0 and quantizes as zero.
+
+    The key is rotated before it is divided by its norm (the same thing, mathematically), so that
+    integer keys rotate exactly and a rotated coordinate that is exactly 0 stays 0.
+    """
     keys = np.asarray(keys, dtype=np.float64)
     norm = np.linalg.norm(keys, axis=-1)
-    unit = keys / np.where(norm > 0, norm, 1.0)[..., None]
-    return quantize(rotate(unit, signs), cb), norm
+    standardized = fwht(keys * signs) / np.where(norm > 0, norm, 1.0)[..., None]
+    half = cb.centroids.size // 2
+    return cells(np.abs(standardized), cb.boundaries[half:], standardized < 0, half), norm
 
 
 def scores(queries, idx, norm, signs, cb: Codebook) -> np.ndarray:
