@@ -24,7 +24,7 @@ import numpy as np
 from .params import Params, float_encode, round_shift
 
 __all__ = [
-    "sign_flip", "fwht", "rotate", "norm_squared", "isqrt", "key_norm", "quantize",
+    "sign_flip", "fwht", "rotate", "norm_squared", "isqrt", "key_norm", "thresholds", "quantize",
     "cells", "encode_norm", "decode_norm", "pack_rows", "unpack_rows", "query_table", "score",
     "write_keys", "scores",
 ]
@@ -47,17 +47,20 @@ def fwht(x) -> np.ndarray:
     float (the float reference uses it).
     """
     x = np.asarray(x)
+    d, lead = x.shape[-1], x.shape[:-1]
     if not np.issubdtype(x.dtype, np.floating):
-        x = x.astype(np.int64)
-    d = x.shape[-1]
-    lead = x.shape[:-1]
+        # int32 whenever no sum can leave it (a speed-up only: the values are the same).
+        fits = x.size == 0 or int(np.abs(x).max(initial=0)) * d < 2**31
+        x = x.astype(np.int32 if fits else np.int64)
+    # Work on the transpose: a butterfly then adds and subtracts whole contiguous rows.
+    t = np.ascontiguousarray(x.reshape(-1, d).T)
     h = 1
     while h < d:
-        pairs = x.reshape(*lead, d // (2 * h), 2, h)
-        a, b = pairs[..., 0, :], pairs[..., 1, :]
-        x = np.stack((a + b, a - b), axis=-2).reshape(*lead, d)
+        pairs = t.reshape(d // (2 * h), 2, h, -1)
+        a, b = pairs[:, 0], pairs[:, 1]
+        t = np.stack((a + b, a - b), axis=1).reshape(d, -1)
         h *= 2
-    return x
+    return t.T.reshape(*lead, d).astype(np.float64 if x.dtype.kind == "f" else np.int64)
 
 
 def rotate(x, signs) -> np.ndarray:
@@ -89,32 +92,44 @@ def key_norm(k, p: Params) -> np.ndarray:
     return isqrt(norm_squared(k) << (2 * p.norm_frac))
 
 
-def cells(magnitude, thresholds, negative, half: int) -> np.ndarray:
+def cells(magnitude, limits, negative, half: int) -> np.ndarray:
     """Codebook index from a magnitude and the positive thresholds (shared with the float model).
 
     ``c`` counts the thresholds the magnitude exceeds strictly; the index is ``half + c`` for a
     non-negative coordinate and ``half - 1 - c`` for a negative one. A value exactly on a
     threshold falls in the inner cell; zero falls in cell ``half``.
 
-    ``magnitude`` has shape ``(..., d)``, ``thresholds`` ``(..., half - 1)``, ``negative`` is
-    broadcast against ``magnitude``.
+    ``magnitude`` has shape ``(..., d)``, the positive thresholds ``limits`` ``(..., half - 1)``,
+    ``negative`` is broadcast against ``magnitude``.
     """
-    c = np.zeros(np.shape(magnitude), dtype=np.int64)
+    c = np.zeros(np.shape(magnitude), dtype=np.int16)
     for m in range(half - 1):
-        c += magnitude > thresholds[..., m, None]
-    return np.where(negative, half - 1 - c, half + c)
+        c += magnitude > limits[..., m, None]
+    return np.where(negative, half - 1 - c, half + c).astype(np.int64)
+
+
+def thresholds(norm, p: Params) -> np.ndarray:
+    """Quantizer thresholds for norms ``N``: ``(t_q * N) >> compare_shift``, ``(..., half - 1)``.
+
+    ``y / (sqrt(d) |k|) > t / sqrt(d)`` is ``y > t |k|``; in fixed point
+    ``|y| << (codebook_frac + norm_frac) > t_q * N``, and for an integer ``|y|`` that is
+    ``|y| > (t_q * N) >> (codebook_frac + norm_frac)``: the dropped bits never matter.
+    """
+    return (p.boundaries_fixed * _int(norm)[..., None]) >> p.compare_shift
 
 
 def quantize(y, norm, p: Params) -> np.ndarray:
     """The comparator quantizer: index of each rotated coordinate, without a division.
 
-    ``y / (sqrt(d) |k|) > t / sqrt(d)`` is ``y > t |k|``; in fixed point
-    ``|y| << (codebook_frac + norm_frac) > t_q * N``, with ``t_q = boundaries_fixed`` and the
-    norm ``N`` from :func:`key_norm`. ``y`` has shape ``(..., d)``, ``norm`` ``(...)``.
+    ``|y|`` against :func:`thresholds` (strictly greater), the sign choosing the half.
+    ``y`` has shape ``(..., d)``, ``norm`` ``(...)``.
     """
     y = _int(y)
-    thresholds = p.boundaries_fixed * _int(norm)[..., None]
-    return cells(np.abs(y) << p.compare_shift, thresholds, y < 0, p.half)
+    limits = thresholds(norm, p)
+    if p.rotated_max < 2**31:
+        # A speed-up only: a limit above every |y| compares the same once clipped to int32.
+        y, limits = y.astype(np.int32), np.minimum(limits, p.rotated_max).astype(np.int32)
+    return cells(np.abs(y), limits, y < 0, p.half)
 
 
 def encode_norm(norm, p: Params) -> np.ndarray:
@@ -139,14 +154,15 @@ def pack_rows(idx, field, p: Params) -> np.ndarray:
 
     Returns little-endian 64-bit words, shape ``(..., ceil(row_width / 64))``.
     """
-    idx, field = _int(idx), _int(field)
+    idx, field = _int(idx).astype(np.uint8), _int(field)
     bits = np.concatenate(
         [
-            ((idx[..., None] >> np.arange(p.b)) & 1).reshape(*idx.shape[:-1], p.d * p.b),
-            (field[..., None] >> np.arange(p.norm_field_width)) & 1,
+            ((idx[..., None] >> np.arange(p.b, dtype=np.uint8)) & 1).reshape(
+                *idx.shape[:-1], p.d * p.b),
+            ((field[..., None] >> np.arange(p.norm_field_width)) & 1).astype(np.uint8),
         ],
         axis=-1,
-    ).astype(np.uint8)
+    )
     words = -(-p.row_width // 64)
     pad = np.zeros((*bits.shape[:-1], 64 * words - p.row_width), dtype=np.uint8)
     packed = np.packbits(np.concatenate([bits, pad], axis=-1), axis=-1, bitorder="little")

@@ -232,11 +232,12 @@ class Params:
 
     @property
     def compare_shift(self) -> int:
-        """The quantizer compares ``|y| << compare_shift`` with ``boundary * norm``."""
+        """The quantizer compares ``|y|`` with ``(boundary * norm) >> compare_shift``."""
         return self.codebook_frac + self.norm_frac
 
     @property
-    def threshold_max(self) -> int:
+    def threshold_product_max(self) -> int:
+        """Largest ``boundary * norm`` (0 for b=1, which has no positive boundary)."""
         return int(self.boundaries_fixed[-1]) * self.norm_max if self.half > 1 else 0
 
     @property
@@ -308,9 +309,14 @@ class Params:
         return self.norm_mantissa + self.exponent_width
 
     @property
+    def threshold_product_width(self) -> int:
+        return unsigned_width(self.threshold_product_max)
+
+    @property
     def compare_width(self) -> int:
-        """Unsigned width of both sides of a quantizer comparison."""
-        return unsigned_width(max(self.rotated_max << self.compare_shift, self.threshold_max))
+        """Unsigned width of both sides of a quantizer comparison: ``|y|`` and a threshold."""
+        threshold_max = self.threshold_product_max >> self.compare_shift
+        return unsigned_width(max(self.rotated_max, threshold_max))
 
     @property
     def centroid_width(self) -> int:
@@ -345,6 +351,7 @@ class Params:
             "norm squared": self.norm_sq_width,
             "norm": self.norm_width,
             "stored norm field": self.norm_field_width,
+            "threshold product": self.threshold_product_width,
             "quantizer comparison": self.compare_width,
             "query-table product": signed_width(-self.product_max, self.product_max),
             "query-table entry": self.table_entry_width,
