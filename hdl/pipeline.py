@@ -8,18 +8,14 @@ __all__ = ["stall_pipeline"]
 def stall_pipeline(m, i, o, stages: int) -> Signal:
     """Connect the valid/ready of a ``stages``-deep pipeline from stream ``i`` to stream ``o``.
 
-    Returns ``advance``: every pipeline register loads only while it is high. The pipeline moves
-    when its last stage is empty or being accepted, so ``i.ready`` follows ``o.ready``
-    combinationally and ``o.valid`` comes from a register (it never waits for ``o.ready``).
-    Latency ``stages`` cycles; throughput one transfer per cycle while ``o.ready`` is high.
+    Returns the advance condition, which is ``i.ready``: every pipeline register loads only
+    while it is high. The pipeline moves when its last stage is empty or being accepted, so
+    ``i.ready`` follows ``o.ready`` combinationally and ``o.valid`` comes from a register (it
+    never waits for ``o.ready``). Latency ``stages`` cycles; throughput one transfer per cycle
+    while ``o.ready`` is high.
     """
-    advance = Signal()
-    valid = Signal(stages)
-    m.d.comb += [
-        advance.eq(~valid[-1] | o.ready),
-        i.ready.eq(advance),
-        o.valid.eq(valid[-1]),
-    ]
-    with m.If(advance):
-        m.d.sync += valid.eq((valid << 1) | i.valid)
-    return advance
+    chain = [i.valid, *(Signal(name=f"valid_{n}") for n in range(1, stages)), o.valid]
+    m.d.comb += i.ready.eq(~o.valid | o.ready)
+    with m.If(i.ready):
+        m.d.sync += [later.eq(earlier) for earlier, later in zip(chain, chain[1:], strict=False)]
+    return i.ready

