@@ -1,0 +1,153 @@
+"""Score datapath: emitted Verilog against :func:`axelram.golden.fixed.score`, bit for bit."""
+
+import cocotb
+import numpy as np
+import pytest
+
+from axelram.golden import fixed
+from axelram.golden.params import Params
+from axelram.golden.signs import signs_from_seed
+from axelram.hdl.score import ScoreDatapath
+from axelram.verif import harness
+from axelram.verif.tb import (
+    Clocked,
+    StreamSink,
+    StreamSource,
+    case,
+    case_params,
+    case_rng,
+    pack,
+    pauses,
+    unpack,
+)
+from axelram.verif.vectors import extreme_vectors, random_vectors
+
+
+def legal_fields(rng, p: Params, n: int) -> np.ndarray:
+    """``n`` random norm fields whose decoded value is at most ``stored_norm_max``."""
+    if not p.norm_rounded:
+        return rng.integers(0, p.norm_max, size=n, endpoint=True)
+    e = rng.integers(0, p.exponent_max, size=n, endpoint=True)
+    top = np.minimum((1 << p.norm_mantissa) - 1, p.stored_norm_max >> e)
+    return rng.integers(0, top, endpoint=True) | (e << p.norm_mantissa)
+
+
+class ScoreTB(Clocked):
+    def __init__(self, dut):
+        super().__init__(dut)
+        self.p = case_params()
+        self.signs = signs_from_seed(case()["sign_seed"], self.p.d)
+
+    def tables(self, rng, count):
+        """Full golden tables of extreme and random queries, and of arbitrary extreme ``z``
+        (every coordinate at ``+rotated_max``, and at alternating ``+-rotated_max``): the
+        largest entries of every sign."""
+        p = self.p
+        queries = np.concatenate([extreme_vectors(p, self.signs), random_vectors(rng, p, count)])
+        top = np.full(p.d, p.rotated_max)
+        z = np.concatenate([fixed.rotate(queries, self.signs),
+                            np.stack([top, np.where(np.arange(p.d) % 2, top, -top)])])
+        return fixed.query_table(z, p)
+
+    def rows(self, rng, count):
+        """``(idx, field)`` of stored keys (golden write path of extreme and random keys), of
+        random indices with random legal fields, and of the extremes: every index at the
+        largest positive or negative level, alternating, with the largest stored norm."""
+        p = self.p
+        keys = np.concatenate([extreme_vectors(p, self.signs), random_vectors(rng, p, count)])
+        idx, field = fixed.write_keys(keys, self.signs, p)
+        ends = np.stack([np.full(p.d, p.levels - 1), np.zeros(p.d, dtype=np.int64),
+                         np.where(np.arange(p.d) % 2, p.levels - 1, 0)])
+        largest = fixed.encode_norm(np.full(len(ends), p.norm_max), p)
+        return (np.concatenate([idx, rng.integers(0, p.levels, size=(count, p.d)), ends]),
+                np.concatenate([field, legal_fields(rng, p, count), largest]))
+
+    def stimulus(self, rng, count):
+        """Queries ``[(full table, idx, field), ...]``, each with its own rows."""
+        return [(table, *self.rows(rng, count)) for table in self.tables(rng, 2)]
+
+    def row_payloads(self, idx, field):
+        words = fixed.pack_rows(idx, field, self.p)
+        return [sum(int(w) << (64 * i) for i, w in enumerate(row)) for row in words]
+
+    def set_table(self, table):
+        p = self.p
+        self.dut.table.value = pack(table[:, p.half:].ravel(), p.table_entry_width)
+
+    async def check(self, queries, gaps_rng, bp_rng, gaps, backpressure):
+        """Send each query's rows and drain the pipeline before the table changes."""
+        p = self.p
+        source = StreamSource(self.dut, "i", pauses(gaps_rng, gaps))
+        sink = StreamSink(self.dut, "o", pauses(bp_rng, backpressure))
+        expected = []
+        for table, idx, field in queries:
+            self.set_table(table)
+            await source.send(self.row_payloads(idx, field))
+            expected.extend(fixed.score(table, idx, field, p))
+            await sink.wait_for(len(expected), timeout_cycles=10 * len(idx) + 100)
+        await self.cycles(5)
+        sink.stop()
+        got = [unpack(v, p.score_width, 1, signed=True)[0] for v in sink.received]
+        np.testing.assert_array_equal(got, expected)
+
+
+@cocotb.test()
+@cocotb.parametrize(gaps=[False, True], backpressure=[False, True])
+async def score_stream(dut, gaps, backpressure):
+    """Several queries in sequence, with idle gaps and backpressure on or off."""
+    tb = ScoreTB(dut)
+    await tb.reset()
+    rng = case_rng(2 * gaps + backpressure)
+    await tb.check(tb.stimulus(rng, case()["rows"]), rng, rng, gaps, backpressure)
+
+
+@cocotb.test()
+async def score_reset_mid_traffic(dut):
+    """Reset while rows are in flight; afterwards only new scores come out, all correct."""
+    tb = ScoreTB(dut)
+    await tb.reset()
+    rng = case_rng(7)
+    queries = tb.stimulus(rng, 10)
+    source = StreamSource(dut, "i", pauses(rng, True))
+    sink = StreamSink(dut, "o", pauses(rng, True))
+    table, idx, field = queries[-1]
+    tb.set_table(table)
+    sending = cocotb.start_soon(source.send(tb.row_payloads(idx, field)))
+    await tb.cycles(int(rng.integers(1, tb.p.log2_d + 20)))
+    sending.cancel()
+    sink.stop()
+    dut.i__valid.value = 0
+    await tb.reset()
+    await tb.check(queries[:3], rng, rng, True, True)
+
+
+# (d, b, in_width, norm_mantissa, table_width, codebook): every d x b x in_width with the
+# default Params, then the exact norm, small and large tables, a short mantissa, the beta codebook.
+DEFAULT = (Params.norm_mantissa, Params.table_width, Params.codebook)
+SWEEP = [(d, b, w, *DEFAULT) for d in (2, 4, 8, 16, 32, 64, 128, 256) for b in (1, 2, 3, 4)
+         for w in (8, 16)]
+VARIANTS = [(16, 3, 16, 0, 18, "gaussian"), (128, 3, 16, 0, 18, "gaussian"),
+            (256, 4, 16, 0, 18, "gaussian"), (16, 2, 8, 4, 18, "gaussian"),
+            (32, 4, 16, 12, 10, "gaussian"), (128, 3, 16, 12, 10, "gaussian"),
+            (64, 2, 16, 12, 24, "gaussian"), (256, 3, 16, 12, 24, "gaussian"),
+            (32, 3, 16, 12, 18, "beta"), (128, 4, 8, 0, 18, "beta")]
+FAST = [(2, 1, 8, *DEFAULT), (16, 3, 16, *DEFAULT), (128, 3, 16, *DEFAULT),
+        (2, 1, 16, *DEFAULT)]  # d=2, in_width=8 stores the norm exactly, in_width=16 rounds it
+
+
+@pytest.mark.parametrize(
+    ("d", "b", "in_width", "norm_mantissa", "table_width", "codebook", "simulator"),
+    harness.cases(
+        verilator=SWEEP + VARIANTS,
+        icarus=[(d, b, w, *DEFAULT) for d in (2, 16) for b in (1, 3) for w in (8, 16)]
+        + [(8, 2, 16, 0, 10, "beta")],
+        slow=lambda *case: case not in FAST,
+    ))
+def test_score(d, b, in_width, norm_mantissa, table_width, codebook, simulator, request):
+    params = {"d": d, "b": b, "in_width": in_width, "norm_mantissa": norm_mantissa,
+              "table_width": table_width, "codebook": codebook}
+    harness.run(
+        ScoreDatapath(Params(**params)), test_module=__name__, case=request.node.name,
+        simulator=simulator, env={"params": params, "sign_seed": 1, "rows": 16},
+        seed=3000 + 10 * d + b + in_width + norm_mantissa + table_width,
+    )
