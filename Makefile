@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml
 	touch $@
 
 gen: $(STAMP)
-	$(BIN)/axelram info
+	$(BIN)/axelram gen -o build/axelram
 
 # The regression a new user and CI run (under 20 minutes on 2 cores).
 test: $(STAMP)

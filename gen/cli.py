@@ -9,12 +9,16 @@ import json
 import os
 import sys
 import tempfile
+from dataclasses import fields
 from pathlib import Path
 
 import numpy as np
 
 from ..golden.params import Params
-from ..golden.signs import calibrate, signs_to_text
+from ..golden.signs import calibrate, signs_from_seed, signs_to_text
+from .generate import generate, load_signs
+from .report import format_report, measure, report_rows
+from .sim import accuracy, simulate
 
 __all__ = ["main"]
 
@@ -45,6 +49,116 @@ def _add_params(parser):
                        help="largest query-table entry width")
     group.add_argument("--norm-mantissa", type=int, default=defaults.norm_mantissa,
                        help="significant bits of the stored norm (0: exact)")
+
+
+def _add_signs(parser):
+    group = parser.add_argument_group("sign vector").add_mutually_exclusive_group()
+    group.add_argument("--signs", metavar="FILE", help="signs.json from axelram calibrate")
+    group.add_argument("--sign-seed", type=int, default=0, help="seeded sign vector (default 0)")
+    group.add_argument("--signs-port", action="store_true",
+                       help="no sign ROM: load the sign vector through the `signs` port")
+    parser.add_argument("--layer", type=int, default=0, help="layer of --signs (default 0)")
+
+
+def _signs(args, d: int):
+    """``(signs or None, description)`` from the sign options."""
+    if args.signs_port:
+        return None, "port"
+    if args.signs is not None:
+        try:
+            return load_signs(args.signs, d, args.layer), f"file {args.signs} layer {args.layer}"
+        except ValueError as error:
+            raise UsageError(str(error)) from None
+    if args.sign_seed < 0:
+        raise UsageError(f"--sign-seed must be non-negative, got {args.sign_seed}")
+    return signs_from_seed(args.sign_seed, d), f"seed {args.sign_seed}"
+
+
+def _gen(args):
+    p = _params(args)
+    signs, source = _signs(args, p.d)
+    if not args.name.isidentifier():
+        raise UsageError(f"--name must be a Verilog identifier, got {args.name!r}")
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"output {out} exists and is not a directory")
+    document = generate(p, out, signs=signs, sign_source=source, name=args.name)
+    w = document["widths"]
+    print(f"wrote {out / (args.name + '.v')}, {args.name}.json, README.md: d={p.d} b={p.b}, "
+          f"{p.depth} keys x {w['row']} bits, {w['score']}-bit scores")
+
+
+def _sim(args):
+    keys = load_npy(args.keys, (2, 3), "keys")
+    queries = load_npy(args.queries, (2, 3), "queries")
+    if keys.ndim != queries.ndim or keys.shape[:-2] != queries.shape[:-2]:
+        raise UsageError(f"keys {keys.shape} and queries {queries.shape} must both be (N, d) or "
+                         "both (heads, N, d) with the same heads")
+    if keys.shape[-1] != queries.shape[-1]:
+        raise UsageError(f"keys have d={keys.shape[-1]} but queries d={queries.shape[-1]}")
+    if keys.shape[-2] == 0 or queries.shape[-2] == 0:
+        raise UsageError("keys and queries must hold at least one vector each")
+    if args.d is None:
+        args.d = keys.shape[-1]
+    elif args.d != keys.shape[-1]:
+        raise UsageError(f"--d is {args.d} but the vectors have d={keys.shape[-1]}")
+    p = _params(args)
+    signs, _ = _signs(args, p.d)
+    if signs is None:
+        raise UsageError("--signs-port: axelram sim needs a sign vector (--signs or --sign-seed)")
+    for path in (args.out, args.raw_out):
+        if path is not None and not Path(path).resolve().parent.is_dir():
+            raise UsageError(f"output directory does not exist: {Path(path).parent}")
+    heads = keys.reshape(-1, *keys.shape[-2:]), queries.reshape(-1, *queries.shape[-2:])
+    result = simulate(p, signs, *heads)
+    shape = (*queries.shape[:-1], keys.shape[-2])
+    mismatches = int(np.count_nonzero(result["rtl"] != result["golden"]))
+    exact = np.einsum("hqd,hnd->hqn", *heads[::-1])
+    metrics = accuracy(result["estimate"], exact, p.d)
+    n_scores = result["rtl"].size
+    print(f"axelram sim: d={p.d} b={p.b}, {len(heads[0])} head(s), {keys.shape[-2]} keys x "
+          f"{queries.shape[-2]} queries; scales: keys {result['key_scale']:.4g}, queries "
+          f"{result['query_scale']:.4g}")
+    print(f"RTL vs golden model: {n_scores - mismatches:,} of {n_scores:,} scores bit-exact")
+    print(f"accuracy vs exact q.k: RMS error {metrics['rms_error']:.4g} "
+          f"({metrics['relative_rms_error']:.2%} of RMS q.k), correlation "
+          f"{metrics['correlation']:.5f}, softmax KL {metrics['softmax_kl']:.3g} nats, top-1 "
+          f"agreement {metrics['top1_agreement']:.1%}")
+    print(f"simulation: {result['cycles']:,} cycles in {result['seconds']:.2f} s, "
+          f"{n_scores / result['seconds']:,.0f} scores/s "
+          f"({result['total_seconds']:.1f} s including Verilog and build)")
+    _save_npy(args.out, result["estimate"].reshape(shape))
+    if args.raw_out:
+        _save_npy(args.raw_out, result["rtl"].reshape(shape))
+    if mismatches:
+        print(f"axelram: error: the RTL differs from the golden model in {mismatches} scores",
+              file=sys.stderr)
+        return 1
+    return 0
+
+
+def _save_npy(path, array):
+    fd, tmp = tempfile.mkstemp(dir=Path(path).resolve().parent, prefix=".axelram-", suffix=".npy")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.save(f, array)
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+def _report(args):
+    p = _params(args)
+    counts = measure(p)
+    print(format_report(p, report_rows(p, counts)))
+    if args.json:
+        write_atomic(Path(args.json), json.dumps({"params": _params_dict(p), "blocks": counts},
+                                                  indent=1) + "\n")
+
+
+def _params_dict(p: Params) -> dict:
+    return {f.name: getattr(p, f.name) for f in fields(p)}
 
 
 def _params(args) -> Params:
@@ -146,6 +260,30 @@ def _parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="axelram", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
+    gen = commands.add_parser("gen", help="generate the macro's Verilog, manifest and README")
+    _add_params(gen)
+    _add_signs(gen)
+    gen.add_argument("-o", "--out", required=True, help="output directory")
+    gen.add_argument("--name", default="axelram", help="Verilog module name (default axelram)")
+    gen.set_defaults(run=_gen)
+
+    sim = commands.add_parser(
+        "sim", help="run your keys and queries through the generated RTL (Verilator)")
+    _add_params(sim)
+    _add_signs(sim)
+    sim.set_defaults(d=None, run=_sim)
+    sim.add_argument("--keys", required=True, help=".npy of keys (N, d) or (heads, N, d)")
+    sim.add_argument("--queries", required=True,
+                     help=".npy of queries (Q, d) or (heads, Q, d)")
+    sim.add_argument("--out", required=True, help=".npy for the scores, estimates of q.k")
+    sim.add_argument("--raw-out", help=".npy for the RTL's integer scores")
+
+    rep = commands.add_parser(
+        "report", help="operation counts measured from the netlist, beside the paper's")
+    _add_params(rep)
+    rep.add_argument("--json", help="also write the measured counts to this JSON file")
+    rep.set_defaults(run=_report)
+
     info = commands.add_parser("info", help="print a macro's codebook, constants and widths")
     _add_params(info)
     info.set_defaults(run=_info)
@@ -168,11 +306,10 @@ def main(argv=None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     try:
-        args.run(args)
+        return args.run(args) or 0
     except UsageError as error:
         print(f"axelram: error: {error}", file=sys.stderr)
         return 2
-    return 0
 
 
 if __name__ == "__main__":

@@ -50,19 +50,31 @@ def yosys(script: str, files: dict[str, str], outputs: tuple[str, ...] = ()) -> 
         return {"yosys.log": log, **{name: (scratch / name).read_text() for name in outputs}}
 
 
-def netlist_cells(component, passes: str = COARSE) -> dict:
-    """``stat -json`` of ``component`` after ``passes``: cell counts by type and memory bits."""
+def netlist_cells(component, passes: str = COARSE) -> list[dict]:
+    """The cells of ``component``'s netlist after ``passes`` (Yosys ``write_json`` records)."""
     text = rtlil.convert(component, name="top", emit_src=False)
-    script = f"read_rtlil top.il; hierarchy -top top; {passes}; tee -q -o stat.json stat -json"
-    result = yosys(script, {"top.il": text}, outputs=("stat.json",))
-    top = json.loads(result["stat.json"])["modules"]["\\top"]
-    return {"cells": Counter(top["num_cells_by_type"]), "memory_bits": top["num_memory_bits"]}
+    script = f"read_rtlil top.il; hierarchy -top top; {passes}; write_json netlist.json"
+    result = yosys(script, {"top.il": text}, outputs=("netlist.json",))
+    return list(json.loads(result["netlist.json"])["modules"]["top"]["cells"].values())
+
+
+def _variable(bits) -> bool:
+    return any(not isinstance(bit, str) for bit in bits)
 
 
 def operation_counts(component) -> dict:
     """Arithmetic operators of ``component``'s netlist by kind (see ``OPERATIONS``), and its
-    memory bits."""
-    stats = netlist_cells(component)
-    counts = {kind: sum(stats["cells"][t] for t in types) for kind, types in OPERATIONS.items()}
-    counts["memory bits"] = stats["memory_bits"]
+    memory bits.
+
+    Only a multiplication of two variables counts as a multiplier: Amaranth's variable part
+    selects multiply a small index by a constant stride, which costs no multiplier.
+    """
+    cells = netlist_cells(component)
+    types = Counter(cell["type"] for cell in cells
+                    if cell["type"] != "$mul" or all(_variable(cell["connections"][port])
+                                                     for port in "AB"))
+    counts = {kind: sum(types[t] for t in names) for kind, names in OPERATIONS.items()}
+    counts["memory bits"] = sum(int(cell["parameters"]["WIDTH"], 2) *
+                                int(cell["parameters"]["SIZE"], 2)
+                                for cell in cells if cell["type"].startswith("$mem"))
     return counts

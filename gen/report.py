@@ -1,0 +1,74 @@
+"""``axelram report``: what the generated hardware computes, measured from its netlist, beside
+the paper's operation counts."""
+
+from ..golden.params import Params
+from ..hdl.norm import NormUnit
+from ..hdl.quantizer import Quantizer
+from ..hdl.rotator import Rotator
+from ..hdl.score import ScoreDatapath
+from ..hdl.store import IndexStore
+from ..hdl.table import QueryTable
+from .synth import operation_counts
+
+__all__ = ["measure", "report_rows", "format_report"]
+
+BLOCKS = {
+    "rotator": Rotator, "norm unit": NormUnit, "quantizer": Quantizer,
+    "index store": IndexStore, "query table": QueryTable, "score datapath": ScoreDatapath,
+}
+
+
+def measure(p: Params) -> dict:
+    """Operation counts of every block's netlist (Yosys), by block."""
+    return {name: operation_counts(block(p)) for name, block in BLOCKS.items()}
+
+
+def report_rows(p: Params, counts: dict) -> list[tuple[str, str, str, str]]:
+    """``(operation, paper's formula and value, this design measured, note)`` rows."""
+    d, levels, L, T = p.d, p.levels, p.log2_d, p.depth
+    add_sub = ("adders", "subtractors")
+    rot, norm, quant, table, score = (counts[k] for k in (
+        "rotator", "norm unit", "quantizer", "query table", "score datapath"))
+    conventional = T * d
+    ours = table["multipliers"] + T * score["multipliers"]
+    paper = d * levels + T
+    return [
+        ("write: FWHT add/sub", f"d/2 log2 d = {d // 2 * L} butterflies, {d * L} add/sub",
+         f"{sum(rot[k] for k in add_sub)} add/sub, {rot['negations']} sign negations",
+         "the sign negations vanish when the sign vector is a ROM"),
+        ("write: norm", "0 (FP16 norm 'extracted')",
+         f"{norm['multipliers']} squarers, {sum(norm[k] for k in add_sub)} add/sub",
+         "an exact L2 norm needs d squarings and an integer square root"),
+        ("write: comparators", f"d (2^b - 1) = {d * (levels - 1)}",
+         f"{quant['comparators']}",
+         f"magnitude form: d (2^(b-1) - 1) = {d * (p.half - 1)} plus d absolute values"),
+        ("write: threshold products", "-",
+         f"{quant['multipliers']} multipliers, {sum(quant[k] for k in add_sub)} add/sub",
+         "boundary x norm by shift-and-add, once per key"),
+        ("query: table products", f"d 2^b = {d * levels} multiplications",
+         f"{table['multipliers']} multipliers, {sum(table[k] for k in add_sub)} add/sub",
+         f"positive half only ({d * p.half} entries), constants by shift-and-add"),
+        ("per key: adder tree", f"d - 1 = {d - 1}",
+         f"{score['adders']} adders",
+         ("entries, plus a narrow tree counting the negated lookups and one correction adder"
+          " (ones'-complement lookups)")),
+        ("per key: norm scaling", "1 multiplication", f"{score['multipliers']} multiplier",
+         "significand x sum, then an exponent shift"),
+        ("multiplications, 1 query over T keys",
+         f"d 2^b + T = {paper:,} vs T d = {conventional:,} ({conventional / paper:.1f}x)",
+         f"{ours:,} ({conventional / ours:.1f}x)", "true (variable x variable) multiplications"),
+        ("memory per key",
+         f"d b + 16 = {d * p.b + 16} bits vs 16 d = {16 * d} ({16 * d / (d * p.b + 16):.2f}x)",
+         f"{p.row_width} bits ({16 * d / p.row_width:.2f}x)",
+         f"d b index bits + a {p.norm_field_width}-bit norm field"),
+        ("index store", f"T x row = {T * (d * p.b + 16):,} bits",
+         f"{counts['index store']['memory bits']:,} bits", ""),
+    ]
+
+
+def format_report(p: Params, rows) -> str:
+    header = (f"AXELRAM d={p.d} b={p.b} T={p.depth} in_width={p.in_width}: operations measured "
+              "from each block's Yosys netlist")
+    table = ["| operation | paper | this design | note |", "| --- | --- | --- | --- |"]
+    table += [f"| {a} | {b} | {c} | {n} |" for a, b, c, n in rows]
+    return "\n".join([header, "", *table, ""])

@@ -1,0 +1,245 @@
+"""The whole macro against the golden model: keys in, queries in, one score per stored key out."""
+
+import cocotb
+import numpy as np
+import pytest
+from cocotb.triggers import FallingEdge, ReadOnly, RisingEdge
+
+from axelram.golden import fixed
+from axelram.golden.params import Params
+from axelram.golden.signs import signs_from_seed
+from axelram.hdl.macro import Macro
+from axelram.verif import harness
+from axelram.verif.tb import (
+    Clocked,
+    StreamSink,
+    StreamSource,
+    case,
+    case_params,
+    case_rng,
+    pack,
+    pauses,
+)
+from axelram.verif.vectors import extreme_vectors, random_vectors
+
+
+class MacroTB(Clocked):
+    """Drives keys and queries, collects scores grouped per query (``last`` closes a group)."""
+
+    def __init__(self, dut, gaps=False, backpressure=False, rng=None):
+        super().__init__(dut)
+        self.p = case_params()
+        self.signs = signs_from_seed(case()["sign_seed"], self.p.d)
+        self.rng = rng if rng is not None else case_rng()
+        dut.clear.value = 0
+        self.keys = StreamSource(dut, "keys", pauses(self.rng, gaps))
+        self.queries = StreamSource(dut, "queries", pauses(self.rng, gaps))
+        self.scores = StreamSink(dut, "scores", pauses(self.rng, backpressure))
+
+    def pack(self, vectors):
+        return [pack(v, self.p.in_width) for v in vectors]
+
+    def groups(self):
+        """Received scores split per query: a list of int64 arrays."""
+        width = self.p.score_width
+        groups, current = [], []
+        for value in self.scores.received:
+            score = value & ((1 << width) - 1)
+            current.append(score - (1 << width) if score >> (width - 1) else score)
+            if value >> width:
+                groups.append(np.array(current, dtype=np.int64))
+                current = []
+        assert not current, "scores after the last query's `last`"
+        return groups
+
+    async def wait_count(self, count: int, timeout: int = 2000):
+        for _ in range(timeout):
+            await ReadOnly()
+            if int(self.dut.count.value) == count:
+                return
+            await FallingEdge(self.clk)
+        raise AssertionError(f"count {int(self.dut.count.value)}, expected {count}")
+
+    def check(self, keys, queries, groups):
+        """Each query scored the first ``len(group)`` keys, exactly as the golden model does."""
+        assert len(groups) == len(queries)
+        idx, field = fixed.write_keys(keys, self.signs, self.p)
+        for query, group in zip(queries, groups, strict=True):
+            assert 1 <= len(group) <= len(keys)
+            n = len(group)
+            expected = fixed.scores(query[None], idx[:n], field[:n], self.signs, self.p)[0]
+            np.testing.assert_array_equal(group, expected)
+
+    def stimulus(self, count):
+        return np.concatenate([extreme_vectors(self.p, self.signs),
+                               random_vectors(self.rng, self.p, count)])
+
+
+@cocotb.test()
+@cocotb.parametrize(gaps=[False, True], backpressure=[False, True])
+async def macro_store_then_query(dut, gaps, backpressure):
+    """Keys, then queries; every query scores every key; idle gaps and backpressure."""
+    tb = MacroTB(dut, gaps, backpressure, case_rng(2 * gaps + backpressure))
+    await tb.reset()
+    keys = tb.stimulus(tb.p.depth - len(extreme_vectors(tb.p, tb.signs)))
+    queries = tb.stimulus(4)
+    await tb.keys.send(tb.pack(keys))
+    await tb.wait_count(len(keys))
+    assert int(dut.full.value) == 1
+    await tb.queries.send(tb.pack(queries))
+    await tb.scores.wait_for(len(queries) * len(keys), 40 * len(queries) * len(keys) + 500)
+    tb.check(keys, queries, tb.groups())
+    assert all(len(g) == len(keys) for g in tb.groups())
+
+
+@cocotb.test()
+async def macro_interleaved(dut):
+    """Keys and queries at the same time: each query scores the keys stored when it started."""
+    tb = MacroTB(dut, True, True, case_rng(10))
+    await tb.reset()
+    keys = tb.stimulus(tb.p.depth - len(extreme_vectors(tb.p, tb.signs)))
+    queries = tb.stimulus(6)
+    await tb.keys.send(tb.pack(keys[:2]))
+    await tb.wait_count(2)
+    writer = cocotb.start_soon(tb.keys.send(tb.pack(keys[2:])))
+    await tb.queries.send(tb.pack(queries))
+    await writer
+    await tb.scores.wait_for(1, 100)
+    for _ in range(40 * len(queries) * len(keys)):
+        if len(tb.scores.received) and tb.scores.received[-1] >> tb.p.score_width and \
+                len(tb.groups()) == len(queries):
+            break
+        await FallingEdge(tb.clk)
+    groups = tb.groups()
+    tb.check(keys, queries, groups)
+    assert [len(g) for g in groups] == sorted(len(g) for g in groups)
+
+
+@cocotb.test()
+async def macro_full_store_refuses_keys(dut):
+    """At ``depth`` keys the store is full: further keys wait and are not written."""
+    tb = MacroTB(dut)
+    await tb.reset()
+    keys = tb.stimulus(tb.p.depth + 3 - len(extreme_vectors(tb.p, tb.signs)))
+    writer = cocotb.start_soon(tb.keys.send(tb.pack(keys)))
+    await tb.wait_count(tb.p.depth)
+    await tb.cycles(50)
+    assert tb.keys.sent == tb.p.depth and int(dut.full.value) == 1
+    assert int(dut.count.value) == tb.p.depth
+    writer.cancel()
+    dut.keys__valid.value = 0
+    await tb.queries.send(tb.pack(keys[:1]))
+    await tb.scores.wait_for(tb.p.depth, 40 * tb.p.depth + 500)
+    tb.check(keys[: tb.p.depth], keys[:1], tb.groups())
+
+
+@cocotb.test()
+async def macro_clear(dut):
+    """``clear`` empties the store; the keys written afterwards are the ones scored."""
+    tb = MacroTB(dut)
+    await tb.reset()
+    old, new = tb.stimulus(5), tb.stimulus(3)
+    await tb.keys.send(tb.pack(old))
+    await tb.wait_count(len(old))
+    await FallingEdge(tb.clk)
+    dut.clear.value = 1
+    await FallingEdge(tb.clk)
+    dut.clear.value = 0
+    await tb.wait_count(0, timeout=2)
+    await tb.keys.send(tb.pack(new))
+    await tb.wait_count(len(new))
+    queries = random_vectors(tb.rng, tb.p, 2)
+    await tb.queries.send(tb.pack(queries))
+    await tb.scores.wait_for(2 * len(new), 4000)
+    tb.check(new, queries, tb.groups())
+    assert all(len(g) == len(new) for g in tb.groups())
+
+
+@cocotb.test()
+async def macro_one_score_per_cycle(dut):
+    """Without backpressure the scores of a query leave on consecutive cycles."""
+    tb = MacroTB(dut)
+    await tb.reset()
+    keys = tb.stimulus(tb.p.depth - len(extreme_vectors(tb.p, tb.signs)))
+    await tb.keys.send(tb.pack(keys))
+    await tb.wait_count(len(keys))
+    await tb.queries.send(tb.pack(keys[:1]))
+    edges = 0  # falling edges seen since the first score arrived
+    while len(tb.scores.received) < len(keys):
+        await FallingEdge(tb.clk)
+        edges += 1 if tb.scores.received else 0
+        assert edges < 50 * len(keys)
+    assert edges == len(keys)  # one more score at every edge: no bubble
+
+
+async def _edges_until(tb, condition, limit=10_000):
+    """Rising edges until ``condition()`` holds in a ReadOnly phase."""
+    for edges in range(limit):
+        await ReadOnly()
+        if condition():
+            return edges
+        await RisingEdge(tb.clk)
+    raise AssertionError("condition never held")
+
+
+@cocotb.test()
+async def macro_latencies(dut):
+    """The measured write and query latencies are the ones the macro documents."""
+    tb = MacroTB(dut)
+    await tb.reset()
+    latency = Macro(tb.p).latencies
+    key = tb.pack(random_vectors(tb.rng, tb.p, 1))[0]
+    await FallingEdge(tb.clk)
+    dut.keys__valid.value, dut.keys__payload.value = 1, key
+    await RisingEdge(tb.clk)
+    await FallingEdge(tb.clk)
+    dut.keys__valid.value = 0
+    # An input transferred in cycle c shows in cycle c + latency: `latency - 1` edges later.
+    assert await _edges_until(tb, lambda: int(dut.count.value) == 1) + 1 == latency["write"]
+    await FallingEdge(tb.clk)
+    dut.queries__valid.value, dut.queries__payload.value = 1, key
+    await RisingEdge(tb.clk)
+    await FallingEdge(tb.clk)
+    dut.queries__valid.value = 0
+    assert await _edges_until(tb, lambda: int(dut.scores__valid.value)) + 1 == latency["query"]
+
+
+@cocotb.test()
+async def macro_reset_mid_traffic(dut):
+    """Reset while keys and queries are in flight; afterwards the macro works from empty."""
+    tb = MacroTB(dut, True, True, case_rng(20))
+    await tb.reset()
+    keys = tb.stimulus(tb.p.depth - len(extreme_vectors(tb.p, tb.signs)))
+    await tb.keys.send(tb.pack(keys[:4]))
+    writer = cocotb.start_soon(tb.keys.send(tb.pack(keys[4:])))
+    querier = cocotb.start_soon(tb.queries.send(tb.pack(keys[:3])))
+    await tb.cycles(int(tb.rng.integers(3, 30)))
+    writer.cancel()
+    querier.cancel()
+    tb.scores.stop()
+    dut.keys__valid.value = 0
+    dut.queries__valid.value = 0
+    await tb.reset()
+    assert int(dut.count.value) == 0
+    tb = MacroTB(dut, True, True, case_rng(21))
+    fresh, queries = tb.stimulus(6), random_vectors(tb.rng, tb.p, 2)
+    await tb.keys.send(tb.pack(fresh))
+    await tb.wait_count(len(fresh))
+    await tb.queries.send(tb.pack(queries))
+    await tb.scores.wait_for(2 * len(fresh), 4000)
+    tb.check(fresh, queries, tb.groups())
+
+
+@pytest.mark.parametrize(("d", "b", "in_width", "depth", "simulator"), harness.cases(
+    verilator=[(8, 3, 8, 32), (16, 2, 16, 24), (128, 3, 16, 20), (32, 1, 8, 16),
+               (64, 4, 16, 16)],
+    icarus=[(8, 3, 8, 24)],
+    slow=lambda d, b, w, depth: d >= 64,
+))
+def test_macro(d, b, in_width, depth, simulator, request):
+    params = {"d": d, "b": b, "in_width": in_width, "depth": depth}
+    harness.run(
+        Macro(Params(**params), signs=signs_from_seed(5, d)), test_module=__name__,
+        case=request.node.name, simulator=simulator,
+        env={"params": params, "sign_seed": 5}, seed=3000 + d + b,
+    )
