@@ -77,6 +77,7 @@ def simulate(p: Params, signs, keys: np.ndarray, queries: np.ndarray) -> dict:
         harness.run(
             Macro(p, signs=signs), test_module="user_vectors", case=build_dir.name,
             simulator="verilator", seed=0, build_dir=build_dir, quiet=True, reuse_verilog=True,
+            optimize=True,
             env={"params": fields, "inputs": str(inputs), "output": str(output)},
         )
         total = time.perf_counter() - start
