@@ -58,6 +58,9 @@ def _add_signs(parser):
     group.add_argument("--signs-port", action="store_true",
                        help="no sign ROM: load the sign vector through the `signs` port")
     parser.add_argument("--layer", type=int, default=0, help="layer of --signs (default 0)")
+    parser.add_argument("--share-rotator", action="store_true",
+                        help="rotate queries with the write path's rotator (less area, queries "
+                        "pause key writes for a cycle and run one at a time)")
 
 
 def _signs(args, d: int):
@@ -82,7 +85,8 @@ def _gen(args):
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise UsageError(f"output {out} exists and is not a directory")
-    document = generate(p, out, signs=signs, sign_source=source, name=args.name)
+    document = generate(p, out, signs=signs, sign_source=source, name=args.name,
+                        share_rotator=args.share_rotator)
     w = document["widths"]
     print(f"wrote {out / (args.name + '.v')}, {args.name}.json, README.md: d={p.d} b={p.b}, "
           f"{p.depth} keys x {w['row']} bits, {w['score']}-bit scores")
@@ -110,7 +114,7 @@ def _sim(args):
         if path is not None and not Path(path).resolve().parent.is_dir():
             raise UsageError(f"output directory does not exist: {Path(path).parent}")
     heads = keys.reshape(-1, *keys.shape[-2:]), queries.reshape(-1, *queries.shape[-2:])
-    result = simulate(p, signs, *heads)
+    result = simulate(p, signs, *heads, share_rotator=args.share_rotator)
     shape = (*queries.shape[:-1], keys.shape[-2])
     mismatches = int(np.count_nonzero(result["rtl"] != result["golden"]))
     exact = np.einsum("hqd,hnd->hqn", *heads[::-1])

@@ -61,7 +61,8 @@ def load_signs(path, d: int, layer: int = 0) -> np.ndarray:
     return signs
 
 
-def manifest(params: Params, signs, macro: Macro, name: str, sign_source: str) -> dict:
+def manifest(params: Params, signs, macro: Macro, name: str, sign_source: str,
+             share_rotator: bool) -> dict:
     """Everything a user of the generated core needs, as plain JSON data."""
     ports = [{"name": "clk", "direction": "input", "width": 1, "meaning": PORTS["clk"]},
              {"name": "rst", "direction": "input", "width": 1, "meaning": PORTS["rst"]}]
@@ -77,6 +78,7 @@ def manifest(params: Params, signs, macro: Macro, name: str, sign_source: str) -
             "codebook": params.codebook, "codebook_frac": params.codebook_frac,
             "norm_frac": params.norm_frac, "table_width": params.table_width,
             "norm_mantissa": params.norm_mantissa, "signs": sign_source,
+            "share_rotator": share_rotator,
         },
         "widths": params.widths,
         "score_scale_log2": params.score_scale_log2,
@@ -129,16 +131,17 @@ def _readme(m: dict) -> str:
     ])
 
 
-def generate(params: Params, out: Path, *, signs=None, sign_source: str, name: str = "axelram"):
+def generate(params: Params, out: Path, *, signs=None, sign_source: str, name: str = "axelram",
+             share_rotator: bool = False):
     """Write ``<name>.v``, ``<name>.json`` and ``README.md`` into ``out``.
 
     ``signs`` None makes the sign vector a port. The files are written into a scratch folder
     beside ``out`` and moved in only when all exist, so a failure leaves no partial output.
     Same arguments, byte-identical files.
     """
-    macro = Macro(params, signs=signs)
+    macro = Macro(params, signs=signs, share_rotator=share_rotator)
     text = verilog.convert(macro, name=name, emit_src=False)
-    document = manifest(params, signs, macro, name, sign_source)
+    document = manifest(params, signs, macro, name, sign_source, share_rotator)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix=".axelram-gen-", dir=out.parent))

@@ -53,13 +53,15 @@ def accuracy(approx: np.ndarray, exact: np.ndarray, d: int) -> dict:
     }
 
 
-def _cache_dir(p: Params, signs) -> Path:
-    digest = hashlib.sha256(repr((p, signs_to_text(signs))).encode()).hexdigest()[:16]
+def _cache_dir(p: Params, signs, share_rotator: bool) -> Path:
+    key = repr((p, signs_to_text(signs), share_rotator))
+    digest = hashlib.sha256(key.encode()).hexdigest()[:16]
     root = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "axelram"
     return root / f"sim-{digest}"
 
 
-def simulate(p: Params, signs, keys: np.ndarray, queries: np.ndarray) -> dict:
+def simulate(p: Params, signs, keys: np.ndarray, queries: np.ndarray, *,
+             share_rotator: bool = False) -> dict:
     """Run float ``keys`` ``(H, N, d)`` and ``queries`` ``(H, Q, d)`` through the RTL.
 
     Returns the RTL's integer scores ``(H, Q, N)``, the golden model's, the scales, the
@@ -67,7 +69,7 @@ def simulate(p: Params, signs, keys: np.ndarray, queries: np.ndarray) -> dict:
     """
     key_ints, key_scale = to_integers(keys, p)
     query_ints, query_scale = to_integers(queries, p)
-    build_dir = _cache_dir(p, signs)
+    build_dir = _cache_dir(p, signs, share_rotator)
     build_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="axelram-sim-") as scratch:
         inputs, output = Path(scratch) / "inputs.npz", Path(scratch) / "scores.npz"
@@ -75,7 +77,8 @@ def simulate(p: Params, signs, keys: np.ndarray, queries: np.ndarray) -> dict:
         fields = {f: getattr(p, f) for f in p.__dataclass_fields__}
         start = time.perf_counter()
         harness.run(
-            Macro(p, signs=signs), test_module="user_vectors", case=build_dir.name,
+            Macro(p, signs=signs, share_rotator=share_rotator), test_module="user_vectors",
+            case=build_dir.name,
             simulator="verilator", seed=0, build_dir=build_dir, quiet=True, reuse_verilog=True,
             optimize=True,
             env={"params": fields, "inputs": str(inputs), "output": str(output)},

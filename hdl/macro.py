@@ -1,6 +1,6 @@
 """The AXELRAM macro: key write path, index store, and the read path that scores every key."""
 
-from amaranth.hdl import Const, Module, ResetInserter, Signal, signed
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib import data, fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -24,22 +24,28 @@ class Macro(wiring.Component):
     into a row that the index store appends. ``keys.ready`` is low while the keys already
     accepted would fill the store (``depth`` keys, counting those still in flight).
 
-    Read path: the query is rotated (by a rotator of its own, so that key writes and scoring
-    overlap) and turned into the query table, which is held in a register while the store is
-    read in insertion order, one row per cycle, into the score datapath: one score per stored
-    key and cycle. A query is scored against the keys counted when its table is ready (keys
-    still in the write path are not); a query against an empty store produces no score. The
-    next query's table is computed while the current one is scored.
+    Read path: the query is rotated and turned into the query table, which is held in a register
+    while the store is read in insertion order, one row per cycle, into the score datapath: one
+    score per stored key and cycle. A query is scored against the keys counted when its table is
+    ready (keys still in the write path are not); a query against an empty store produces no
+    score. The next query's table is computed while the current one is scored.
 
-    ``clear`` (a one-cycle pulse) empties the store and drops the keys in the write path. A
-    query being scored still produces one score per key counted when it started; keys written
-    after the clear replace the rows they land on.
+    With its own rotator (the default) the query path runs beside the write path. With
+    ``share_rotator`` the query takes one cycle of the write path's rotator instead (keys wait
+    that cycle, queries come first), one query at a time, through the same delay: ``d/2 log2 d``
+    butterflies fewer, a longer query latency, and key writes paused for one cycle per query.
+
+    ``clear`` (a one-cycle pulse) empties the store; the keys still in the write path are
+    discarded as they arrive. A query being scored still produces one score per key it counted
+    when it started; keys written after the clear replace the rows they land on.
 
     Parameters
     ----------
     params : Params
     signs : sequence of +-1, or None
         The sign vector, fixed in a ROM; ``None`` adds the ``signs`` input port instead.
+    share_rotator : bool
+        Rotate queries with the write path's rotator (see above).
 
     Members
     -------
@@ -55,7 +61,11 @@ class Macro(wiring.Component):
         Bit ``j`` set negates coordinate ``j``; hold it stable while keys or queries flow.
     """
 
-    def __init__(self, params: Params, *, signs=None):
+    # Cycles from a row on the store's read port to the row entering the score datapath: the
+    # FIFO's write and its output buffer.
+    _ROW_TO_DATAPATH = 2
+
+    def __init__(self, params: Params, *, signs=None, share_rotator: bool = False):
         if not isinstance(params, Params):
             raise TypeError(f"params must be a Params, got {params!r}")
         if signs is not None:
@@ -64,6 +74,7 @@ class Macro(wiring.Component):
                 raise ValueError(f"signs must be {params.d} values of +1 or -1")
         self._params = params
         self._signs = signs
+        self._share_rotator = bool(share_rotator)
         vector = data.ArrayLayout(signed(params.in_width), params.d)
         members = {
             "keys": In(stream.Signature(vector)),
@@ -77,19 +88,18 @@ class Macro(wiring.Component):
         if signs is None:
             members["signs"] = In(params.d)
         super().__init__(members)
-        self._norm, self._key_rotator, self._quantizer = (
+        self._norm, self._rotator, self._quantizer = (
             NormUnit(params), Rotator(params), Quantizer(params))
+        # The norm unit is the longer path: its square root alone has norm_width stages.
+        self._rotator_delay = Delay(data.StructLayout({"vector": vector, "query": 1}),
+                                    self._norm.latency - self._rotator.latency)
         self._store = IndexStore(params)
-        self._query_rotator, self._table, self._score = (
-            Rotator(params), QueryTable(params), ScoreDatapath(params))
+        self._query_rotator = None if share_rotator else Rotator(params)
+        self._table, self._score = QueryTable(params), ScoreDatapath(params)
 
     @property
     def params(self) -> Params:
         return self._params
-
-    # Cycles from a row on the store's read port to the row entering the score datapath: the
-    # FIFO's write and its output buffer.
-    _ROW_TO_DATAPATH = 2
 
     @property
     def latencies(self) -> dict:
@@ -97,13 +107,13 @@ class Macro(wiring.Component):
         ``c + latency``): ``write``, key accepted to ``count`` incremented; ``query``, query
         accepted (macro idle, store not empty) to its first score valid. Then one score per
         cycle."""
-        write_path = max(self._norm.latency, self._key_rotator.latency)
+        rotation = (self._rotator_delay.latency + self._rotator.latency if self._share_rotator
+                    else self._query_rotator.latency)
         # The table is latched as it leaves the table unit; the first read is issued next cycle.
         read_start = 1 + self._store.read_latency + self._ROW_TO_DATAPATH
         return {
-            "write": write_path + self._quantizer.latency + 1,
-            "query": self._query_rotator.latency + self._table.latency + read_start
-            + self._score.latency,
+            "write": self._norm.latency + self._quantizer.latency + 1,
+            "query": rotation + self._table.latency + read_start + self._score.latency,
         }
 
     def elaborate(self, platform):
@@ -114,73 +124,90 @@ class Macro(wiring.Component):
         else:
             signs = Const(sum(1 << j for j, s in enumerate(self._signs) if s < 0), p.d)
 
-        # -- Write path: never stalls; `clear` resets whatever is in flight. ------------------
-        norm, key_rotator, quantizer = self._norm, self._key_rotator, self._quantizer
-        lag = norm.latency - key_rotator.latency
-        key_delay = Delay(self.keys.payload.shape(), lag) if lag > 0 else None
-        norm_delay = Delay(norm.o.payload.shape(), -lag) if lag < 0 else None
-        for name, block in (("norm", norm), ("key_rotator", key_rotator),
-                            ("quantizer", quantizer), ("key_delay", key_delay),
-                            ("norm_delay", norm_delay)):
-            if block is not None:
-                m.submodules[name] = ResetInserter(self.clear)(block)
+        # -- Write path: always advancing, so its two branches stay aligned. -------------------
+        m.submodules.norm = norm = self._norm
+        m.submodules.rotator_delay = delay = self._rotator_delay
+        m.submodules.rotator = rotator = self._rotator
+        m.submodules.quantizer = quantizer = self._quantizer
         m.submodules.store = store = self._store
+        m.submodules.table = table = self._table
 
         # Keys in flight reserve their place in the store, so the store never refuses a row.
+        # After a clear, the rows still in flight are `stale` and discarded as they arrive.
         in_flight = Signal(range(p.depth + 1))
-        accept = Signal()
-        written = Signal()
+        stale = Signal(range(p.depth + 1))
+        accept = Signal()        # a key enters the write path
+        take_query = Signal()    # a query enters the shared rotator path
+        arriving = Signal()      # a row leaves the quantizer
         m.d.comb += [
-            self.keys.ready.eq((store.count + in_flight < p.depth) & ~self.clear),
+            self.keys.ready.eq(~self.clear & ~take_query &
+                               (store.count + in_flight - stale < p.depth)),
             accept.eq(self.keys.valid & self.keys.ready),
-            written.eq(store.w.valid & store.w.ready),
-        ]
-        with m.If(self.clear):
-            m.d.sync += in_flight.eq(0)
-        with m.Elif(accept & ~written):
-            m.d.sync += in_flight.eq(in_flight + 1)
-        with m.Elif(written & ~accept):
-            m.d.sync += in_flight.eq(in_flight - 1)
-
-        rotator_in = key_delay.i if key_delay is not None else key_rotator.i
-        norm_out = norm_delay.o if norm_delay is not None else norm.o
-        m.d.comb += [
-            key_rotator.signs.eq(signs),
-            norm.i.valid.eq(accept),
-            norm.i.payload.eq(self.keys.payload),
-            rotator_in.valid.eq(accept),
-            rotator_in.payload.eq(self.keys.payload),
-            # Both paths always advance and have the same latency: their outputs arrive together.
-            key_rotator.o.ready.eq(1),
-            norm_out.ready.eq(1),
-            quantizer.i.valid.eq(key_rotator.o.valid),
-            quantizer.i.payload.rotated.eq(key_rotator.o.payload),
-            quantizer.i.payload.norm.eq(norm_out.payload.norm),
-            quantizer.i.payload.field.eq(norm_out.payload.field),
+            arriving.eq(quantizer.o.valid),
+            quantizer.o.ready.eq(1),
+            store.w.valid.eq(arriving & ~self.clear & (stale == 0)),
+            store.w.payload.eq(quantizer.o.payload),
             store.clear.eq(self.clear),
             self.count.eq(store.count),
             self.full.eq(store.full),
         ]
-        if key_delay is not None:
-            wiring.connect(m, key_delay.o, key_rotator.i)
-        if norm_delay is not None:
-            wiring.connect(m, norm.o, norm_delay.i)
-        wiring.connect(m, quantizer.o, store.w)
+        m.d.sync += in_flight.eq(in_flight + accept - arriving)
+        with m.If(self.clear):
+            m.d.sync += stale.eq(in_flight - arriving)
+        with m.Elif(arriving & (stale != 0)):
+            m.d.sync += stale.eq(stale - 1)
+
+        # Which rotator stages hold a query rather than a key (the rotator always advances).
+        query_stages = Signal(rotator.latency)
+        m.d.sync += query_stages.eq(Cat(delay.o.valid & delay.o.payload.query, query_stages))
+        rotated_query = query_stages[-1]
+        m.d.comb += [
+            norm.i.valid.eq(accept),
+            norm.i.payload.eq(self.keys.payload),
+            delay.i.valid.eq(accept | take_query),
+            delay.i.payload.vector.eq(Mux(take_query, self.queries.payload, self.keys.payload)),
+            delay.i.payload.query.eq(take_query),
+            rotator.signs.eq(signs),
+            rotator.i.valid.eq(delay.o.valid),
+            rotator.i.payload.eq(delay.o.payload.vector),
+            delay.o.ready.eq(rotator.i.ready),
+            rotator.o.ready.eq(1),
+            norm.o.ready.eq(1),
+            quantizer.i.valid.eq(rotator.o.valid & ~rotated_query),
+            quantizer.i.payload.rotated.eq(rotator.o.payload),
+            quantizer.i.payload.norm.eq(norm.o.payload.norm),
+            quantizer.i.payload.field.eq(norm.o.payload.field),
+        ]
 
         # -- Read path. ----------------------------------------------------------------------
-        m.submodules.query_rotator = query_rotator = self._query_rotator
-        m.submodules.table = table = self._table
+        busy = Signal()          # a query is being scored
+        if self._share_rotator:
+            # One query at a time in the shared path: the table unit is then always empty when
+            # it arrives, so the rotator never has to wait for it.
+            query_in_flight = Signal()
+            m.d.comb += [
+                self.queries.ready.eq(~query_in_flight),
+                take_query.eq(self.queries.valid & ~query_in_flight),
+                table.i.valid.eq(rotator.o.valid & rotated_query),
+                table.i.payload.eq(rotator.o.payload),
+            ]
+            with m.If(take_query):
+                m.d.sync += query_in_flight.eq(1)
+            with m.Elif(table.o.valid & ~busy):
+                m.d.sync += query_in_flight.eq(0)
+        else:
+            m.submodules.query_rotator = query_rotator = self._query_rotator
+            m.d.comb += query_rotator.signs.eq(signs)
+            wiring.connect(m, wiring.flipped(self.queries), query_rotator.i)
+            wiring.connect(m, query_rotator.o, table.i)
+
         m.submodules.score = score = self._score
         # Rows read from the store land in this FIFO; reads are issued only while it has room
         # for every row still on its way, which keeps one row per cycle flowing.
         m.submodules.rows = rows = fifo.SyncFIFOBuffered(
             width=p.row_width, depth=store.read_latency + 3)
-        m.d.comb += query_rotator.signs.eq(signs)
-        wiring.connect(m, wiring.flipped(self.queries), query_rotator.i)
-        wiring.connect(m, query_rotator.o, table.i)
 
         table_held = Signal.like(table.o.payload)
-        busy = Signal()      # a query is being scored
         keys = Signal(range(p.depth + 1))       # keys the query scores
         issued = Signal(range(p.depth + 1))     # rows read so far
         emitted = Signal(range(p.depth + 1))    # scores sent so far
@@ -203,11 +230,11 @@ class Macro(wiring.Component):
         with m.If(read):
             m.d.sync += issued.eq(issued + 1)
 
-        arriving = Signal(store.read_latency)
-        m.d.sync += arriving.eq((arriving << 1) | read)
+        reading = Signal(store.read_latency)    # reads on their way out of the RAM
+        m.d.sync += reading.eq((reading << 1) | read)
         popped = Signal()
         m.d.comb += [
-            rows.w_en.eq(arriving[-1]),
+            rows.w_en.eq(reading[-1]),
             rows.w_data.eq(store.read_data),
             score.table.eq(table_held),
             score.i.valid.eq(rows.r_rdy),

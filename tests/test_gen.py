@@ -102,3 +102,15 @@ def test_gen_bad_signs_file(tmp_path, capsys, content, message):
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and message in err
     assert not out.exists()
+
+
+def test_gen_shared_rotator(tmp_path):
+    """Sharing the rotator removes one rotator's butterflies and lengthens the query path."""
+    own, shared = tmp_path / "own", tmp_path / "shared"
+    assert _run(["gen", *SMALL, "-o", str(own)]) == 0
+    assert _run(["gen", *SMALL, "--share-rotator", "-o", str(shared)]) == 0
+    a = json.loads((own / "axelram.json").read_text())
+    b = json.loads((shared / "axelram.json").read_text())
+    assert not a["parameters"]["share_rotator"] and b["parameters"]["share_rotator"]
+    assert b["latency"]["write"] == a["latency"]["write"]
+    assert b["latency"]["query"] > a["latency"]["query"]

@@ -156,6 +156,28 @@ async def macro_clear(dut):
 
 
 @cocotb.test()
+async def macro_clear_with_keys_in_flight(dut):
+    """A clear while keys are still in the write path discards them too."""
+    tb = MacroTB(dut, rng=case_rng(30))
+    await tb.reset()
+    old, new = tb.stimulus(4), random_vectors(tb.rng, tb.p, 3)
+    await tb.keys.send(tb.pack(old))  # the last keys are still in flight now
+    dut.clear.value = 1
+    await FallingEdge(tb.clk)
+    dut.clear.value = 0
+    await tb.cycles(3 * Macro(tb.p).latencies["write"])
+    assert int(dut.count.value) == 0
+    await tb.keys.send(tb.pack(new))
+    await tb.wait_count(len(new))
+    await tb.cycles(Macro(tb.p).latencies["write"])
+    assert int(dut.count.value) == len(new)
+    queries = random_vectors(tb.rng, tb.p, 2)
+    await tb.queries.send(tb.pack(queries))
+    await tb.scores.wait_for(2 * len(new), 4000)
+    tb.check(new, queries, tb.groups())
+
+
+@cocotb.test()
 async def macro_one_score_per_cycle(dut):
     """Without backpressure the scores of a query leave on consecutive cycles."""
     tb = MacroTB(dut)
@@ -187,7 +209,7 @@ async def macro_latencies(dut):
     """The measured write and query latencies are the ones the macro documents."""
     tb = MacroTB(dut)
     await tb.reset()
-    latency = Macro(tb.p).latencies
+    latency = Macro(tb.p, share_rotator=case()["share_rotator"]).latencies
     key = tb.pack(random_vectors(tb.rng, tb.p, 1))[0]
     await FallingEdge(tb.clk)
     dut.keys__valid.value, dut.keys__payload.value = 1, key
@@ -230,16 +252,16 @@ async def macro_reset_mid_traffic(dut):
     tb.check(fresh, queries, tb.groups())
 
 
-@pytest.mark.parametrize(("d", "b", "in_width", "depth", "simulator"), harness.cases(
-    verilator=[(8, 3, 8, 32), (16, 2, 16, 24), (128, 3, 16, 20), (32, 1, 8, 16),
-               (64, 4, 16, 16)],
-    icarus=[(8, 3, 8, 24)],
-    slow=lambda d, b, w, depth: d >= 64,
+@pytest.mark.parametrize(("d", "b", "in_width", "depth", "share", "simulator"), harness.cases(
+    verilator=[(8, 3, 8, 32, False), (16, 2, 16, 24, True), (128, 3, 16, 20, False),
+               (32, 1, 8, 16, False), (64, 4, 16, 16, True), (128, 3, 16, 20, True)],
+    icarus=[(8, 3, 8, 24, False), (8, 2, 8, 16, True)],
+    slow=lambda d, b, w, depth, share: d >= 64,
 ))
-def test_macro(d, b, in_width, depth, simulator, request):
+def test_macro(d, b, in_width, depth, share, simulator, request):
     params = {"d": d, "b": b, "in_width": in_width, "depth": depth}
     harness.run(
-        Macro(Params(**params), signs=signs_from_seed(5, d)), test_module=__name__,
-        case=request.node.name, simulator=simulator,
-        env={"params": params, "sign_seed": 5}, seed=3000 + d + b,
+        Macro(Params(**params), signs=signs_from_seed(5, d), share_rotator=share),
+        test_module=__name__, case=request.node.name, simulator=simulator,
+        env={"params": params, "sign_seed": 5, "share_rotator": share}, seed=3000 + d + b,
     )
