@@ -293,6 +293,19 @@ class Params:
     def norm_sq_width(self) -> int:
         return unsigned_width(self.norm_sq_max)
 
+    def norm_tree_width(self, level: int) -> int:
+        """Width of the norm unit's sums of ``2**level`` squares (level 0: one square), each at
+        most ``in_min**2``; ``norm_sq_width`` at level ``log2_d``."""
+        return unsigned_width(self.in_min ** 2 << level)
+
+    def tree_width(self, level: int) -> int:
+        """Width of the score adder tree's sums of ``2**level`` looked-up entries.
+
+        An entry or its ones' complement lies in ``[-2**(w-1), 2**(w-1) - 1]`` for
+        ``w = table_entry_width``, so ``2**level`` of them need ``w + level`` bits.
+        """
+        return self.table_entry_width + level
+
     @property
     def norm_width(self) -> int:
         return unsigned_width(self.norm_max)

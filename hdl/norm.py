@@ -4,7 +4,7 @@ from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from ..golden.params import Params, unsigned_width
+from ..golden.params import Params
 from .pipeline import stall_pipeline
 
 __all__ = ["NormUnit"]
@@ -69,12 +69,10 @@ class NormUnit(wiring.Component):
                 m.d.sync += reg.eq(value)
             return reg
 
-        # Squarers, then one adder-tree level per cycle; level l sums 2**l squares, each at most
-        # in_min**2, so it needs unsigned_width(in_min**2 << l) bits (norm_sq_width at the root).
-        square_max = p.in_min ** 2
-        values = [stage(k * k, unsigned_width(square_max)) for k in self.i.payload]
+        # Squarers, then one adder-tree level per cycle (norm_sq_width at the root).
+        values = [stage(k * k, p.norm_tree_width(0)) for k in self.i.payload]
         for level in range(1, p.log2_d + 1):
-            values = [stage(a + b, unsigned_width(square_max << level))
+            values = [stage(a + b, p.norm_tree_width(level))
                       for a, b in zip(values[0::2], values[1::2], strict=True)]
         norm_sq, = values
 

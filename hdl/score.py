@@ -91,7 +91,7 @@ class ScoreDatapath(wiring.Component):
         # The adder tree, one register level per tree level (level k sums 2**k lookups: k bits
         # wider than an entry, sum_width at the root), with the count of negations beside it.
         for level in range(1, p.log2_d + 1):
-            entries = [register(a + b, signed(p.table_entry_width + level))
+            entries = [register(a + b, signed(p.tree_width(level)))
                        for a, b in zip(entries[0::2], entries[1::2], strict=True)]
             negative = [register(a + b, level + 1)
                         for a, b in zip(negative[0::2], negative[1::2], strict=True)]
