@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import hdl
 from ..golden import fixed
 from ..golden.params import Params
 from ..golden.signs import signs_to_text
@@ -54,8 +55,11 @@ def accuracy(approx: np.ndarray, exact: np.ndarray, d: int) -> dict:
 
 
 def _cache_dir(p: Params, signs, share_rotator: bool) -> Path:
-    key = repr((p, signs_to_text(signs), share_rotator))
-    digest = hashlib.sha256(key.encode()).hexdigest()[:16]
+    """Named from the configuration and the HDL's source, so a cached build is never stale."""
+    digest = hashlib.sha256(repr((p, signs_to_text(signs), share_rotator)).encode())
+    for source in sorted(Path(hdl.__file__).parent.glob("*.py")):
+        digest.update(source.read_bytes())
+    digest = digest.hexdigest()[:16]
     root = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "axelram"
     return root / f"sim-{digest}"
 
@@ -76,11 +80,12 @@ def simulate(p: Params, signs, keys: np.ndarray, queries: np.ndarray, *,
         np.savez(inputs, keys=key_ints, queries=query_ints)
         fields = {f: getattr(p, f) for f in p.__dataclass_fields__}
         start = time.perf_counter()
+        # The directory is named from everything that determines the Verilog: reuse it.
+        cached = (build_dir / "top.v").exists()
         harness.run(
-            Macro(p, signs=signs, share_rotator=share_rotator), test_module="user_vectors",
-            case=build_dir.name,
-            simulator="verilator", seed=0, build_dir=build_dir, quiet=True, reuse_verilog=True,
-            optimize=True,
+            None if cached else Macro(p, signs=signs, share_rotator=share_rotator),
+            test_module="user_vectors", case=build_dir.name, simulator="verilator", seed=0,
+            build_dir=build_dir, quiet=True, optimize=True,
             env={"params": fields, "inputs": str(inputs), "output": str(output)},
         )
         total = time.perf_counter() - start

@@ -66,14 +66,14 @@ def cases(*, verilator, icarus, slow=lambda *case: False):
 
 
 def run(component, *, test_module: str, case: str, simulator: str, env: dict, seed: int,
-        build_dir: Path | None = None, quiet: bool = False, reuse_verilog: bool = False,
-        optimize: bool = False):
+        build_dir: Path | None = None, quiet: bool = False, optimize: bool = False):
     """Build ``component`` as Verilog module ``top`` and run the cocotb tests of ``test_module``.
 
     ``case`` names the build directory (under ``build/sim/`` unless ``build_dir`` is given);
     ``env`` is passed to the tests as JSON in ``AXELRAM_CASE``. ``quiet`` sends the build's
-    output to ``build.log`` and shows only cocotb warnings. ``reuse_verilog`` keeps an existing
-    ``top.v`` (for build directories named from everything that determines the Verilog).
+    output to ``build.log`` and shows only cocotb warnings. ``component`` None reuses the
+    ``top.v`` already in ``build_dir`` (for build directories named from everything that
+    determines the Verilog).
     ``optimize`` compiles Verilator's C++ with its default optimization (for long simulations).
     Raises ``AssertionError`` unless every cocotb test passed.
     """
@@ -87,7 +87,7 @@ def run(component, *, test_module: str, case: str, simulator: str, env: dict, se
         build_dir = build_root / "sim" / re.sub(r"[^\w.-]+", "_", case)
     build_dir.mkdir(parents=True, exist_ok=True)
     source = build_dir / "top.v"
-    if not (reuse_verilog and source.exists()):
+    if component is not None:
         text = verilog.convert(component, name="top", emit_src=False)
         if not source.exists() or source.read_text() != text:
             source.write_text(text)
