@@ -1,0 +1,210 @@
+# amaranth: UnusedElaboratable=no
+"""Folded rotator: emitted Verilog against :func:`axelram.golden.fixed.rotate`, bit for bit."""
+
+import cocotb
+import numpy as np
+import pytest
+from cocotb.triggers import FallingEdge, ReadOnly
+
+from axelram.golden import fixed
+from axelram.golden.params import Params
+from axelram.golden.signs import signs_from_seed
+from axelram.hdl.stream_rotator import StreamRotator
+from axelram.verif import harness
+from axelram.verif.tb import (
+    Clocked,
+    StreamSink,
+    StreamSource,
+    case,
+    case_params,
+    case_rng,
+    pack,
+    pauses,
+    unpack,
+)
+from axelram.verif.vectors import extreme_vectors, random_vectors, sign_bits
+
+
+class Transfers:
+    """Records the cycle numbers of the transfers on ``i`` and on ``o``, and of ``o.valid``."""
+
+    def __init__(self, dut):
+        self.dut = dut
+        self.i, self.o, self.o_valid = [], [], []
+        self._task = cocotb.start_soon(self._run())
+
+    async def _run(self):
+        cycle = 0
+        while True:
+            await FallingEdge(self.dut.clk)
+            await ReadOnly()
+            if self.dut.i__valid.value and self.dut.i__ready.value:
+                self.i.append(cycle)
+            if self.dut.o__valid.value:
+                self.o_valid.append(cycle)
+                if self.dut.o__ready.value:
+                    self.o.append(cycle)
+            cycle += 1
+
+    def stop(self):
+        self._task.cancel()
+
+
+def consecutive(cycles, start, count):
+    assert cycles == list(range(start, start + count)), f"transfers at cycles {cycles}"
+
+
+class StreamRotatorTB(Clocked):
+    def __init__(self, dut):
+        super().__init__(dut)
+        self.p = case_params()
+        self.lanes = case()["lanes"]
+        self.beats = self.p.d // self.lanes
+        self.latency = case()["latency"]
+        self.signs = signs_from_seed(case()["sign_seed"], self.p.d)
+        dut.signs.value = sign_bits(self.signs)
+
+    def stimulus(self, rng, count):
+        return np.concatenate([extreme_vectors(self.p, self.signs),
+                               random_vectors(rng, self.p, count)])
+
+    def split(self, vectors):
+        """Input beats: ``lanes`` coordinates each, a vector's beats in order."""
+        return [pack(beat, self.p.in_width) for beat in vectors.reshape(-1, self.lanes)]
+
+    def join(self, received):
+        """Output vectors from the output beats (their count must be whole vectors)."""
+        beats = [unpack(v, self.p.rotated_width, self.lanes, signed=True) for v in received]
+        return np.array(beats).reshape(-1, self.p.d)
+
+    async def check(self, vectors, gaps_rng, bp_rng, gaps, backpressure):
+        source = StreamSource(self.dut, "i", pauses(gaps_rng, gaps))
+        sink = StreamSink(self.dut, "o", pauses(bp_rng, backpressure))
+        count = len(vectors) * self.beats
+        await source.send(self.split(vectors))
+        await sink.wait_for(count, timeout_cycles=10 * count + self.latency + 100)
+        # Long enough for any extra beat (a dummy beat let through) to come out.
+        await self.cycles(2 * (self.latency + self.beats) + 5)
+        sink.stop()
+        assert len(sink.received) == count, f"{len(sink.received)} output beats, {count} expected"
+        np.testing.assert_array_equal(self.join(sink.received), fixed.rotate(vectors, self.signs))
+
+
+@cocotb.test()
+@cocotb.parametrize(gaps=[False, True], backpressure=[False, True])
+async def stream_rotator_stream(dut, gaps, backpressure):
+    """Random and extreme vectors, with idle gaps and backpressure on or off."""
+    tb = StreamRotatorTB(dut)
+    await tb.reset()
+    rng = case_rng(2 * gaps + backpressure)
+    await tb.check(tb.stimulus(rng, case()["vectors"]), rng, rng, gaps, backpressure)
+
+
+@cocotb.test()
+async def stream_rotator_reset_mid_traffic(dut):
+    """Reset while vectors are in flight; afterwards only new vectors come out, all correct."""
+    tb = StreamRotatorTB(dut)
+    await tb.reset()
+    rng = case_rng(7)
+    source = StreamSource(dut, "i", pauses(rng, True))
+    sink = StreamSink(dut, "o", pauses(rng, True))
+    sending = cocotb.start_soon(source.send(tb.split(random_vectors(rng, tb.p, 20))))
+    await tb.cycles(int(rng.integers(tb.beats + 1, tb.latency + 3 * tb.beats + 1)))
+    sending.cancel()
+    sink.stop()
+    dut.i__valid.value = 0
+    await tb.reset()
+    await tb.check(tb.stimulus(rng, 10), rng, rng, True, True)
+
+
+@cocotb.test()
+async def stream_rotator_flush(dut):
+    """One vector, then a long idle gap: the pipeline flushes it on its own (dummy beats), its
+    first beat comes out ``latency`` cycles after its first input beat, and nothing else comes
+    out; the next vector is taken at once and is right too."""
+    tb = StreamRotatorTB(dut)
+    await tb.reset()
+    rng = case_rng(8)
+    vectors = random_vectors(rng, tb.p, 2)
+    source, sink = StreamSource(dut, "i"), StreamSink(dut, "o")
+    transfers = Transfers(dut)
+    idle = 4 * (tb.latency + tb.beats) + 20
+    for vector in vectors:
+        await ReadOnly()
+        assert dut.i__ready.value, "i.ready low while the pipeline is empty"
+        sent = len(transfers.i)
+        await source.send(tb.split(vector[None]))
+        first = transfers.i[sent]
+        consecutive(transfers.i[sent:], first, tb.beats)
+        await tb.cycles(idle)
+        consecutive(transfers.o[sent:], first + tb.latency, tb.beats)
+        assert transfers.o_valid == transfers.o, "o.valid outside the vector's beats"
+    transfers.stop()
+    sink.stop()
+    np.testing.assert_array_equal(tb.join(sink.received), fixed.rotate(vectors, tb.signs))
+
+
+@cocotb.test()
+async def stream_rotator_full_rate(dut):
+    """Vectors back to back: one vector per ``beats`` cycles in and out, no bubble."""
+    tb = StreamRotatorTB(dut)
+    await tb.reset()
+    vectors = random_vectors(case_rng(9), tb.p, 8)
+    source, sink = StreamSource(dut, "i"), StreamSink(dut, "o")
+    transfers = Transfers(dut)
+    count = len(vectors) * tb.beats
+    await source.send(tb.split(vectors))
+    await sink.wait_for(count, timeout_cycles=count + tb.latency + 10)
+    await tb.cycles(2 * (tb.latency + tb.beats))
+    transfers.stop()
+    sink.stop()
+    first = transfers.i[0]
+    cycles_per_vector = (transfers.i[-1] - first + 1) / len(vectors)
+    cocotb.log.info("%.2f cycles per vector in (beats %d), first output after %d cycles",
+                    cycles_per_vector, tb.beats, transfers.o[0] - first)
+    assert cycles_per_vector == tb.beats
+    consecutive(transfers.i, first, count)
+    consecutive(transfers.o, first + tb.latency, count)
+    np.testing.assert_array_equal(tb.join(sink.received), fixed.rotate(vectors, tb.signs))
+
+
+@pytest.mark.parametrize(("d", "lanes", "in_width", "simulator"), harness.cases(
+    verilator=[(8, 1, 8), (8, 2, 8), (8, 8, 8), (16, 4, 16), (32, 1, 8), (32, 8, 8),
+               (128, 32, 8), (64, 16, 8)],
+    icarus=[(8, 2, 8)],
+    slow=lambda d, lanes, in_width: d >= 64,
+))
+def test_stream_rotator(d, lanes, in_width, simulator, request):
+    p = Params(d=d, in_width=in_width)
+    rotator = StreamRotator(p, lanes)
+    harness.run(
+        rotator, test_module=__name__, case=request.node.name, simulator=simulator,
+        env={"params": {"d": d, "in_width": in_width}, "lanes": lanes,
+             "latency": rotator.latency, "sign_seed": 1, "vectors": 40},
+        seed=2000 + d + lanes + in_width,
+    )
+
+
+@pytest.mark.parametrize(("lanes", "error", "message"), [
+    (3, ValueError, r"lanes must be a power of two in 1\.\.8 \(d\), got 3"),
+    (16, ValueError, r"lanes must be a power of two in 1\.\.8 \(d\), got 16"),
+    (0, ValueError, r"lanes must be a power of two in 1\.\.8 \(d\), got 0"),
+    (2.0, TypeError, r"lanes must be an integer, got 2\.0"),
+    (True, TypeError, r"lanes must be an integer, got True"),
+])
+def test_stream_rotator_arguments(lanes, error, message):
+    with pytest.raises(error, match=message):
+        StreamRotator(Params(d=8), lanes)
+
+
+def test_stream_rotator_params_type():
+    with pytest.raises(TypeError, match=r"params must be a Params, got 8"):
+        StreamRotator(8, 2)
+
+
+@pytest.mark.parametrize(("d", "lanes", "beats", "latency"), [
+    (8, 1, 8, 10), (8, 8, 1, 3), (128, 1, 128, 134), (128, 32, 4, 10), (128, 128, 1, 7),
+])
+def test_stream_rotator_properties(d, lanes, beats, latency):
+    rotator = StreamRotator(Params(d=d), lanes)
+    assert (rotator.lanes, rotator.beats, rotator.latency) == (lanes, beats, latency)
