@@ -54,13 +54,19 @@ async def stream_user_vectors(dut):
                 break
             await FallingEdge(tb.clk)
         sink.received.clear()
-        await source_queries.send(pack(v, p.in_width) for v in queries[h])
-        await sink.wait_for(q * len(block), timeout_cycles=4 * q * len(block) + 1000)
+        sending = cocotb.start_soon(source_queries.send(pack(v, p.in_width) for v in queries[h]))
+        expected = q * len(block)
+        for _ in range(4 * q + 10):  # generous: a query takes len(block) + latency cycles
+            await sink.wait_for(min(expected, len(sink.received) + len(block)),
+                                timeout_cycles=4 * len(block) + 1000)
+            print(f"\raxelram sim: block {done + 1}/{len(blocks)}, query "
+                  f"{len(sink.received) // len(block)}/{q}", end="", file=sys.stderr, flush=True)
+            if len(sink.received) >= expected:
+                break
+        await sending
         raw = np.array([v & mask for v in sink.received], dtype=np.int64)
         raw -= (raw >> (p.score_width - 1)) << p.score_width
         scores[h, :, start:start + len(block)] = raw.reshape(q, len(block))
-        print(f"\raxelram sim: block {done + 1}/{len(blocks)}", end="", file=sys.stderr,
-              flush=True)
     print(file=sys.stderr)
     np.savez(case()["output"], scores=scores, seconds=time.perf_counter() - started,
              cycles=(get_sim_time("ns") - cycles) / PERIOD_NS)
