@@ -195,7 +195,7 @@ def score(table, idx, field, p: Params) -> np.ndarray:
     ``table`` has shape ``(d, 2**b)``, ``idx`` ``(T, d)`` and ``field`` ``(T,)``; returns ``(T,)``.
     ``q . k ~= score * 2**p.score_scale_log2``.
     """
-    return _grouped_score(table, _group_indices(idx, p), field, p)
+    return _grouped_sum(table, _group_indices(idx, p), p) * decode_norm(field, p)
 
 
 # A speed-up only, exact like any integer sum: the lookups of `_GROUP_BITS // b` neighbouring
@@ -219,15 +219,15 @@ def _group_indices(idx, p: Params) -> np.ndarray:
     return groups + (np.arange(p.d // g) << (p.b * g))
 
 
-def _grouped_score(table, groups, field, p: Params) -> np.ndarray:
+def _grouped_sum(table, groups, p: Params) -> np.ndarray:
+    """``sum_j P[j][idx_j]`` for every key, from :func:`_group_indices`."""
     g = _group(p)
     dtype = np.int32 if p.sum_width <= 31 else np.int64
     entries = _int(table).astype(dtype).reshape(p.d // g, g, p.levels)
     combined = entries[:, g - 1]
     for i in range(g - 2, -1, -1):  # lower coordinates vary fastest
         combined = (combined[:, :, None] + entries[:, i, None, :]).reshape(p.d // g, -1)
-    total = np.take(combined.ravel(), groups).sum(axis=-1, dtype=dtype).astype(np.int64)
-    return total * decode_norm(field, p)
+    return np.take(combined.ravel(), groups).sum(axis=-1, dtype=dtype)
 
 
 def write_keys(keys, signs, p: Params) -> tuple[np.ndarray, np.ndarray]:
@@ -254,4 +254,5 @@ def scores(queries, idx, field, signs, p: Params) -> np.ndarray:
     """The whole read path: scores ``(Q, T)`` of queries ``(Q, d)`` against stored keys."""
     tables = query_table(rotate(queries, signs), p)
     groups = _group_indices(idx, p)
-    return np.stack([_grouped_score(t, groups, field, p) for t in tables])
+    sums = np.stack([_grouped_sum(t, groups, p) for t in tables])
+    return sums.astype(np.int64) * decode_norm(field, p)
