@@ -1,11 +1,13 @@
 """The norm unit: ``isqrt(sum(k**2) << 2*norm_frac)`` of a key, and its stored row field."""
 
+from functools import partial
+
 from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..golden.params import Params
-from .pipeline import stall_pipeline
+from .pipeline import register, stall_pipeline
 
 __all__ = ["NormUnit"]
 
@@ -63,11 +65,7 @@ class NormUnit(wiring.Component):
         m = Module()
         advance = stall_pipeline(m, self.i, self.o, self.latency)
 
-        def stage(value, shape):
-            reg = Signal(shape)
-            with m.If(advance):
-                m.d.sync += reg.eq(value)
-            return reg
+        stage = partial(register, m, advance)
 
         # Squarers, then one adder-tree level per cycle (norm_sq_width at the root).
         values = [stage(k * k, p.norm_tree_width(0)) for k in self.i.payload]

@@ -2,7 +2,7 @@
 
 from amaranth.hdl import Signal
 
-__all__ = ["stall_pipeline"]
+__all__ = ["stall_pipeline", "register"]
 
 
 def stall_pipeline(m, i, o, stages: int) -> Signal:
@@ -19,3 +19,11 @@ def stall_pipeline(m, i, o, stages: int) -> Signal:
     with m.If(i.ready):
         m.d.sync += [later.eq(earlier) for earlier, later in zip(chain, chain[1:], strict=False)]
     return i.ready
+
+
+def register(m, advance, value, shape) -> Signal:
+    """A pipeline register of ``shape`` that loads ``value`` while ``advance`` is high."""
+    reg = Signal(shape)
+    with m.If(advance):
+        m.d.sync += reg.eq(value)
+    return reg

@@ -1,12 +1,14 @@
 """The comparator quantizer: b-bit indices of a rotated key, packed with its norm into a row."""
 
-from amaranth.hdl import Cat, Const, Module, Signal, signed, unsigned
+from functools import partial
+
+from amaranth.hdl import Cat, Const, Module, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..golden.params import Params
 from .arith import const_mul, tree_sum
-from .pipeline import stall_pipeline
+from .pipeline import register, stall_pipeline
 
 __all__ = ["Quantizer"]
 
@@ -68,11 +70,7 @@ class Quantizer(wiring.Component):
         m = Module()
         advance = stall_pipeline(m, self.i, self.o, self.latency)
 
-        def stage(value, shape):
-            reg = Signal(shape)
-            with m.If(advance):
-                m.d.sync += reg.eq(value)
-            return reg
+        stage = partial(register, m, advance)
 
         y, field = self.i.payload.rotated, self.i.payload.field
         negative = [value < 0 for value in y]

@@ -1,11 +1,13 @@
 """The score datapath: d half-table lookups, a pipelined adder tree and the norm scaling."""
 
-from amaranth.hdl import Module, Mux, Signal, signed
+from functools import partial
+
+from amaranth.hdl import Module, Mux, signed
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..golden.params import Params
-from .pipeline import stall_pipeline
+from .pipeline import register, stall_pipeline
 
 __all__ = ["ScoreDatapath"]
 
@@ -67,11 +69,7 @@ class ScoreDatapath(wiring.Component):
         m = Module()
         advance = stall_pipeline(m, self.i, self.o, self.latency)
 
-        def register(value, shape):
-            reg = Signal(shape)
-            with m.If(advance):
-                m.d.sync += reg.eq(value)
-            return reg
+        stage = partial(register, m, advance)
 
         # Lookup. Index idx < half (top bit clear) is the negative level half-1-c with
         # c = ~idx[:b-1], whose entry is -P[j][half+c] = ~P[j][half+c] + 1. Every legal entry has
@@ -84,30 +82,30 @@ class ScoreDatapath(wiring.Component):
             idx = row[j * p.b:(j + 1) * p.b]
             neg = ~idx[-1]
             entry = self.table[j][idx[:-1] ^ neg.replicate(p.b - 1)]
-            entries.append(register(Mux(neg, ~entry, entry), signed(p.table_entry_width)))
-            negative.append(register(neg, 1))
-        field = register(row[p.d * p.b:], p.norm_field_width)
+            entries.append(stage(Mux(neg, ~entry, entry), signed(p.table_entry_width)))
+            negative.append(stage(neg, 1))
+        field = stage(row[p.d * p.b:], p.norm_field_width)
 
         # The adder tree, one register level per tree level (level k sums 2**k lookups: k bits
         # wider than an entry, sum_width at the root), with the count of negations beside it.
         for level in range(1, p.log2_d + 1):
-            entries = [register(a + b, signed(p.tree_width(level)))
+            entries = [stage(a + b, signed(p.tree_width(level)))
                        for a, b in zip(entries[0::2], entries[1::2], strict=True)]
-            negative = [register(a + b, level + 1)
+            negative = [stage(a + b, level + 1)
                         for a, b in zip(negative[0::2], negative[1::2], strict=True)]
-            field = register(field, p.norm_field_width)
+            field = stage(field, p.norm_field_width)
 
         # Registers on both sides of the multiplier (a DSP can absorb them): the corrected sum and
         # the significand; then its output register, then the exponent's barrel shift.
         mantissa_width = p.norm_mantissa if p.norm_rounded else p.norm_width
-        total = register(entries[0] + negative[0], signed(p.sum_width))
-        mantissa = register(field[:mantissa_width], mantissa_width)
+        total = stage(entries[0] + negative[0], signed(p.sum_width))
+        mantissa = stage(field[:mantissa_width], mantissa_width)
         if not p.norm_rounded:
             with m.If(advance):
                 m.d.sync += self.o.payload.eq(total * mantissa)
             return m
-        exponent = register(register(field[mantissa_width:], p.exponent_width), p.exponent_width)
-        product = register(total * mantissa, signed(p.score_width))
+        exponent = stage(stage(field[mantissa_width:], p.exponent_width), p.exponent_width)
+        product = stage(total * mantissa, signed(p.score_width))
         with m.If(advance):
             m.d.sync += self.o.payload.eq(product << exponent)
         return m
