@@ -133,9 +133,10 @@ class Macro(wiring.Component):
         m.submodules.table = table = self._table
 
         # Keys in flight reserve their place in the store, so the store never refuses a row.
-        # After a clear, the rows still in flight are `stale` and discarded as they arrive.
-        in_flight = Signal(range(p.depth + 1))
-        stale = Signal(range(p.depth + 1))
+        # After a clear, the rows still in flight are `stale` and discarded as they arrive. A key
+        # spends fewer than `write` cycles in flight, and at most one enters per cycle.
+        in_flight = Signal(range(self.latencies["write"] + 1))
+        stale = Signal.like(in_flight)
         accept = Signal()        # a key enters the write path
         take_query = Signal()    # a query enters the shared rotator path
         arriving = Signal()      # a row leaves the quantizer

@@ -157,16 +157,15 @@ async def macro_clear(dut):
 
 @cocotb.test()
 async def macro_clear_with_keys_in_flight(dut):
-    """A clear while keys are still in the write path discards them too."""
+    """A clear while keys are still in the write path discards them too; a full store's worth
+    of keys can follow at once, while the discarded ones are still in flight."""
     tb = MacroTB(dut, rng=case_rng(30))
     await tb.reset()
-    old, new = tb.stimulus(4), random_vectors(tb.rng, tb.p, 3)
+    old, new = tb.stimulus(4), random_vectors(tb.rng, tb.p, tb.p.depth)
     await tb.keys.send(tb.pack(old))  # the last keys are still in flight now
     dut.clear.value = 1
     await FallingEdge(tb.clk)
     dut.clear.value = 0
-    await tb.cycles(3 * Macro(tb.p).latencies["write"])
-    assert int(dut.count.value) == 0
     await tb.keys.send(tb.pack(new))
     await tb.wait_count(len(new))
     await tb.cycles(Macro(tb.p).latencies["write"])
