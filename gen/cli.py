@@ -16,6 +16,8 @@ import numpy as np
 
 from ..golden.params import Params
 from ..golden.signs import calibrate, signs_from_seed, signs_to_text
+from ..hdl.macro import Macro
+from .fpga import TARGETS, synthesize
 from .generate import generate, load_signs
 from .report import format_report, measure, report_rows
 from .sim import accuracy, simulate
@@ -152,6 +154,43 @@ def _save_npy(path, array):
         raise
 
 
+def _synth(args):
+    p = _params(args)
+    signs, source = _signs(args, p.d)
+    if args.clock <= 0:
+        raise UsageError(f"--clock must be a positive frequency in MHz, got {args.clock}")
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"output {out} exists and is not a directory")
+    macro = Macro(p, signs=signs, share_rotator=args.share_rotator)
+    result = synthesize(macro, args.target, clock_mhz=args.clock, workdir=out)
+    summary = {"target": args.target, "params": _params_dict(p), "signs": source,
+               "share_rotator": args.share_rotator, **result}
+    write_atomic(out / "report.json", json.dumps(summary, indent=1) + "\n")
+    rows = [("LUT4s", result["luts"]), ("flip-flops", result["ffs"]),
+            ("carry cells", result["carries"]), ("block RAMs", result["brams"]),
+            ("DSPs", result["dsps"]),
+            ("Fmax (MHz)", "-" if result["fmax_mhz"] is None else f"{result['fmax_mhz']:.1f}"),
+            ("fits", "yes" if result["fits"] else "no")]
+    usage = [f"| {name} | {used} / {available} |"
+             for name, (used, available) in result["utilization"].items()]
+    write_atomic(out / "report.md", "\n".join([
+        f"# AXELRAM d={p.d} b={p.b} T={p.depth} on {args.target} ({args.clock:g} MHz asked)", "",
+        "| metric | value |", "| --- | --- |", *(f"| {k} | {v} |" for k, v in rows), "",
+        "| nextpnr resource | used / available |", "| --- | --- |", *usage, ""]))
+    print(f"{args.target}: {result['luts']} LUT4s, {result['ffs']} flip-flops, "
+          f"{result['carries']} carry cells, {result['brams']} block RAMs, {result['dsps']} DSPs, "
+          + ("no Fmax (not placed)" if result["fmax_mhz"] is None
+             else f"Fmax {result['fmax_mhz']:.1f} MHz") + f"; wrote {out / 'report.md'}")
+    if not result["fits"]:
+        over = ", ".join(f"{name} {result['utilization'][name][0]}/"
+                         f"{result['utilization'][name][1]} (+{extra})"
+                         for name, extra in result["overflow"].items())
+        print(f"axelram: error: does not fit {args.target}: {over}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def _report(args):
     p = _params(args)
     counts = measure(p)
@@ -281,6 +320,15 @@ def _parser() -> argparse.ArgumentParser:
                      help=".npy of queries (Q, d) or (heads, Q, d)")
     sim.add_argument("--out", required=True, help=".npy for the scores, estimates of q.k")
     sim.add_argument("--raw-out", help=".npy for the RTL's integer scores")
+
+    syn = commands.add_parser(
+        "synth", help="Yosys and nextpnr: resources, Fmax and fit of the macro on an FPGA")
+    _add_params(syn)
+    _add_signs(syn)
+    syn.add_argument("--target", required=True, choices=list(TARGETS))
+    syn.add_argument("--clock", type=float, default=200.0, help="clock to aim for, MHz")
+    syn.add_argument("-o", "--out", required=True, help="output directory")
+    syn.set_defaults(run=_synth)
 
     rep = commands.add_parser(
         "report", help="operation counts measured from the netlist, beside the paper's")

@@ -8,6 +8,7 @@ cycle). IndexStore(d=8, b=3, depth=512) 2 DP16KD, 146 MHz (the block RAM's unreg
 on the LFE5U-25F; 5 SB_RAM40_4K, 74 MHz on the UP5K. Each run takes 3-5 s.
 """
 
+import json
 from functools import cache
 
 import pytest
@@ -82,3 +83,25 @@ def test_arguments():
         synthesize(Rotator(ROTATOR), "ecp5-25k", clock_mhz=0)
     with pytest.raises(TypeError, match="core must be a wiring.Component"):
         SerialHarness(ROTATOR)
+
+
+def test_cli_synth(tmp_path, capsys):
+    """``axelram synth`` on a small macro: a fitting run writes both reports and exits 0."""
+    from axelram.gen.cli import main
+
+    out = tmp_path / "syn"
+    assert main(["synth", "--target", "ecp5-25k", "--d", "4", "--b", "2", "--depth", "64",
+                 "--in-width", "4", "-o", str(out)]) == 0
+    report = json.loads((out / "report.json").read_text())
+    assert report["fits"] and report["luts"] > 0 and report["fmax_mhz"] > 50
+    assert report["params"]["d"] == 4 and report["target"] == "ecp5-25k"
+    assert "| fits | yes |" in (out / "report.md").read_text()
+    assert "ecp5-25k:" in capsys.readouterr().out
+
+
+def test_cli_synth_bad_clock(tmp_path, capsys):
+    from axelram.gen.cli import main
+
+    assert main(["synth", "--target", "ecp5-25k", "--clock", "0", "-o", str(tmp_path / "x")]) == 2
+    assert "--clock must be a positive frequency" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()
