@@ -212,11 +212,12 @@ def _group(p: Params) -> int:
 
 
 def _group_indices(idx, p: Params) -> np.ndarray:
-    """``(T, d / g)``: where each group of ``g`` coordinates looks up the flattened grouped
-    tables (group ``k`` at ``k * 2**(b g)``, its coordinate 0 in the lowest index bits)."""
+    """``(d / g, T)``: where each group of ``g`` coordinates looks up the flattened grouped
+    tables (group ``k`` at ``k * 2**(b g)``, its coordinate 0 in the lowest index bits). Groups
+    are the leading axis so that summing them adds whole contiguous rows."""
     g = _group(p)
     groups = (_int(idx).reshape(-1, p.d // g, g) << (p.b * np.arange(g))).sum(axis=-1)
-    return groups + (np.arange(p.d // g) << (p.b * g))
+    return np.ascontiguousarray((groups + (np.arange(p.d // g) << (p.b * g))).T)
 
 
 def _grouped_sum(table, groups, p: Params) -> np.ndarray:
@@ -227,7 +228,7 @@ def _grouped_sum(table, groups, p: Params) -> np.ndarray:
     combined = entries[:, g - 1]
     for i in range(g - 2, -1, -1):  # lower coordinates vary fastest
         combined = (combined[:, :, None] + entries[:, i, None, :]).reshape(p.d // g, -1)
-    return np.take(combined.ravel(), groups).sum(axis=-1, dtype=dtype)
+    return np.take(combined.ravel(), groups).sum(axis=0, dtype=dtype)
 
 
 def write_keys(keys, signs, p: Params) -> tuple[np.ndarray, np.ndarray]:
