@@ -26,7 +26,7 @@ from .params import Params, float_encode, round_shift
 __all__ = [
     "sign_flip", "fwht", "rotate", "norm_squared", "isqrt", "key_norm", "thresholds", "quantize",
     "cells", "encode_norm", "decode_norm", "pack_rows", "unpack_rows", "query_table", "score",
-    "write_keys", "scores",
+    "write_keys", "write_rows", "scores",
 ]
 
 
@@ -48,19 +48,27 @@ def fwht(x) -> np.ndarray:
     """
     x = np.asarray(x)
     d, lead = x.shape[-1], x.shape[:-1]
+    out = np.float64 if np.issubdtype(x.dtype, np.floating) else np.int64
+    return _fwht_columns(x.reshape(-1, d).T).T.reshape(*lead, d).astype(out)
+
+
+def _fwht_columns(x) -> np.ndarray:
+    """:func:`fwht` of every column of ``x`` ``(d, n)``: each butterfly then adds and subtracts
+    whole contiguous rows (the layout is a speed-up only)."""
+    x = np.asarray(x)
+    d = x.shape[0]
     if not np.issubdtype(x.dtype, np.floating):
         # int32 whenever no sum can leave it (a speed-up only: the values are the same).
         fits = x.size == 0 or int(np.abs(x).max(initial=0)) * d < 2**31
         x = x.astype(np.int32 if fits else np.int64)
-    # Work on the transpose: a butterfly then adds and subtracts whole contiguous rows.
-    t = np.ascontiguousarray(x.reshape(-1, d).T)
+    t = np.ascontiguousarray(x)
     h = 1
     while h < d:
         pairs = t.reshape(d // (2 * h), 2, h, -1)
         a, b = pairs[:, 0], pairs[:, 1]
         t = np.stack((a + b, a - b), axis=1).reshape(d, -1)
         h *= 2
-    return t.T.reshape(*lead, d).astype(np.float64 if x.dtype.kind == "f" else np.int64)
+    return t
 
 
 def rotate(x, signs) -> np.ndarray:
@@ -89,7 +97,11 @@ def key_norm(k, p: Params) -> np.ndarray:
 
     A zero key has norm 0.
     """
-    return isqrt(norm_squared(k) << (2 * p.norm_frac))
+    return _norm(norm_squared(k), p)
+
+
+def _norm(norm_sq, p: Params) -> np.ndarray:
+    return isqrt(_int(norm_sq) << (2 * p.norm_frac))
 
 
 def cells(magnitude, limits, negative, half: int) -> np.ndarray:
@@ -99,12 +111,12 @@ def cells(magnitude, limits, negative, half: int) -> np.ndarray:
     non-negative coordinate and ``half - 1 - c`` for a negative one. A value exactly on a
     threshold falls in the inner cell; zero falls in cell ``half``.
 
-    ``magnitude`` has shape ``(..., d)``, the positive thresholds ``limits`` ``(..., half - 1)``,
-    ``negative`` is broadcast against ``magnitude``.
+    ``limits`` holds the ``half - 1`` positive thresholds, ascending, each broadcast against
+    ``magnitude``; so is ``negative``.
     """
     idx = np.full(np.shape(magnitude), half, dtype=np.int16)
-    for m in range(half - 1):
-        idx += magnitude > limits[..., m, None]
+    for limit in limits:
+        idx += magnitude > limit
     # For a negative value, half - 1 - c is (2 half - 1) - (half + c): all b bits inverted.
     idx ^= np.multiply(negative, 2 * half - 1, dtype=np.int16)
     return idx.astype(np.int64)
@@ -127,11 +139,17 @@ def quantize(y, norm, p: Params) -> np.ndarray:
     ``y`` has shape ``(..., d)``, ``norm`` ``(...)``.
     """
     y = _int(y)
-    limits = thresholds(norm, p)
+    columns = _quantize_columns(y.reshape(-1, p.d).T, _int(norm).reshape(-1), p)
+    return columns.T.reshape(y.shape)
+
+
+def _quantize_columns(y, norm, p: Params) -> np.ndarray:
+    """:func:`quantize` of the columns of ``y`` ``(d, n)`` with their norms ``(n,)``."""
+    limits = thresholds(norm, p).T
     if p.rotated_max < 2**31:
         # A speed-up only: a limit above every |y| compares the same once clipped to int32.
         y, limits = y.astype(np.int32), np.minimum(limits, p.rotated_max).astype(np.int32)
-    return cells(np.abs(y), limits, y < 0, p.half)
+    return cells(np.abs(y), [limit[None, :] for limit in limits], y < 0, p.half)
 
 
 def encode_norm(norm, p: Params) -> np.ndarray:
@@ -157,15 +175,27 @@ def pack_rows(idx, field, p: Params) -> np.ndarray:
     Returns little-endian 64-bit words, shape ``(..., ceil(row_width / 64))``.
     """
     idx, field = _int(idx), _int(field)
-    lead = idx.shape[:-1]
-    bits = np.zeros((*lead, 64 * -(-p.row_width // 64)), dtype=np.uint8)
-    bits[..., : p.d * p.b] = np.unpackbits(
-        idx.astype(np.uint8)[..., None], axis=-1, count=p.b, bitorder="little"
-    ).reshape(*lead, p.d * p.b)
-    bits[..., p.d * p.b : p.row_width] = np.unpackbits(
-        field.astype("<u8")[..., None].view(np.uint8), axis=-1, count=p.norm_field_width,
-        bitorder="little")
-    return np.packbits(bits, axis=-1, bitorder="little").view("<u8")
+    words = _pack_columns(idx.reshape(-1, p.d).T, field.reshape(-1), p)
+    return np.ascontiguousarray(words.T).reshape(*idx.shape[:-1], -1)
+
+
+def _pack_columns(idx, field, p: Params) -> np.ndarray:
+    """:func:`pack_rows` of the columns of ``idx`` ``(d, n)``: words ``(ceil(row/64), n)``."""
+    fields = np.concatenate([idx, field[None]]).astype(np.uint64)  # one row per field
+    widths = np.array([p.b] * p.d + [p.norm_field_width])
+    starts = np.concatenate([[0], np.cumsum(widths)[:-1]])
+    word, offset = starts // 64, starts % 64
+    inside = offset + widths <= 64
+    out = np.zeros((-(-p.row_width // 64), fields.shape[1]), dtype=np.uint64)
+    for w in range(out.shape[0]):
+        # Fields wholly inside word w have disjoint bits: their sum is their OR.
+        chosen = np.flatnonzero((word == w) & inside)
+        shifts = offset[chosen, None].astype(np.uint64)
+        out[w] += (fields[chosen] << shifts).sum(axis=0, dtype=np.uint64)
+    for f in np.flatnonzero(~inside):  # a field across a word boundary
+        out[word[f]] |= fields[f] << np.uint64(offset[f])
+        out[word[f] + 1] |= fields[f] >> np.uint64(64 - offset[f])
+    return out
 
 
 def unpack_rows(rows, p: Params) -> tuple[np.ndarray, np.ndarray]:
@@ -234,18 +264,37 @@ def _grouped_sum(table, groups, p: Params) -> np.ndarray:
 def write_keys(keys, signs, p: Params) -> tuple[np.ndarray, np.ndarray]:
     """The whole write path: ``(idx, norm_field)`` of keys shaped ``(..., d)``.
 
-    Works through the keys in blocks that stay in cache (a speed-up only).
+    Works through the keys in blocks that stay in cache, one key per column (a speed-up
+    only: the values are those of the block functions, as the tests check).
     """
     keys = _int(keys)
-    flat = keys.reshape(-1, p.d)
-    idx = np.empty(flat.shape, dtype=np.int64)
-    field = np.empty(flat.shape[0], dtype=np.int64)
-    for start in range(0, flat.shape[0], _WRITE_BLOCK):
-        block = flat[start:start + _WRITE_BLOCK]
-        norm = key_norm(block, p)
-        idx[start:start + _WRITE_BLOCK] = quantize(rotate(block, signs), norm, p)
-        field[start:start + _WRITE_BLOCK] = encode_norm(norm, p)
+    idx = np.empty(keys.shape, dtype=np.int64).reshape(-1, p.d)
+    field = np.empty(idx.shape[0], dtype=np.int64)
+    for block, columns, norm in _write_blocks(keys, signs, p):
+        idx[block] = columns.T
+        field[block] = encode_norm(norm, p)
     return idx.reshape(keys.shape), field.reshape(keys.shape[:-1])
+
+
+def write_rows(keys, signs, p: Params) -> np.ndarray:
+    """The whole write path to the packed rows: ``pack_rows(*write_keys(keys, signs, p), p)``."""
+    keys = _int(keys)
+    rows = np.empty((keys.size // p.d, -(-p.row_width // 64)), dtype="<u8")
+    for block, columns, norm in _write_blocks(keys, signs, p):
+        rows[block] = _pack_columns(columns, encode_norm(norm, p), p).T
+    return rows.reshape(*keys.shape[:-1], -1)
+
+
+def _write_blocks(keys, signs, p: Params):
+    """``(rows, idx (d, n), norm (n,))`` for blocks of keys that stay in cache, one key per
+    column (a speed-up only: the values are those of the block functions, as tests check)."""
+    flat = keys.reshape(-1, p.d)
+    column_signs = np.asarray(signs, dtype=np.int64)[:, None]
+    for start in range(0, flat.shape[0], _WRITE_BLOCK):
+        columns = np.ascontiguousarray(flat[start:start + _WRITE_BLOCK].T)
+        norm = _norm((columns * columns).sum(axis=0), p)
+        rotated = _fwht_columns(columns * column_signs)
+        yield slice(start, start + _WRITE_BLOCK), _quantize_columns(rotated, norm, p), norm
 
 
 _WRITE_BLOCK = 2048

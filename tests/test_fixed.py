@@ -168,3 +168,22 @@ def test_zero_key_scores_zero(rng):
     np.testing.assert_array_equal(idx, p.half)
     np.testing.assert_array_equal(
         fixed.scores(random_vectors(rng, p, 5), idx, field, signs, p), 0)
+
+
+@pytest.mark.parametrize("kwargs", [{}, {"d": 2, "b": 1, "in_width": 4}, {"d": 4, "b": 3},
+                                    {"d": 64, "b": 8, "norm_mantissa": 0},
+                                    {"d": 256, "b": 5, "in_width": 24, "norm_frac": 0}])
+def test_write_path_equals_its_blocks(kwargs, rng):
+    """``write_keys`` and ``write_rows`` (blocked, one key per column) give exactly what the
+    block functions give one after the other, across block boundaries and leading axes."""
+    p = Params(**kwargs)
+    signs = signs_from_seed(9, p.d)
+    keys = np.concatenate([extreme_vectors(p, signs), random_vectors(rng, p, 5000)])
+    norm = fixed.key_norm(keys, p)
+    idx = fixed.quantize(fixed.rotate(keys, signs), norm, p)
+    field = fixed.encode_norm(norm, p)
+    got_idx, got_field = fixed.write_keys(keys, signs, p)
+    np.testing.assert_array_equal(got_idx, idx)
+    np.testing.assert_array_equal(got_field, field)
+    rows = fixed.write_rows(keys.reshape(2, -1, p.d), signs, p)
+    np.testing.assert_array_equal(rows.reshape(len(keys), -1), fixed.pack_rows(idx, field, p))
