@@ -184,17 +184,19 @@ def _pack_columns(idx, field, p: Params) -> np.ndarray:
     fields = np.concatenate([idx, field[None]]).astype(np.uint64)  # one row per field
     widths = np.array([p.b] * p.d + [p.norm_field_width])
     starts = np.concatenate([[0], np.cumsum(widths)[:-1]])
-    word, offset = starts // 64, starts % 64
+    word, offset = starts // 64, (starts % 64).astype(np.uint64)
     inside = offset + widths <= 64
     out = np.zeros((-(-p.row_width // 64), fields.shape[1]), dtype=np.uint64)
     for w in range(out.shape[0]):
-        # Fields wholly inside word w have disjoint bits: their sum is their OR.
+        # The fields wholly inside word w are consecutive and have disjoint bits: their sum is
+        # their OR.
         chosen = np.flatnonzero((word == w) & inside)
-        shifts = offset[chosen, None].astype(np.uint64)
-        out[w] += (fields[chosen] << shifts).sum(axis=0, dtype=np.uint64)
+        if chosen.size:
+            rows = slice(chosen[0], chosen[-1] + 1)
+            out[w] = (fields[rows] << offset[rows, None]).sum(axis=0, dtype=np.uint64)
     for f in np.flatnonzero(~inside):  # a field across a word boundary
-        out[word[f]] |= fields[f] << np.uint64(offset[f])
-        out[word[f] + 1] |= fields[f] >> np.uint64(64 - offset[f])
+        out[word[f]] |= fields[f] << offset[f]
+        out[word[f] + 1] |= fields[f] >> (np.uint64(64) - offset[f])
     return out
 
 
