@@ -19,7 +19,7 @@ from axelram.golden.params import Params
 
 __all__ = [
     "case", "case_params", "case_rng", "pack", "unpack", "pauses", "Clocked",
-    "StreamSource", "StreamSink",
+    "StreamSource", "StreamSink", "stream_test",
 ]
 
 PERIOD_NS = 10
@@ -152,3 +152,19 @@ class StreamSink:
             await FallingEdge(self.clk)
         raise AssertionError(
             f"{len(self.received)} of {count} outputs after {timeout_cycles} cycles")
+
+
+def stream_test(tb_class, count: str, name: str):
+    """The cocotb test a pipelined block's module exposes as ``name``: ``tb_class(dut)`` resets,
+    then checks ``tb.stimulus(rng, case()[count])`` with ``tb.check`` under idle gaps and
+    backpressure, each off and on."""
+
+    async def run(dut, gaps, backpressure):
+        tb = tb_class(dut)
+        await tb.reset()
+        rng = case_rng(2 * gaps + backpressure)
+        await tb.check(tb.stimulus(rng, case()[count]), rng, rng, gaps, backpressure)
+
+    run.__name__ = run.__qualname__ = name
+    run.__doc__ = f"{tb_class.__name__}: stimulus with idle gaps and backpressure off or on."
+    return cocotb.test()(cocotb.parametrize(gaps=[False, True], backpressure=[False, True])(run))

@@ -18,6 +18,7 @@ from axelram.verif.tb import (
     case_rng,
     pack,
     pauses,
+    stream_test,
     unpack,
 )
 from axelram.verif.vectors import extreme_vectors, random_vectors, sign_bits
@@ -46,14 +47,7 @@ class RotatorTB(Clocked):
         np.testing.assert_array_equal(got, fixed.rotate(vectors, self.signs))
 
 
-@cocotb.test()
-@cocotb.parametrize(gaps=[False, True], backpressure=[False, True])
-async def rotator_stream(dut, gaps, backpressure):
-    """Random and extreme vectors, with idle gaps and backpressure on or off."""
-    tb = RotatorTB(dut)
-    await tb.reset()
-    rng = case_rng(2 * gaps + backpressure)
-    await tb.check(tb.stimulus(rng, case()["vectors"]), rng, rng, gaps, backpressure)
+rotator_stream = stream_test(RotatorTB, "vectors", "rotator_stream")
 
 
 @cocotb.test()

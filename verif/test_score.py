@@ -18,6 +18,7 @@ from axelram.verif.tb import (
     case_rng,
     pack,
     pauses,
+    stream_test,
     unpack,
 )
 from axelram.verif.vectors import extreme_vectors, random_vectors
@@ -91,14 +92,7 @@ class ScoreTB(Clocked):
         np.testing.assert_array_equal(got, expected)
 
 
-@cocotb.test()
-@cocotb.parametrize(gaps=[False, True], backpressure=[False, True])
-async def score_stream(dut, gaps, backpressure):
-    """Several queries in sequence, with idle gaps and backpressure on or off."""
-    tb = ScoreTB(dut)
-    await tb.reset()
-    rng = case_rng(2 * gaps + backpressure)
-    await tb.check(tb.stimulus(rng, case()["rows"]), rng, rng, gaps, backpressure)
+score_stream = stream_test(ScoreTB, "rows", "score_stream")
 
 
 @cocotb.test()

@@ -20,6 +20,7 @@ from axelram.verif.tb import (
     case_rng,
     pack,
     pauses,
+    stream_test,
     unpack,
 )
 from axelram.verif.vectors import extreme_vectors, random_vectors, sign_bits
@@ -90,14 +91,7 @@ class StreamRotatorTB(Clocked):
         np.testing.assert_array_equal(self.join(sink.received), fixed.rotate(vectors, self.signs))
 
 
-@cocotb.test()
-@cocotb.parametrize(gaps=[False, True], backpressure=[False, True])
-async def stream_rotator_stream(dut, gaps, backpressure):
-    """Random and extreme vectors, with idle gaps and backpressure on or off."""
-    tb = StreamRotatorTB(dut)
-    await tb.reset()
-    rng = case_rng(2 * gaps + backpressure)
-    await tb.check(tb.stimulus(rng, case()["vectors"]), rng, rng, gaps, backpressure)
+stream_rotator_stream = stream_test(StreamRotatorTB, "vectors", "stream_rotator_stream")
 
 
 @cocotb.test()
