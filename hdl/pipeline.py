@@ -1,8 +1,20 @@
-"""The handshake shared by the fully pipelined blocks: one stall signal for the whole pipeline."""
+"""What the pipelined blocks share: one stall signal for the whole pipeline, and lanes."""
 
 from amaranth.hdl import Signal
 
-__all__ = ["stall_pipeline", "register"]
+__all__ = ["stall_pipeline", "register", "check_lanes"]
+
+
+def check_lanes(params, lanes) -> int:
+    """The lanes of a folded block: ``lanes`` if it is a power of two in ``1..d``, ``d`` for
+    ``None`` (the fully parallel block); else ``TypeError`` or ``ValueError``."""
+    if lanes is None:
+        return params.d
+    if not isinstance(lanes, int) or isinstance(lanes, bool):
+        raise TypeError(f"lanes must be an integer, got {lanes!r}")
+    if not (1 <= lanes <= params.d and lanes & (lanes - 1) == 0):
+        raise ValueError(f"lanes must be a power of two in 1..{params.d} (d), got {lanes}")
+    return lanes
 
 
 def stall_pipeline(m, i, o, stages: int) -> Signal:

@@ -2,13 +2,13 @@
 
 from functools import partial
 
-from amaranth.hdl import Cat, Const, Module, signed, unsigned
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..golden.params import Params
 from .arith import const_mul, tree_sum
-from .pipeline import register, stall_pipeline
+from .pipeline import check_lanes, register
 
 __all__ = ["Quantizer"]
 
@@ -16,41 +16,54 @@ __all__ = ["Quantizer"]
 class Quantizer(wiring.Component):
     """Index of every rotated coordinate against the norm-scaled boundaries, as one SRAM row.
 
-    Latency 2 cycles (thresholds and magnitudes, then comparators and row), 1 when ``b = 1``;
-    throughput one key per cycle. Matches :func:`axelram.golden.fixed.quantize` followed by
-    :func:`axelram.golden.fixed.pack_rows`.
+    ``L = lanes`` coordinates per beat, ``d / L`` beats per key: beat ``k`` carries coordinates
+    ``k*L .. k*L + L - 1`` (as :class:`~axelram.hdl.stream_rotator.StreamRotator` emits them)
+    with the key's norm and field, which must be the same on every beat of a key. The beat's
+    indices shift into the row register from the top, so after ``d / L`` beats index ``j`` sits
+    in bits ``[j*b, (j+1)*b)``; the row is valid after the key's last beat. Beats are counted
+    from reset.
+
+    Latency 2 cycles (thresholds and magnitudes, then comparators and row) from the transfer of
+    a key's last beat to its row, 1 when ``b = 1``; throughput one beat per cycle, one key per
+    ``d / L`` cycles. ``i.ready`` is low only while a finished row waits on ``o``. Matches
+    :func:`axelram.golden.fixed.quantize` followed by :func:`axelram.golden.fixed.pack_rows`.
 
     No division: coordinate ``y`` lies above boundary ``t_m`` when ``|y| > theta_m`` with
     ``theta_m = (boundaries_fixed[m] * N) >> compare_shift`` (for an integer ``|y|`` the same as
     ``|y| << compare_shift > boundaries_fixed[m] * N``). The ``2**(b-1) - 1`` thresholds are
     computed once per key by shift-and-add (no multiplier) and shared by all ``d`` coordinates.
     The codebook is symmetric, so each coordinate needs only ``2**(b-1) - 1`` magnitude
-    comparators of ``compare_width`` bits and its sign, ``d * (2**(b-1) - 1)`` in all instead of
-    the paper's ``d * (2**b - 1)``: 384 versus 896 for ``d = 128, b = 3``. ``b = 1`` has no
-    comparator (the index is the sign).
+    comparators of ``compare_width`` bits and its sign, ``L * (2**(b-1) - 1)`` in all instead of
+    the paper's ``d * (2**b - 1)``: 384 versus 896 for ``d = 128, b = 3`` and ``L = d``, 3 for
+    ``L = 1``. ``b = 1`` has no comparator (the index is the sign). Registers: the row
+    (``row_width`` bits) and, when ``b > 1``, one stage of ``L`` magnitudes, signs, thresholds
+    and the field.
 
     Parameters
     ----------
     params : Params
         ``d``, ``b``, the codebook, ``in_width``, ``norm_frac`` and ``norm_mantissa`` are used.
+    lanes : int or None
+        ``L``, a power of two in ``1..d``; ``None`` is ``d`` (one beat per key).
 
     Members
     -------
-    i : In(stream.Signature(StructLayout({"rotated": ArrayLayout(signed(rotated_width), d),
+    i : In(stream.Signature(StructLayout({"rotated": ArrayLayout(signed(rotated_width), L),
                                           "norm": unsigned(norm_width),
                                           "field": unsigned(norm_field_width)})))
-        The rotated key ``y``, its norm ``N`` and the row's norm field.
+        A beat of the rotated key ``y``, its norm ``N`` and the row's norm field.
     o : Out(stream.Signature(unsigned(row_width)))
         The row: index ``j`` in bits ``[j*b, (j+1)*b)``, the norm field above ``d*b``.
     """
 
-    def __init__(self, params: Params):
+    def __init__(self, params: Params, lanes: int | None = None):
         if not isinstance(params, Params):
             raise TypeError(f"params must be a Params, got {params!r}")
         self._params = params
+        self._lanes = check_lanes(params, lanes)
         super().__init__({
             "i": In(stream.Signature(data.StructLayout({
-                "rotated": data.ArrayLayout(signed(params.rotated_width), params.d),
+                "rotated": data.ArrayLayout(signed(params.rotated_width), self._lanes),
                 "norm": unsigned(params.norm_width),
                 "field": unsigned(params.norm_field_width),
             }))),
@@ -62,13 +75,35 @@ class Quantizer(wiring.Component):
         return self._params
 
     @property
+    def lanes(self) -> int:
+        return self._lanes
+
+    @property
+    def beats(self) -> int:
+        """Beats per key, ``d / lanes``."""
+        return self._params.d // self._lanes
+
+    @property
     def latency(self) -> int:
         return 1 if self._params.half == 1 else 2
 
     def elaborate(self, platform):
-        p = self._params
+        p, lanes = self._params, self._lanes
         m = Module()
-        advance = stall_pipeline(m, self.i, self.o, self.latency)
+
+        # The pipeline of stall_pipeline, except that the last stage (the row) becomes valid only
+        # with a key's last beat.
+        advance = Signal()
+        chain = [self.i.valid, *(Signal(name=f"valid_{n}") for n in range(1, self.latency))]
+        beat = Signal(range(self.beats))
+        m.d.comb += [advance.eq(~self.o.valid | self.o.ready), self.i.ready.eq(advance)]
+        with m.If(advance):
+            m.d.sync += [
+                [later.eq(earlier) for earlier, later in zip(chain, chain[1:], strict=False)],
+                self.o.valid.eq(chain[-1] & (beat == self.beats - 1)),
+            ]
+            with m.If(chain[-1]):
+                m.d.sync += beat.eq(Mux(beat == self.beats - 1, 0, beat + 1))
 
         stage = partial(register, m, advance)
 
@@ -92,9 +127,11 @@ class Quantizer(wiring.Component):
                 for magnitude in magnitudes
             ]
         else:
-            counts = [Const(0, 0)] * p.d
-        indices = [Cat(count, Const(1, 1)) ^ sign.replicate(p.b)
-                   for count, sign in zip(counts, negative, strict=True)]
-        row = Cat(*indices, field)
-        m.d.comb += self.o.payload.eq(stage(row, p.row_width))
+            counts = [Const(0, 0)] * lanes
+        indices = Cat(*(Cat(count, Const(1, 1)) ^ sign.replicate(p.b)
+                        for count, sign in zip(counts, negative, strict=True)))
+        row = Signal(p.d * p.b)
+        with m.If(advance & chain[-1]):
+            m.d.sync += row.eq(Cat(row[lanes * p.b:], indices))
+        m.d.comb += self.o.payload.eq(Cat(row, stage(field, p.norm_field_width)))
         return m

@@ -5,6 +5,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..golden.params import Params
+from .pipeline import check_lanes
 
 __all__ = ["StreamRotator"]
 
@@ -60,12 +61,8 @@ class StreamRotator(wiring.Component):
     def __init__(self, params: Params, lanes: int):
         if not isinstance(params, Params):
             raise TypeError(f"params must be a Params, got {params!r}")
-        if not isinstance(lanes, int) or isinstance(lanes, bool):
-            raise TypeError(f"lanes must be an integer, got {lanes!r}")
-        if not (1 <= lanes <= params.d and lanes & (lanes - 1) == 0):
-            raise ValueError(f"lanes must be a power of two in 1..{params.d} (d), got {lanes}")
         self._params = params
-        self._lanes = lanes
+        self._lanes = check_lanes(params, lanes)
         super().__init__({
             "signs": In(params.d),
             "i": In(stream.Signature(data.ArrayLayout(signed(params.in_width), lanes))),

@@ -18,8 +18,8 @@ from cocotb.triggers import FallingEdge, ReadOnly, RisingEdge
 from axelram.golden.params import Params
 
 __all__ = [
-    "case", "case_params", "case_rng", "pack", "unpack", "pauses", "Clocked",
-    "StreamSource", "StreamSink", "stream_test",
+    "case", "case_params", "case_rng", "pack", "unpack", "pack_words", "pauses", "Clocked",
+    "StreamSource", "StreamSink", "Transfers", "consecutive", "stream_test",
 ]
 
 PERIOD_NS = 10
@@ -58,6 +58,13 @@ def unpack(value: int, width: int, count: int, signed: bool) -> np.ndarray:
         v = (value >> (i * width)) & mask
         out[i] = v - (1 << width) if signed and v >> (width - 1) else v
     return out
+
+
+def pack_words(rows, p: Params) -> np.ndarray:
+    """Rows as little-endian 64-bit words, the form :func:`fixed.pack_rows` returns."""
+    words = -(-p.row_width // 64)
+    return np.array([[(row >> (64 * w)) & ((1 << 64) - 1) for w in range(words)] for row in rows],
+                    dtype=np.uint64).reshape(-1, words)
 
 
 def pauses(rng: np.random.Generator, enabled: bool, rate: float = 0.3):
@@ -152,6 +159,39 @@ class StreamSink:
             await FallingEdge(self.clk)
         raise AssertionError(
             f"{len(self.received)} of {count} outputs after {timeout_cycles} cycles")
+
+
+class Transfers:
+    """Records the cycle numbers of the transfers on stream ``i`` and on stream ``o`` (ports
+    named ``i`` and ``o`` unless given), and of the cycles where ``o.valid`` is high."""
+
+    def __init__(self, dut, i: str = "i", o: str = "o"):
+        self.clk = dut.clk
+        self._i = [getattr(dut, f"{i}__{s}") for s in ("valid", "ready")]
+        self._o = [getattr(dut, f"{o}__{s}") for s in ("valid", "ready")]
+        self.i, self.o, self.o_valid = [], [], []
+        self._task = cocotb.start_soon(self._run())
+
+    async def _run(self):
+        cycle = 0
+        while True:
+            await FallingEdge(self.clk)
+            await ReadOnly()
+            if self._i[0].value and self._i[1].value:
+                self.i.append(cycle)
+            if self._o[0].value:
+                self.o_valid.append(cycle)
+                if self._o[1].value:
+                    self.o.append(cycle)
+            cycle += 1
+
+    def stop(self):
+        self._task.cancel()
+
+
+def consecutive(cycles, start, count):
+    """Assert that ``cycles`` are ``count`` consecutive cycles from ``start``."""
+    assert cycles == list(range(start, start + count)), f"transfers at cycles {cycles}"
 
 
 def stream_test(tb_class, count: str, name: str):

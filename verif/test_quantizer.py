@@ -1,3 +1,4 @@
+# amaranth: UnusedElaboratable=no
 """Quantizer: emitted Verilog against :func:`axelram.golden.fixed.quantize` and
 :func:`axelram.golden.fixed.pack_rows`, bit for bit."""
 
@@ -18,6 +19,7 @@ from axelram.verif.tb import (
     case_params,
     case_rng,
     pack,
+    pack_words,
     pauses,
 )
 from axelram.verif.vectors import extreme_vectors, random_vectors
@@ -78,6 +80,7 @@ class QuantizerTB(Clocked):
     def __init__(self, dut):
         super().__init__(dut)
         self.p = case_params()
+        self.lanes = case()["lanes"]
         self.signs = signs_from_seed(case()["sign_seed"], self.p.d)
 
     def stimulus(self, rng, count):
@@ -98,31 +101,28 @@ class QuantizerTB(Clocked):
                             rng.integers(0, 1 << p.norm_field_width, size=len(arbitrary))]),
         )
 
-    def payload(self, y, norm, field) -> int:
+    def payloads(self, inputs):
+        """The input beats of every key: ``lanes`` coordinates each, with the key's norm and
+        field."""
         p = self.p
-        offset = p.d * p.rotated_width
-        return (pack(y, p.rotated_width) | int(norm) << offset
-                | int(field) << (offset + p.norm_width))
+        offset = self.lanes * p.rotated_width
+        for y, norm, field in zip(*inputs, strict=True):
+            for beat in y.reshape(-1, self.lanes):
+                yield (pack(beat, p.rotated_width) | int(norm) << offset
+                       | int(field) << (offset + p.norm_width))
 
     async def check(self, inputs, gaps_rng, bp_rng, gaps, backpressure):
         p = self.p
         source = StreamSource(self.dut, "i", pauses(gaps_rng, gaps))
         sink = StreamSink(self.dut, "o", pauses(bp_rng, backpressure))
         count = len(inputs[0])
-        await source.send(self.payload(*row) for row in zip(*inputs, strict=True))
-        await sink.wait_for(count, timeout_cycles=10 * count + 100)
+        await source.send(self.payloads(inputs))
+        await sink.wait_for(count, timeout_cycles=10 * count * p.d // self.lanes + 100)
         await self.cycles(Quantizer(p).latency + 5)
         sink.stop()
         words = pack_words(sink.received, p)
         y, norm, field = inputs
         np.testing.assert_array_equal(words, fixed.pack_rows(fixed.quantize(y, norm, p), field, p))
-
-
-def pack_words(rows, p: Params) -> np.ndarray:
-    """Rows as little-endian 64-bit words, the form :func:`fixed.pack_rows` returns."""
-    words = -(-p.row_width // 64)
-    return np.array([[(row >> (64 * w)) & ((1 << 64) - 1) for w in range(words)] for row in rows],
-                    dtype=np.uint64).reshape(-1, words)
 
 
 @cocotb.test()
@@ -148,9 +148,8 @@ async def quantizer_reset_mid_traffic(dut):
     rng = case_rng(7)
     source = StreamSource(dut, "i", pauses(rng, True))
     sink = StreamSink(dut, "o", pauses(rng, True))
-    sending = cocotb.start_soon(source.send(
-        tb.payload(*row) for row in zip(*tb.stimulus(rng, 10), strict=True)))
-    await tb.cycles(int(rng.integers(1, 10)))
+    sending = cocotb.start_soon(source.send(tb.payloads(tb.stimulus(rng, 10))))
+    await tb.cycles(int(rng.integers(1, 10 * tb.p.d // tb.lanes)))
     sending.cancel()
     sink.stop()
     dut.i__valid.value = 0
@@ -159,23 +158,46 @@ async def quantizer_reset_mid_traffic(dut):
 
 
 DIMS = (2, 4, 8, 16, 32, 64, 128, 256)
-FAST = {(16, 3, 16, "default"), (128, 3, 16, "default"), (2, 1, 8, "exact"), (8, 2, 8, "beta")}
+FAST = {(16, 3, 16, "default", 16), (128, 3, 16, "default", 128), (2, 1, 8, "exact", 2),
+        (8, 2, 8, "beta", 8), (16, 3, 16, "default", 1), (64, 2, 16, "default", 16)}
 
 
-@pytest.mark.parametrize(("d", "b", "in_width", "variant", "simulator"), harness.cases(
-    verilator=[(d, b, 16, "default") for d in DIMS for b in (1, 2, 3, 4)]
-    + [(d, b, 8, "default") for d in DIMS for b in (1, 3)]
-    + [(d, 3, w, v) for d in (16, 128) for w in (8, 16) for v in ("frac0", "exact", "m6")]
-    + [(d, b, 16, "beta") for d in (16, 32, 64, 128) for b in (2, 3, 4)],
-    icarus=[(2, 1, 8, "exact"), (4, 4, 8, "m6"), (8, 2, 8, "beta"), (16, 3, 16, "frac0")],
+def lanes_of(d: int) -> list[int]:
+    """The lanes every folded block is tested at: 1, 2, d/4 and d."""
+    return sorted({1, min(2, d), max(d // 4, 1), d})
+
+
+@pytest.mark.parametrize(("d", "b", "in_width", "variant", "lanes", "simulator"), harness.cases(
+    verilator=[(d, b, 16, "default", d) for d in DIMS for b in (1, 2, 3, 4)]
+    + [(d, b, 8, "default", d) for d in DIMS for b in (1, 3)]
+    + [(d, 3, w, v, d) for d in (16, 128) for w in (8, 16) for v in ("frac0", "exact", "m6")]
+    + [(d, b, 16, "beta", d) for d in (16, 32, 64, 128) for b in (2, 3, 4)]
+    + [(d, b, 16, "default", lanes) for d in (4, 16, 64, 128) for b in (1, 2, 3)
+       for lanes in lanes_of(d) if lanes < d],
+    icarus=[(2, 1, 8, "exact", 2), (4, 4, 8, "m6", 4), (8, 2, 8, "beta", 8),
+            (16, 3, 16, "frac0", 16), (8, 3, 16, "default", 2)],
     slow=lambda *c: c not in FAST,
 ))
-def test_quantizer(d, b, in_width, variant, simulator, request):
+def test_quantizer(d, b, in_width, variant, lanes, simulator, request):
     overrides = VARIANTS[variant]
     p = Params(d=d, b=b, in_width=in_width, **overrides)
     harness.run(
-        Quantizer(p), test_module=__name__, case=request.node.name, simulator=simulator,
-        env={"params": {"d": d, "b": b, "in_width": in_width, **overrides}, "sign_seed": 1,
-             "vectors": 100},
-        seed=3000 + 10 * d + b + in_width,
+        Quantizer(p, lanes), test_module=__name__, case=request.node.name,
+        simulator=simulator,
+        env={"params": {"d": d, "b": b, "in_width": in_width, **overrides}, "lanes": lanes,
+             "sign_seed": 1, "vectors": 100},
+        seed=3000 + 10 * d + b + in_width + lanes,
     )
+
+
+def test_quantizer_properties():
+    quantizer = Quantizer(Params(d=128, b=3), 4)
+    assert (quantizer.lanes, quantizer.beats, quantizer.latency) == (4, 32, 2)
+    assert Quantizer(Params(d=8, b=1)).lanes == 8
+
+
+@pytest.mark.parametrize(("lanes", "error"), [(3, ValueError), (16, ValueError),
+                                              (2.0, TypeError)])
+def test_quantizer_lanes(lanes, error):
+    with pytest.raises(error, match=r"lanes must be"):
+        Quantizer(Params(d=8), lanes)

@@ -4,7 +4,7 @@
 import cocotb
 import numpy as np
 import pytest
-from cocotb.triggers import FallingEdge, ReadOnly
+from cocotb.triggers import ReadOnly
 
 from axelram.golden import fixed
 from axelram.golden.params import Params
@@ -15,44 +15,17 @@ from axelram.verif.tb import (
     Clocked,
     StreamSink,
     StreamSource,
+    Transfers,
     case,
     case_params,
     case_rng,
+    consecutive,
     pack,
     pauses,
     stream_test,
     unpack,
 )
 from axelram.verif.vectors import extreme_vectors, random_vectors, sign_bits
-
-
-class Transfers:
-    """Records the cycle numbers of the transfers on ``i`` and on ``o``, and of ``o.valid``."""
-
-    def __init__(self, dut):
-        self.dut = dut
-        self.i, self.o, self.o_valid = [], [], []
-        self._task = cocotb.start_soon(self._run())
-
-    async def _run(self):
-        cycle = 0
-        while True:
-            await FallingEdge(self.dut.clk)
-            await ReadOnly()
-            if self.dut.i__valid.value and self.dut.i__ready.value:
-                self.i.append(cycle)
-            if self.dut.o__valid.value:
-                self.o_valid.append(cycle)
-                if self.dut.o__ready.value:
-                    self.o.append(cycle)
-            cycle += 1
-
-    def stop(self):
-        self._task.cancel()
-
-
-def consecutive(cycles, start, count):
-    assert cycles == list(range(start, start + count)), f"transfers at cycles {cycles}"
 
 
 class StreamRotatorTB(Clocked):
