@@ -19,6 +19,10 @@ Read path (``z = H s q`` once per query, then per stored key)::
     score   = sum_j P[j][idx_j] * N_stored           score
 """
 
+import functools
+import itertools
+from typing import NamedTuple
+
 import numpy as np
 
 from .params import Params, float_encode, round_shift
@@ -65,8 +69,10 @@ def _fwht_columns(x) -> np.ndarray:
     h = 1
     while h < d:
         pairs = t.reshape(d // (2 * h), 2, h, -1)
-        a, b = pairs[:, 0], pairs[:, 1]
-        t = np.stack((a + b, a - b), axis=1).reshape(d, -1)
+        t = np.empty_like(pairs)
+        np.add(pairs[:, 0], pairs[:, 1], out=t[:, 0])
+        np.subtract(pairs[:, 0], pairs[:, 1], out=t[:, 1])
+        t = t.reshape(d, -1)
         h *= 2
     return t
 
@@ -114,12 +120,17 @@ def cells(magnitude, limits, negative, half: int) -> np.ndarray:
     ``limits`` holds the ``half - 1`` positive thresholds, ascending, each broadcast against
     ``magnitude``; so is ``negative``.
     """
-    idx = np.full(np.shape(magnitude), half, dtype=np.int16)
+    return _cells(magnitude, limits, negative, half).astype(np.int64)
+
+
+def _cells(magnitude, limits, negative, half: int) -> np.ndarray:
+    """:func:`cells` as uint8 (every index of b <= 8 bits fits)."""
+    count = np.zeros(np.shape(magnitude), dtype=np.uint8)
     for limit in limits:
-        idx += magnitude > limit
-    # For a negative value, half - 1 - c is (2 half - 1) - (half + c): all b bits inverted.
-    idx ^= np.multiply(negative, 2 * half - 1, dtype=np.int16)
-    return idx.astype(np.int64)
+        count += np.greater(magnitude, limit).view(np.uint8)
+    # half + c is half | c, and half - 1 - c is (half - 1) ^ c (c < half): both c ^ (half - neg).
+    count ^= np.subtract(half, negative, dtype=np.uint8)
+    return count
 
 
 def thresholds(norm, p: Params) -> np.ndarray:
@@ -139,17 +150,8 @@ def quantize(y, norm, p: Params) -> np.ndarray:
     ``y`` has shape ``(..., d)``, ``norm`` ``(...)``.
     """
     y = _int(y)
-    columns = _quantize_columns(y.reshape(-1, p.d).T, _int(norm).reshape(-1), p)
-    return columns.T.reshape(y.shape)
-
-
-def _quantize_columns(y, norm, p: Params) -> np.ndarray:
-    """:func:`quantize` of the columns of ``y`` ``(d, n)`` with their norms ``(n,)``."""
-    limits = thresholds(norm, p).T
-    if p.rotated_max < 2**31:
-        # A speed-up only: a limit above every |y| compares the same once clipped to int32.
-        y, limits = y.astype(np.int32), np.minimum(limits, p.rotated_max).astype(np.int32)
-    return cells(np.abs(y), [limit[None, :] for limit in limits], y < 0, p.half)
+    limits = np.moveaxis(thresholds(norm, p), -1, 0)[..., None]
+    return cells(np.abs(y), limits, y < 0, p.half)
 
 
 def encode_norm(norm, p: Params) -> np.ndarray:
@@ -180,24 +182,46 @@ def pack_rows(idx, field, p: Params) -> np.ndarray:
 
 
 def _pack_columns(idx, field, p: Params) -> np.ndarray:
-    """:func:`pack_rows` of the columns of ``idx`` ``(d, n)``: words ``(ceil(row/64), n)``."""
-    fields = np.concatenate([idx, field[None]]).astype(np.uint64)  # one row per field
-    widths = np.array([p.b] * p.d + [p.norm_field_width])
-    starts = np.concatenate([[0], np.cumsum(widths)[:-1]])
-    word, offset = starts // 64, (starts % 64).astype(np.uint64)
-    inside = offset + widths <= 64
-    out = np.zeros((-(-p.row_width // 64), fields.shape[1]), dtype=np.uint64)
-    for w in range(out.shape[0]):
-        # The fields wholly inside word w are consecutive and have disjoint bits: their sum is
-        # their OR.
-        chosen = np.flatnonzero((word == w) & inside)
-        if chosen.size:
-            rows = slice(chosen[0], chosen[-1] + 1)
-            out[w] = (fields[rows] << offset[rows, None]).sum(axis=0, dtype=np.uint64)
-    for f in np.flatnonzero(~inside):  # a field across a word boundary
-        out[word[f]] |= fields[f] << offset[f]
-        out[word[f] + 1] |= fields[f] >> (np.uint64(64) - offset[f])
+    """:func:`pack_rows` of the columns of ``idx`` ``(d, n)``: words ``(ceil(row/64), n)``.
+
+    Every ``g`` neighbouring indices first become one field of ``g*b <= 24`` bits, in float32
+    products that are exact (disjoint bits, all below 2**24).
+    """
+    layout = _pack_layout(p)
+    groups = layout.weights @ idx.reshape(-1, layout.weights.size, idx.shape[1]).astype(np.float32)
+    fields = np.concatenate([groups.astype(np.uint64), field.astype(np.uint64)[None]])
+    shifted = fields << layout.offset[:, None]  # a field across a word boundary loses its top
+    # The fields starting in one word have disjoint bits: their sum is their OR.
+    out = np.stack([shifted[lo:hi].sum(axis=0) for lo, hi in itertools.pairwise(layout.bounds)])
+    across = layout.across
+    out[layout.word[across] + 1] |= fields[across] >> (np.uint64(64) - layout.offset[across, None])
     return out
+
+
+class _PackLayout(NamedTuple):
+    """Where :func:`_pack_columns` puts its fields (the index groups, then the norm field)."""
+
+    weights: np.ndarray  # 2**(b*i) for the g indices of one group, float32
+    word: np.ndarray  # the word each field starts in
+    offset: np.ndarray  # the bit it starts at in that word, uint64
+    bounds: np.ndarray  # the fields bounds[w]:bounds[w+1] start in word w
+    across: np.ndarray  # the fields that run on into the next word
+
+
+@functools.cache
+def _pack_layout(p: Params) -> _PackLayout:
+    """The :class:`_PackLayout` of ``p``, with ``g`` the largest power of two ``<= d`` whose
+    ``b``-bit indices fit 24 bits."""
+    g = 1
+    while 2 * g <= p.d and 2 * g * p.b <= 24:
+        g *= 2
+    widths = np.array([g * p.b] * (p.d // g) + [p.norm_field_width])
+    starts = np.cumsum(widths) - widths
+    word, offset = starts // 64, starts % 64
+    return _PackLayout(weights=np.ldexp(np.float32(1), p.b * np.arange(g)), word=word,
+                       offset=offset.astype(np.uint64),
+                       bounds=np.searchsorted(word, np.arange(-(-p.row_width // 64) + 1)),
+                       across=np.flatnonzero(offset + widths > 64))
 
 
 def unpack_rows(rows, p: Params) -> tuple[np.ndarray, np.ndarray]:
@@ -264,11 +288,7 @@ def _grouped_sum(table, groups, p: Params) -> np.ndarray:
 
 
 def write_keys(keys, signs, p: Params) -> tuple[np.ndarray, np.ndarray]:
-    """The whole write path: ``(idx, norm_field)`` of keys shaped ``(..., d)``.
-
-    Works through the keys in blocks that stay in cache, one key per column (a speed-up
-    only: the values are those of the block functions, as the tests check).
-    """
+    """The whole write path: ``(idx, norm_field)`` of keys shaped ``(..., d)``."""
     keys = _int(keys)
     idx = np.empty(keys.shape, dtype=np.int64).reshape(-1, p.d)
     field = np.empty(idx.shape[0], dtype=np.int64)
@@ -287,19 +307,67 @@ def write_rows(keys, signs, p: Params) -> np.ndarray:
     return rows.reshape(*keys.shape[:-1], -1)
 
 
-def _write_blocks(keys, signs, p: Params):
-    """``(rows, idx (d, n), norm (n,))`` for blocks of keys that stay in cache, one key per
-    column (a speed-up only: the values are those of the block functions, as tests check)."""
-    flat = keys.reshape(-1, p.d)
-    column_signs = np.asarray(signs, dtype=np.int64)[:, None]
-    for start in range(0, flat.shape[0], _WRITE_BLOCK):
-        columns = np.ascontiguousarray(flat[start:start + _WRITE_BLOCK].T)
-        norm = _norm((columns * columns).sum(axis=0), p)
-        rotated = _fwht_columns(columns * column_signs)
-        yield slice(start, start + _WRITE_BLOCK), _quantize_columns(rotated, norm, p), norm
-
-
+# The write path is a speed-up only: its values are those of the block functions, as the tests
+# check. It takes the keys in blocks that stay in cache, one key per column; rotates each block
+# with small matrix products (BLAS) and butterflies, in a float that holds every partial sum
+# exactly; and compares and packs whole rows of coordinates at a time. A block holds at most
+# 2048 keys and 2**18 coordinates, which also keeps every product at most 2**19 multiply-adds:
+# numpy's OpenBLAS runs those on one thread even when it may use more (measured; it splits
+# larger ones over threads that, on a busy machine, mostly wait for each other).
 _WRITE_BLOCK = 2048
+_WRITE_BLOCK_COORDINATES = 2**18
+
+
+def _write_blocks(keys, signs, p: Params):
+    """``(rows, idx (d, n) uint8, norm (n,))`` for each block of keys, one key per column."""
+    flat = keys.reshape(-1, p.d)
+    factors = _block_factors(signs, _exact_dtype(p.rotated_max))
+    step = min(_WRITE_BLOCK, _WRITE_BLOCK_COORDINATES // p.d)
+    for start in range(0, flat.shape[0], step):
+        block = flat[start : start + step]
+        norm = _norm(norm_squared(block), p)
+        rotated = _rotate_columns(block, factors)
+        # A threshold may round in the float, but only to a value >= every |y| (they are all
+        # in the float's exact range), so no comparison changes.
+        limits = np.ascontiguousarray(thresholds(norm, p).T, dtype=factors.dtype)
+        idx = _cells(np.abs(rotated), limits, rotated < 0, p.half)
+        yield slice(start, start + step), idx, norm
+
+
+def _exact_dtype(bound: int):
+    """The float whose sums are exact on integers of magnitude up to ``bound``. Every partial
+    sum of the rotation is at most ``rotated_max``, which Params keeps below 2**53 (it takes
+    in_width <= 32 and d <= 1024), so float64 always serves."""
+    return np.float32 if bound <= 2**24 else np.float64
+
+
+def _block_factors(signs, dtype) -> np.ndarray:
+    """``(m, w, w)``: ``H_w diag(s_a)`` for each of the ``m`` blocks ``s_a`` of ``w``
+    coordinates of ``s``, ``d = m w`` with ``m`` the largest power of two ``<= w``.
+
+    Sylvester order is a Kronecker product, ``H_d = H_m (x) H_w``, so ``H_d diag(s)`` is
+    ``H_m (x) I_w`` after the block-diagonal ``H_w diag(s_a)``.
+    """
+    signs = np.asarray(signs, dtype=np.int64)
+    m = 1 << ((signs.size.bit_length() - 1) // 2)
+    width = signs.size // m
+    return (fwht(np.eye(width, dtype=np.int64)) * signs.reshape(m, 1, width)).astype(dtype)
+
+
+def _rotate_columns(keys, factors) -> np.ndarray:
+    """:func:`rotate` of keys ``(n, d)`` by :func:`_block_factors`, one key per column:
+    ``(d, n)``.
+
+    ``z_a = H_w diag(s_a) k_a`` is one product per block ``a`` (BLAS reads the rows of the keys as
+    columns: no transpose is made), then ``H_m`` over the blocks is ``log2(m)`` butterfly stages
+    on whole rows: ``2 d w + d log2(m)`` operations per key instead of ``2 d**2``.
+    """
+    m, width = factors.shape[:2]
+    x = keys.astype(factors.dtype)
+    z = np.empty((m, width, keys.shape[0]), dtype=factors.dtype)
+    for a in range(m):
+        np.matmul(factors[a], x[:, a * width : (a + 1) * width].T, out=z[a])
+    return _fwht_columns(z.reshape(m, -1)).reshape(-1, keys.shape[0])
 
 
 def scores(queries, idx, field, signs, p: Params) -> np.ndarray:

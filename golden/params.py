@@ -362,6 +362,7 @@ class Params:
             **{f"butterfly stage {s}": self.fwht_width(s) for s in range(1, self.log2_d + 1)},
             "rotated coordinate": self.rotated_width,
             "norm squared": self.norm_sq_width,
+            "square-root radicand": self.norm_sq_width + 2 * self.norm_frac,
             "norm": self.norm_width,
             "stored norm field": self.norm_field_width,
             "threshold product": self.threshold_product_width,

@@ -108,19 +108,29 @@ def test_quantize_agrees_with_float_codebook_away_from_boundaries(rng):
     np.testing.assert_array_equal(idx[safe], expected[safe])
 
 
+# An exact norm field across the first word boundary (bits 48..79): the widest Params allows at
+# d=16 (32 bits; the square root's radicand, norm squared << 2 norm_frac, must fit 63 bits).
+WIDE_NORM = {"d": 16, "in_width": 14, "norm_frac": 16, "norm_mantissa": 0}
+
+
 @pytest.mark.parametrize("kwargs", [{}, {"norm_mantissa": 0}, {"d": 2, "b": 1, "in_width": 4},
-                                    {"d": 64, "b": 8, "norm_mantissa": 5}])
+                                    {"d": 64, "b": 8, "norm_mantissa": 5}, {"d": 8, "b": 7},
+                                    WIDE_NORM])
 def test_pack_layout_and_roundtrip(kwargs, rng):
     p = Params(**kwargs)
-    idx = rng.integers(0, p.levels, size=(30, p.d))
-    field = rng.integers(0, 1 << p.norm_field_width, size=30)
+    top = (1 << p.norm_field_width) - 1
+    idx = np.concatenate([rng.integers(0, p.levels, size=(30, p.d)),
+                          np.full((1, p.d), p.levels - 1), np.zeros((1, p.d), dtype=np.int64)])
+    field = np.concatenate([rng.integers(0, top, size=30, endpoint=True), [top, 0]])
     rows = fixed.pack_rows(idx, field, p)
-    assert rows.shape == (30, -(-p.row_width // 64))
-    for r in range(30):
+    assert rows.shape == (len(idx), -(-p.row_width // 64))
+    for r in range(len(idx)):
         as_int = sum(int(w) << (64 * i) for i, w in enumerate(rows[r]))
         expected = sum(int(v) << (j * p.b) for j, v in enumerate(idx[r]))
         expected |= int(field[r]) << (p.d * p.b)
         assert as_int == expected
+    assert rows[-2].tolist() == [(1 << 64) - 1] * (p.row_width // 64) + (
+        [(1 << p.row_width % 64) - 1] if p.row_width % 64 else [])
     back_idx, back_field = fixed.unpack_rows(rows, p)
     np.testing.assert_array_equal(back_idx, idx)
     np.testing.assert_array_equal(back_field, field)
@@ -170,15 +180,7 @@ def test_zero_key_scores_zero(rng):
         fixed.scores(random_vectors(rng, p, 5), idx, field, signs, p), 0)
 
 
-@pytest.mark.parametrize("kwargs", [{}, {"d": 2, "b": 1, "in_width": 4}, {"d": 4, "b": 3},
-                                    {"d": 64, "b": 8, "norm_mantissa": 0},
-                                    {"d": 256, "b": 5, "in_width": 24, "norm_frac": 0}])
-def test_write_path_equals_its_blocks(kwargs, rng):
-    """``write_keys`` and ``write_rows`` (blocked, one key per column) give exactly what the
-    block functions give one after the other, across block boundaries and leading axes."""
-    p = Params(**kwargs)
-    signs = signs_from_seed(9, p.d)
-    keys = np.concatenate([extreme_vectors(p, signs), random_vectors(rng, p, 5000)])
+def _assert_write_path_equals_blocks(p, signs, keys):
     norm = fixed.key_norm(keys, p)
     idx = fixed.quantize(fixed.rotate(keys, signs), norm, p)
     field = fixed.encode_norm(norm, p)
@@ -187,3 +189,65 @@ def test_write_path_equals_its_blocks(kwargs, rng):
     np.testing.assert_array_equal(got_field, field)
     rows = fixed.write_rows(keys.reshape(2, -1, p.d), signs, p)
     np.testing.assert_array_equal(rows.reshape(len(keys), -1), fixed.pack_rows(idx, field, p))
+
+
+@pytest.mark.parametrize("kwargs", [{}, {"d": 2, "b": 1, "in_width": 4}, {"d": 4, "b": 3},
+                                    {"d": 64, "b": 8, "norm_mantissa": 0},
+                                    {"d": 256, "b": 5, "in_width": 24, "norm_frac": 0},
+                                    {"d": 8, "b": 7}, WIDE_NORM, {"d": 1024, "in_width": 23}])
+def test_write_path_equals_its_blocks(kwargs, rng):
+    """``write_keys`` and ``write_rows`` (blocked, one key per column, rotated in floats) give
+    exactly what the block functions give one after the other, across block boundaries and
+    leading axes."""
+    p = Params(**kwargs)
+    signs = signs_from_seed(9, p.d)
+    keys = np.concatenate([extreme_vectors(p, signs), random_vectors(rng, p, 5000)])
+    _assert_write_path_equals_blocks(p, signs, keys)
+
+
+@pytest.mark.parametrize(("in_width", "float32_exact"), [(18, True), (19, False)])
+def test_write_path_at_the_float32_bound(in_width, float32_exact, rng):
+    """The write path rotates in float32 while ``rotated_max <= 2**24`` (every partial sum then
+    fits its significand), in float64 beyond. At d=128, in_width 18 reaches 2**24 exactly and
+    float32 is exact; in_width 19 reaches 2**25 - 1, an odd sum that float32 rounds."""
+    p = Params(in_width=in_width)
+    signs = np.ones(p.d, dtype=np.int64)  # y_0 = sum(k): keys all at in_min reach rotated_max
+    edge = np.full((2, p.d), p.in_min)
+    edge[1, 0] += 1
+    keys = np.concatenate([edge, extreme_vectors(p, signs), random_vectors(rng, p, 3000)])
+    exact = fixed.rotate(keys, signs)
+    np.testing.assert_array_equal(exact[:2, 0], [-p.rotated_max, 1 - p.rotated_max])
+    in_float32 = fixed._rotate_columns(keys, fixed._block_factors(signs, np.float32)).T
+    assert np.array_equal(in_float32, exact) == float32_exact
+    assert (fixed._exact_dtype(p.rotated_max) is np.float32) == float32_exact
+    _assert_write_path_equals_blocks(p, signs, keys)
+
+
+def test_write_path_float_thresholds_round_above_every_coordinate(rng):
+    """d=2, b=8, in_width=24 rotates in float32 (rotated_max = 2**24), but its outer thresholds
+    exceed 2**24 and are not float32 values: they round, only ever to values above every |y|."""
+    p = Params(d=2, b=8, in_width=24)
+    signs = signs_from_seed(1, p.d)
+    keys = np.concatenate([extreme_vectors(p, signs), random_vectors(rng, p, 3000)])
+    limits = fixed.thresholds(fixed.key_norm(keys, p), p)
+    rounded = limits.astype(np.float32).astype(np.int64) != limits
+    assert fixed._exact_dtype(p.rotated_max) is np.float32
+    assert rounded.any() and np.all(limits[rounded] > p.rotated_max)
+    _assert_write_path_equals_blocks(p, signs, keys)
+
+
+def _accepts(d, in_width):
+    try:
+        Params(d=d, in_width=in_width)
+    except ValueError:
+        return False
+    return True
+
+
+@pytest.mark.parametrize("d", [2**k for k in range(1, 11)])
+def test_float64_holds_every_rotation(d):
+    """The write path's float64 is exact to 2**53: the widest keys Params takes stay below."""
+    in_width = max(w for w in range(2, 33) if _accepts(d, w))
+    p = Params(d=d, in_width=in_width)
+    assert 2**24 < p.rotated_max < 2**53
+    assert fixed._exact_dtype(p.rotated_max) is np.float64

@@ -28,6 +28,9 @@ from axelram.verif.vectors import extreme_vectors, random_vectors
     ({"norm_mantissa": -1}, ValueError, r"norm_mantissa must be in 0\.\.32"),
     ({"b": 8, "codebook_frac": 4}, ValueError, r"codebook_frac must be larger"),
     ({"d": 1024, "in_width": 32, "norm_frac": 16}, ValueError, r"at most 63 bits"),
+    # The norm square fits, but not once shifted by 2 norm_frac for the square root.
+    ({"d": 1024, "in_width": 27}, ValueError, r"needs a 71-bit square-root radicand"),
+    ({"d": 16, "in_width": 29, "norm_frac": 16}, ValueError, r"93-bit square-root radicand"),
 ])
 def test_invalid(kwargs, error, match):
     with pytest.raises(error, match=match):
