@@ -17,12 +17,18 @@ import numpy as np
 from ..golden.params import Params
 from ..golden.signs import calibrate, signs_from_seed, signs_to_text
 from ..hdl.macro import Macro
+from ..hdl.pipeline import check_lanes
 from .fpga import TARGETS, synthesize
 from .generate import generate, load_signs
 from .report import format_report, measure, report_rows
 from .sim import accuracy, simulate
 
 __all__ = ["main"]
+
+
+# Coordinates per cycle of the write path, the query rotation and the table fill: the folded
+# design, whose read path still scores one key per cycle (issue 5 and docs/lanes.md).
+DEFAULT_LANES = 1
 
 
 class UsageError(Exception):
@@ -62,7 +68,20 @@ def _add_signs(parser):
     parser.add_argument("--layer", type=int, default=0, help="layer of --signs (default 0)")
     parser.add_argument("--share-rotator", action="store_true",
                         help="rotate queries with the write path's rotator (less area, queries "
-                        "pause key writes for a cycle and run one at a time)")
+                        "pause key writes and run one at a time)")
+
+
+def _add_lanes(parser):
+    parser.add_argument("--lanes", type=int, default=DEFAULT_LANES,
+                        help="coordinates per cycle of the write path, query rotation and table "
+                        f"fill: a power of two in 1..d, d fully parallel (default {DEFAULT_LANES})")
+
+
+def _lanes(args, p: Params) -> int:
+    try:
+        return check_lanes(p, args.lanes)
+    except ValueError as error:
+        raise UsageError(f"--{error}") from None
 
 
 def _signs(args, d: int):
@@ -81,6 +100,7 @@ def _signs(args, d: int):
 
 def _gen(args):
     p = _params(args)
+    lanes = _lanes(args, p)
     signs, source = _signs(args, p.d)
     if not args.name.isidentifier():
         raise UsageError(f"--name must be a Verilog identifier, got {args.name!r}")
@@ -88,10 +108,10 @@ def _gen(args):
     if out.exists() and not out.is_dir():
         raise UsageError(f"output {out} exists and is not a directory")
     document = generate(p, out, signs=signs, sign_source=source, name=args.name,
-                        share_rotator=args.share_rotator)
+                        share_rotator=args.share_rotator, lanes=lanes)
     w = document["widths"]
     print(f"wrote {out / (args.name + '.v')}, {args.name}.json, README.md: d={p.d} b={p.b}, "
-          f"{p.depth} keys x {w['row']} bits, {w['score']}-bit scores")
+          f"{p.depth} keys x {w['row']} bits, {w['score']}-bit scores, {lanes} lane(s)")
 
 
 def _sim(args):
@@ -109,6 +129,7 @@ def _sim(args):
     elif args.d != keys.shape[-1]:
         raise UsageError(f"--d is {args.d} but the vectors have d={keys.shape[-1]}")
     p = _params(args)
+    lanes = _lanes(args, p)
     signs, _ = _signs(args, p.d)
     if signs is None:
         raise UsageError("--signs-port: axelram sim needs a sign vector (--signs or --sign-seed)")
@@ -116,7 +137,7 @@ def _sim(args):
         if path is not None and not Path(path).resolve().parent.is_dir():
             raise UsageError(f"output directory does not exist: {Path(path).parent}")
     heads = keys.reshape(-1, *keys.shape[-2:]), queries.reshape(-1, *queries.shape[-2:])
-    result = simulate(p, signs, *heads, share_rotator=args.share_rotator)
+    result = simulate(p, signs, *heads, share_rotator=args.share_rotator, lanes=lanes)
     shape = (*queries.shape[:-1], keys.shape[-2])
     mismatches = int(np.count_nonzero(result["rtl"] != result["golden"]))
     exact = np.einsum("hqd,hnd->hqn", *heads[::-1])
@@ -156,16 +177,17 @@ def _save_npy(path, array):
 
 def _synth(args):
     p = _params(args)
+    lanes = _lanes(args, p)
     signs, source = _signs(args, p.d)
     if args.clock <= 0:
         raise UsageError(f"--clock must be a positive frequency in MHz, got {args.clock}")
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise UsageError(f"output {out} exists and is not a directory")
-    macro = Macro(p, signs=signs, share_rotator=args.share_rotator)
+    macro = Macro(p, lanes=lanes, signs=signs, share_rotator=args.share_rotator)
     result = synthesize(macro, args.target, clock_mhz=args.clock, workdir=out)
     summary = {"target": args.target, "params": _params_dict(p), "signs": source,
-               "share_rotator": args.share_rotator, **result}
+               "lanes": lanes, "share_rotator": args.share_rotator, **result}
     write_atomic(out / "report.json", json.dumps(summary, indent=1) + "\n")
     rows = [("LUT4s", result["luts"]), ("flip-flops", result["ffs"]),
             ("carry cells", result["carries"]), ("block RAMs", result["brams"]),
@@ -175,7 +197,8 @@ def _synth(args):
     usage = [f"| {name} | {used} / {available} |"
              for name, (used, available) in result["utilization"].items()]
     write_atomic(out / "report.md", "\n".join([
-        f"# AXELRAM d={p.d} b={p.b} T={p.depth} on {args.target} ({args.clock:g} MHz asked)", "",
+        (f"# AXELRAM d={p.d} b={p.b} T={p.depth}, {lanes} lane(s), on {args.target} "
+        f"({args.clock:g} MHz asked)"), "",
         "| metric | value |", "| --- | --- |", *(f"| {k} | {v} |" for k, v in rows), "",
         "| nextpnr resource | used / available |", "| --- | --- |", *usage, ""]))
     print(f"{args.target}: {result['luts']} LUT4s, {result['ffs']} flip-flops, "
@@ -193,11 +216,12 @@ def _synth(args):
 
 def _report(args):
     p = _params(args)
-    counts = measure(p)
-    print(format_report(p, report_rows(p, counts)))
+    lanes = _lanes(args, p)
+    counts = measure(p, lanes)
+    print(format_report(p, lanes, report_rows(p, lanes, counts)))
     if args.json:
-        write_atomic(Path(args.json), json.dumps({"params": _params_dict(p), "blocks": counts},
-                                                  indent=1) + "\n")
+        write_atomic(Path(args.json), json.dumps(
+            {"params": _params_dict(p), "lanes": lanes, "blocks": counts}, indent=1) + "\n")
 
 
 def _params_dict(p: Params) -> dict:
@@ -306,6 +330,7 @@ def _parser() -> argparse.ArgumentParser:
     gen = commands.add_parser("gen", help="generate the macro's Verilog, manifest and README")
     _add_params(gen)
     _add_signs(gen)
+    _add_lanes(gen)
     gen.add_argument("-o", "--out", required=True, help="output directory")
     gen.add_argument("--name", default="axelram", help="Verilog module name (default axelram)")
     gen.set_defaults(run=_gen)
@@ -314,6 +339,7 @@ def _parser() -> argparse.ArgumentParser:
         "sim", help="run your keys and queries through the generated RTL (Verilator)")
     _add_params(sim)
     _add_signs(sim)
+    _add_lanes(sim)
     sim.set_defaults(d=None, run=_sim)
     sim.add_argument("--keys", required=True, help=".npy of keys (N, d) or (heads, N, d)")
     sim.add_argument("--queries", required=True,
@@ -325,6 +351,7 @@ def _parser() -> argparse.ArgumentParser:
         "synth", help="Yosys and nextpnr: resources, Fmax and fit of the macro on an FPGA")
     _add_params(syn)
     _add_signs(syn)
+    _add_lanes(syn)
     syn.add_argument("--target", required=True, choices=list(TARGETS))
     syn.add_argument("--clock", type=float, default=200.0, help="clock to aim for, MHz")
     syn.add_argument("-o", "--out", required=True, help="output directory")
@@ -333,6 +360,7 @@ def _parser() -> argparse.ArgumentParser:
     rep = commands.add_parser(
         "report", help="operation counts measured from the netlist, beside the paper's")
     _add_params(rep)
+    _add_lanes(rep)
     rep.add_argument("--json", help="also write the measured counts to this JSON file")
     rep.set_defaults(run=_report)
 

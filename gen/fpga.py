@@ -186,7 +186,10 @@ def synthesize(component: wiring.Component, target: str, *, clock_mhz: float = 2
     if harnessed:
         synth = [f"setattr -mod -set keep_hierarchy 1 {_CORE}", *synth,
                  f"setattr -mod -unset keep_hierarchy {_CORE}", "flatten"]
-    script = "; ".join(["read_verilog top.v", *synth, "write_json top.json"])
+    # Yosys 0.70's ABC9 reintegration can abort on the unused alias wires Amaranth emits
+    # ("Assert `GetSize(conn.first) == GetSize(conn.second)'"); purging them first avoids it.
+    cleanup = ["hierarchy -top top", "proc", "opt_clean -purge"]
+    script = "; ".join(["read_verilog top.v", *cleanup, *synth, "write_json top.json"])
     files = yosys(script, {"top.v": text}, outputs=("stat.json", "top.json"))
     for name, content in {"top.v": text, **files}.items():
         (workdir / name).write_text(content)

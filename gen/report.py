@@ -2,52 +2,62 @@
 the paper's operation counts."""
 
 from ..golden.params import Params
+from ..hdl.encoder import KeyEncoder
 from ..hdl.norm import NormUnit
 from ..hdl.quantizer import Quantizer
-from ..hdl.rotator import Rotator
 from ..hdl.score import ScoreDatapath
 from ..hdl.store import IndexStore
+from ..hdl.stream_rotator import StreamRotator
 from ..hdl.table import QueryTable
 from .synth import operation_counts
 
 __all__ = ["measure", "report_rows", "format_report"]
 
+# Each block as the macro builds it for ``lanes``; "write path" is the whole key encoder (the
+# three blocks before it, the rotated-beat FIFO and the join).
 BLOCKS = {
-    "rotator": Rotator, "norm unit": NormUnit, "quantizer": Quantizer,
-    "index store": IndexStore, "query table": QueryTable, "score datapath": ScoreDatapath,
+    "rotator": StreamRotator, "norm unit": NormUnit, "quantizer": Quantizer,
+    "write path": KeyEncoder, "index store": lambda p, lanes: IndexStore(p),
+    "query table": QueryTable, "score datapath": lambda p, lanes: ScoreDatapath(p),
 }
 
 
-def measure(p: Params) -> dict:
-    """Operation counts of every block's netlist (Yosys), by block."""
-    return {name: operation_counts(block(p)) for name, block in BLOCKS.items()}
+def measure(p: Params, lanes: int) -> dict:
+    """Operation counts and register bits of every block's netlist (Yosys), by block."""
+    return {name: operation_counts(block(p, lanes)) for name, block in BLOCKS.items()}
 
 
-def report_rows(p: Params, counts: dict) -> list[tuple[str, str, str, str]]:
+def report_rows(p: Params, lanes: int, counts: dict) -> list[tuple[str, str, str, str]]:
     """``(operation, paper's formula and value, this design measured, note)`` rows."""
     d, levels, L, T = p.d, p.levels, p.log2_d, p.depth
     add_sub = ("adders", "subtractors")
-    rot, norm, quant, table, score = (counts[k] for k in (
-        "rotator", "norm unit", "quantizer", "query table", "score datapath"))
+    rot, norm, quant, write, table, score = (counts[k] for k in (
+        "rotator", "norm unit", "quantizer", "write path", "query table", "score datapath"))
+    folded = f"{lanes} lane(s), {d // lanes} cycle(s) per vector"
     conventional = T * d
     ours = table["multipliers"] + T * score["multipliers"]
     paper = d * levels + T
     return [
         ("write: FWHT add/sub", f"d/2 log2 d = {d // 2 * L} butterflies, {d * L} add/sub",
          f"{sum(rot[k] for k in add_sub)} add/sub, {rot['negations']} sign negations",
-         "the sign negations vanish when the sign vector is a ROM"),
+         (f"{folded}; the sign negations vanish when the sign vector is a ROM; 1 + log2(d/L) "
+         "of the add/sub are beat counters")),
         ("write: norm", "0 (FP16 norm 'extracted')",
          f"{norm['multipliers']} squarers, {sum(norm[k] for k in add_sub)} add/sub",
          "an exact L2 norm needs d squarings and an integer square root"),
         ("write: comparators", f"d (2^b - 1) = {d * (levels - 1)}",
          f"{quant['comparators']}",
-         f"magnitude form: d (2^(b-1) - 1) = {d * (p.half - 1)} plus d absolute values"),
+         f"magnitude form: L (2^(b-1) - 1) = {lanes * (p.half - 1)} plus L absolute values"),
         ("write: quantizer arithmetic", "-",
          f"{quant['multipliers']} multipliers, {sum(quant[k] for k in add_sub)} add/sub",
-         "the thresholds (boundary x norm, shift-and-add, once per key) and d absolute values"),
+         "the thresholds (boundary x norm, shift-and-add, once per key) and L absolute values"),
+        ("write path registers", "-",
+         f"{write['register bits']:,} flip-flops, {write['memory bits']:,} FIFO memory bits",
+         "rotator, norm unit, quantizer and row, the rotated-beat FIFO while the norm is made"),
         ("query: table products", f"d 2^b = {d * levels} multiplications",
          f"{table['multipliers']} multipliers, {sum(table[k] for k in add_sub)} add/sub",
-         f"positive half only ({d * p.half} entries), constants by shift-and-add"),
+         (f"positive half only ({d * p.half} entries), constants by shift-and-add; "
+         f"{table['register bits']:,} register bits")),
         ("per key: adder tree", f"d - 1 = {d - 1}",
          f"{score['adders']} adders",
          ("entries, plus a narrow tree counting the negated lookups and one correction adder"
@@ -66,9 +76,9 @@ def report_rows(p: Params, counts: dict) -> list[tuple[str, str, str, str]]:
     ]
 
 
-def format_report(p: Params, rows) -> str:
-    header = (f"AXELRAM d={p.d} b={p.b} T={p.depth} in_width={p.in_width}: operations measured "
-              "from each block's Yosys netlist")
+def format_report(p: Params, lanes: int, rows) -> str:
+    header = (f"AXELRAM d={p.d} b={p.b} T={p.depth} in_width={p.in_width}, {lanes} lane(s): "
+              "operations measured from each block's Yosys netlist")
     table = ["| operation | paper | this design | note |", "| --- | --- | --- | --- |"]
     table += [f"| {a} | {b} | {c} | {n} |" for a, b, c, n in rows]
     return "\n".join([header, "", *table, ""])

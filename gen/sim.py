@@ -54,9 +54,9 @@ def accuracy(approx: np.ndarray, exact: np.ndarray, d: int) -> dict:
     }
 
 
-def _cache_dir(p: Params, signs, share_rotator: bool) -> Path:
+def _cache_dir(p: Params, signs, share_rotator: bool, lanes: int) -> Path:
     """Named from the configuration and the HDL's source, so a cached build is never stale."""
-    digest = hashlib.sha256(repr((p, signs_to_text(signs), share_rotator)).encode())
+    digest = hashlib.sha256(repr((p, signs_to_text(signs), share_rotator, lanes)).encode())
     for source in sorted(Path(hdl.__file__).parent.glob("*.py")):
         digest.update(source.read_bytes())
     digest = digest.hexdigest()[:16]
@@ -65,7 +65,7 @@ def _cache_dir(p: Params, signs, share_rotator: bool) -> Path:
 
 
 def simulate(p: Params, signs, keys: np.ndarray, queries: np.ndarray, *,
-             share_rotator: bool = False) -> dict:
+             share_rotator: bool = False, lanes: int | None = None) -> dict:
     """Run float ``keys`` ``(H, N, d)`` and ``queries`` ``(H, Q, d)`` through the RTL.
 
     Returns the RTL's integer scores ``(H, Q, N)``, the golden model's, the scales, the
@@ -73,7 +73,8 @@ def simulate(p: Params, signs, keys: np.ndarray, queries: np.ndarray, *,
     """
     key_ints, key_scale = to_integers(keys, p)
     query_ints, query_scale = to_integers(queries, p)
-    build_dir = _cache_dir(p, signs, share_rotator)
+    lanes = p.d if lanes is None else lanes
+    build_dir = _cache_dir(p, signs, share_rotator, lanes)
     build_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="axelram-sim-") as scratch:
         inputs, output = Path(scratch) / "inputs.npz", Path(scratch) / "scores.npz"
@@ -83,10 +84,11 @@ def simulate(p: Params, signs, keys: np.ndarray, queries: np.ndarray, *,
         # The directory is named from everything that determines the Verilog: reuse it.
         cached = (build_dir / "top.v").exists()
         harness.run(
-            None if cached else Macro(p, signs=signs, share_rotator=share_rotator),
+            None if cached else Macro(p, lanes=lanes, signs=signs, share_rotator=share_rotator),
             test_module="user_vectors", case=build_dir.name, simulator="verilator", seed=0,
             build_dir=build_dir, quiet=True, optimize=True,
-            env={"params": fields, "inputs": str(inputs), "output": str(output)},
+            env={"params": fields, "lanes": lanes, "inputs": str(inputs),
+                 "output": str(output)},
         )
         total = time.perf_counter() - start
         with np.load(output) as result:

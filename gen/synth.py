@@ -24,6 +24,10 @@ OPERATIONS = {
 }
 
 
+# Yosys's flip-flop cells after `proc; opt -full` (enable and synchronous reset folded in).
+REGISTERS = ("$dff", "$dffe", "$sdff", "$sdffe", "$sdffce", "$adff", "$adffe")
+
+
 class YosysError(Exception):
     pass
 
@@ -51,9 +55,10 @@ def yosys(script: str, files: dict[str, str], outputs: tuple[str, ...] = ()) -> 
 
 
 def netlist_cells(component, passes: str = COARSE) -> list[dict]:
-    """The cells of ``component``'s netlist after ``passes`` (Yosys ``write_json`` records)."""
+    """The cells of ``component``'s flattened netlist after ``passes`` (Yosys ``write_json``
+    records)."""
     text = rtlil.convert(component, name="top", emit_src=False)
-    script = f"read_rtlil top.il; hierarchy -top top; {passes}; write_json netlist.json"
+    script = f"read_rtlil top.il; hierarchy -top top; flatten; {passes}; write_json netlist.json"
     result = yosys(script, {"top.il": text}, outputs=("netlist.json",))
     return list(json.loads(result["netlist.json"])["modules"]["top"]["cells"].values())
 
@@ -63,8 +68,8 @@ def _variable(bits) -> bool:
 
 
 def operation_counts(component) -> dict:
-    """Arithmetic operators of ``component``'s netlist by kind (see ``OPERATIONS``), and its
-    memory bits.
+    """Arithmetic operators of ``component``'s netlist by kind (see ``OPERATIONS``), its
+    register bits and its memory bits.
 
     Only a multiplication of two variables counts as a multiplier: Amaranth's variable part
     selects multiply a small index by a constant stride, which costs no multiplier.
@@ -74,6 +79,8 @@ def operation_counts(component) -> dict:
                     if cell["type"] != "$mul" or all(_variable(cell["connections"][port])
                                                      for port in "AB"))
     counts = {kind: sum(types[t] for t in names) for kind, names in OPERATIONS.items()}
+    counts["register bits"] = sum(int(cell["parameters"]["WIDTH"], 2) for cell in cells
+                                  if cell["type"] in REGISTERS)
     counts["memory bits"] = sum(int(cell["parameters"]["WIDTH"], 2) *
                                 int(cell["parameters"]["SIZE"], 2)
                                 for cell in cells if cell["type"].startswith("$mem"))

@@ -1,16 +1,15 @@
 """The AXELRAM macro: key write path, index store, and the read path that scores every key."""
 
-from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
+from amaranth.hdl import Const, Module, Mux, Signal, signed
 from amaranth.lib import data, fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..golden.params import Params
-from .delay import Delay
-from .norm import NormUnit
-from .quantizer import Quantizer
-from .rotator import Rotator
+from .encoder import KeyEncoder
+from .pipeline import check_lanes
 from .score import ScoreDatapath
 from .store import IndexStore
+from .stream_rotator import StreamRotator
 from .table import QueryTable
 
 __all__ = ["Macro"]
@@ -19,29 +18,39 @@ __all__ = ["Macro"]
 class Macro(wiring.Component):
     """Stores keys as packed indices and scores every stored key against each query.
 
-    Write path, one key per cycle, never stalled once accepted: the key goes to the norm unit
-    and, through a delay that lines the two paths up, to the rotator; the quantizer joins them
-    into a row that the index store appends. ``keys.ready`` is low while the keys already
-    accepted would fill the store (``depth`` keys, counting those still in flight).
+    Keys and queries arrive as ``d / L`` beats of ``L = lanes`` coordinates (beat ``k`` carries
+    coordinates ``k*L .. k*L + L - 1``; beats are counted from reset). ``L = d`` takes a whole
+    vector per cycle.
 
-    Read path: the query is rotated and turned into the query table, which is held in a register
-    while the store is read in insertion order, one row per cycle, into the score datapath: one
-    score per stored key and cycle. A query is scored against the keys counted when its table is
-    ready (keys still in the write path are not); a query against an empty store produces no
-    score. The next query's table is computed while the current one is scored.
+    Write path, one key per ``d / L`` cycles: the :class:`~axelram.hdl.encoder.KeyEncoder`
+    turns a key into a row that the index store appends; it never waits for the store.
+    ``keys.ready`` is low at a key's first beat while the keys already accepted would fill the
+    store (``depth`` keys, counting those still in flight).
+
+    Read path: the query is rotated and turned into the query table, ``L`` coordinates per
+    cycle; the table is held in a register while the store is read in insertion order, one row
+    per cycle, into the score datapath: one score per stored key and cycle, whatever ``L``. A
+    query is scored against the keys counted when its table is ready (keys still in the write
+    path are not); a query against an empty store produces no score. The next query's table is
+    computed while the current one is scored.
 
     With its own rotator (the default) the query path runs beside the write path. With
-    ``share_rotator`` the query takes one cycle of the write path's rotator instead (keys wait
-    that cycle, queries come first), one query at a time, through the same delay: ``d/2 log2 d``
-    butterflies fewer, a longer query latency, and key writes paused for one cycle per query.
+    ``share_rotator`` the query takes ``d / L`` cycles of the write path's rotator instead (keys
+    wait, queries come first), one query at a time (the next one enters once the table unit has
+    handed over the previous table, so a query never blocks the keys in the rotator):
+    ``(L/2) log2 L + L log2(d/L)`` butterflies fewer, and key writes paused for ``d / L``
+    cycles per query.
 
-    ``clear`` (a one-cycle pulse) empties the store; the keys still in the write path are
-    discarded as they arrive. A query being scored still produces one score per key it counted
-    when it started; keys written after the clear replace the rows they land on.
+    ``clear`` (a one-cycle pulse) empties the store; the keys whose first beat was accepted
+    before it are discarded as they arrive (a key cut by the clear still needs its remaining
+    beats). A query being scored still produces one score per key it counted when it started;
+    keys written after the clear replace the rows they land on.
 
     Parameters
     ----------
     params : Params
+    lanes : int or None
+        ``L``, a power of two in ``1..d``; ``None`` is ``d``.
     signs : sequence of +-1, or None
         The sign vector, fixed in a ROM; ``None`` adds the ``signs`` input port instead.
     share_rotator : bool
@@ -49,8 +58,8 @@ class Macro(wiring.Component):
 
     Members
     -------
-    keys : In(stream.Signature(ArrayLayout(signed(in_width), d)))
-    queries : In(stream.Signature(ArrayLayout(signed(in_width), d)))
+    keys : In(stream.Signature(ArrayLayout(signed(in_width), L)))
+    queries : In(stream.Signature(ArrayLayout(signed(in_width), L)))
     scores : Out(stream.Signature(StructLayout({"score": signed(score_width), "last": 1})))
         ``last`` marks a query's final score. ``q . k ~= score * 2**score_scale_log2``.
     clear : In(1)
@@ -65,20 +74,23 @@ class Macro(wiring.Component):
     # FIFO's write and its output buffer.
     _ROW_TO_DATAPATH = 2
 
-    def __init__(self, params: Params, *, signs=None, share_rotator: bool = False):
+    def __init__(self, params: Params, *, lanes: int | None = None, signs=None,
+                 share_rotator: bool = False):
         if not isinstance(params, Params):
             raise TypeError(f"params must be a Params, got {params!r}")
+        lanes = check_lanes(params, lanes)
         if signs is not None:
             signs = tuple(int(s) for s in signs)
             if len(signs) != params.d or set(signs) - {-1, 1}:
                 raise ValueError(f"signs must be {params.d} values of +1 or -1")
         self._params = params
+        self._lanes = lanes
         self._signs = signs
         self._share_rotator = bool(share_rotator)
-        vector = data.ArrayLayout(signed(params.in_width), params.d)
+        beat = data.ArrayLayout(signed(params.in_width), lanes)
         members = {
-            "keys": In(stream.Signature(vector)),
-            "queries": In(stream.Signature(vector)),
+            "keys": In(stream.Signature(beat)),
+            "queries": In(stream.Signature(beat)),
             "scores": Out(stream.Signature(data.StructLayout(
                 {"score": signed(params.score_width), "last": 1}))),
             "clear": In(1),
@@ -88,120 +100,116 @@ class Macro(wiring.Component):
         if signs is None:
             members["signs"] = In(params.d)
         super().__init__(members)
-        self._norm, self._rotator, self._quantizer = (
-            NormUnit(params), Rotator(params), Quantizer(params))
-        # The norm unit is the longer path: its square root alone has norm_width stages.
-        self._rotator_delay = Delay(data.StructLayout({"vector": vector, "query": 1}),
-                                    self._norm.latency - self._rotator.latency)
+        self._encoder = KeyEncoder(params, lanes, queries=share_rotator)
         self._store = IndexStore(params)
-        self._query_rotator = None if share_rotator else Rotator(params)
-        self._table, self._score = QueryTable(params), ScoreDatapath(params)
+        self._query_rotator = None if share_rotator else StreamRotator(params, lanes)
+        self._table, self._score = QueryTable(params, lanes), ScoreDatapath(params)
 
     @property
     def params(self) -> Params:
         return self._params
 
     @property
+    def lanes(self) -> int:
+        return self._lanes
+
+    @property
+    def beats(self) -> int:
+        """Beats per key or query, ``d / lanes``."""
+        return self._params.d // self._lanes
+
+    @property
     def latencies(self) -> dict:
         """Latencies in cycles (an input transferred in cycle ``c`` shows in cycle
-        ``c + latency``): ``write``, key accepted to ``count`` incremented; ``query``, query
-        accepted (macro idle, store not empty) to its first score valid. Then one score per
-        cycle."""
-        rotation = (self._rotator_delay.latency + self._rotator.latency if self._share_rotator
-                    else self._query_rotator.latency)
+        ``c + latency``): ``write``, a key's last beat accepted to ``count`` incremented;
+        ``query``, a query's first beat accepted (macro idle, store not empty) to its first
+        score valid, its beats back to back. Then one score per cycle."""
+        rotator = (self._encoder.rotator if self._share_rotator else self._query_rotator)
         # The table is latched as it leaves the table unit; the first read is issued next cycle.
         read_start = 1 + self._store.read_latency + self._ROW_TO_DATAPATH
         return {
-            "write": self._norm.latency + self._quantizer.latency + 1,
-            "query": rotation + self._table.latency + read_start + self._score.latency,
+            "write": self._encoder.latency + 1,
+            "query": (rotator.latency + self.beats - 1 + self._table.latency + read_start
+                      + self._score.latency),
         }
 
     def elaborate(self, platform):
-        p = self._params
+        p, beats = self._params, self.beats
         m = Module()
         if self._signs is None:
             signs = self.signs
         else:
             signs = Const(sum(1 << j for j, s in enumerate(self._signs) if s < 0), p.d)
 
-        # -- Write path: always advancing, so its two branches stay aligned. -------------------
-        m.submodules.norm = norm = self._norm
-        m.submodules.rotator_delay = delay = self._rotator_delay
-        m.submodules.rotator = rotator = self._rotator
-        m.submodules.quantizer = quantizer = self._quantizer
+        # -- Write path: the encoder's rows always go to the store. ---------------------------
+        m.submodules.encoder = encoder = self._encoder
         m.submodules.store = store = self._store
         m.submodules.table = table = self._table
 
-        # Keys in flight reserve their place in the store, so the store never refuses a row.
-        # After a clear, the rows still in flight are `stale` and discarded as they arrive. A key
-        # spends fewer than `write` cycles in flight, and at most one enters per cycle.
-        in_flight = Signal(range(self.latencies["write"] + 1))
+        # Keys in flight reserve their place in the store, so the store never refuses a row:
+        # `reserved` counts the keys stored or on their way (a key enters at its first beat),
+        # and `room` (a register, off the handshake's critical path) says it is below `depth`.
+        # After a clear, the rows still in flight are `stale` and discarded as they arrive; the
+        # encoder holds fewer than `write + beats` keys.
+        reserved = Signal(range(p.depth + 1))
+        room = Signal(init=1)
+        in_flight = Signal(range(self.latencies["write"] + beats + 1))
         stale = Signal.like(in_flight)
-        accept = Signal()        # a key enters the write path
-        take_query = Signal()    # a query enters the shared rotator path
-        arriving = Signal()      # a row leaves the quantizer
+        key_beat = Signal(range(beats))
+        enter = Signal()         # a key's first beat is accepted
+        arriving = Signal()      # a row leaves the encoder
         m.d.comb += [
-            self.keys.ready.eq(~self.clear & ~take_query &
-                               (store.count + in_flight - stale < p.depth)),
-            accept.eq(self.keys.valid & self.keys.ready),
-            arriving.eq(quantizer.o.valid),
-            quantizer.o.ready.eq(1),
+            self.keys.ready.eq(~self.clear & encoder.i.ready & ((key_beat != 0) | room)),
+            encoder.i.valid.eq(self.keys.valid & self.keys.ready),
+            encoder.i.payload.eq(self.keys.payload),
+            encoder.signs.eq(signs),
+            enter.eq(encoder.i.valid & (key_beat == 0)),
+            arriving.eq(encoder.o.valid),
+            encoder.o.ready.eq(1),
             store.w.valid.eq(arriving & ~self.clear & (stale == 0)),
-            store.w.payload.eq(quantizer.o.payload),
+            store.w.payload.eq(encoder.o.payload),
             store.clear.eq(self.clear),
             self.count.eq(store.count),
             self.full.eq(store.full),
         ]
-        m.d.sync += in_flight.eq(in_flight + accept - arriving)
+        with m.If(encoder.i.valid):
+            m.d.sync += key_beat.eq(Mux(key_beat == beats - 1, 0, key_beat + 1))
+        with m.If(self.clear):
+            m.d.sync += [reserved.eq(0), room.eq(1)]
+        with m.Elif(enter):
+            m.d.sync += [reserved.eq(reserved + 1), room.eq(reserved + 1 < p.depth)]
+        m.d.sync += in_flight.eq(in_flight + enter - arriving)
         with m.If(self.clear):
             m.d.sync += stale.eq(in_flight - arriving)
         with m.Elif(arriving & (stale != 0)):
             m.d.sync += stale.eq(stale - 1)
 
-        # Which rotator stages hold a query rather than a key (the rotator always advances).
-        query_stages = Signal(rotator.latency)
-        m.d.sync += query_stages.eq(Cat(delay.o.valid & delay.o.payload.query, query_stages))
-        rotated_query = query_stages[-1]
-        m.d.comb += [
-            norm.i.valid.eq(accept),
-            norm.i.payload.eq(self.keys.payload),
-            delay.i.valid.eq(accept | take_query),
-            delay.i.payload.vector.eq(Mux(take_query, self.queries.payload, self.keys.payload)),
-            delay.i.payload.query.eq(take_query),
-            rotator.signs.eq(signs),
-            rotator.i.valid.eq(delay.o.valid),
-            rotator.i.payload.eq(delay.o.payload.vector),
-            delay.o.ready.eq(rotator.i.ready),
-            rotator.o.ready.eq(1),
-            norm.o.ready.eq(1),
-            quantizer.i.valid.eq(rotator.o.valid & ~rotated_query),
-            quantizer.i.payload.rotated.eq(rotator.o.payload),
-            quantizer.i.payload.norm.eq(norm.o.payload.norm),
-            quantizer.i.payload.field.eq(norm.o.payload.field),
-        ]
-
         # -- Read path. ----------------------------------------------------------------------
         busy = Signal()          # a query is being scored
         if self._share_rotator:
-            # One query at a time in the shared path: the table unit is then always empty when
-            # it arrives, so the rotator never has to wait for it.
+            # One query at a time in the shared rotator, admitted at its first beat once the
+            # table unit has handed over the previous table.
             query_in_flight = Signal()
+            query_beat = Signal(range(beats))
+            admit = Signal()
             m.d.comb += [
-                self.queries.ready.eq(~query_in_flight),
-                take_query.eq(self.queries.valid & ~query_in_flight),
-                table.i.valid.eq(rotator.o.valid & rotated_query),
-                table.i.payload.eq(rotator.o.payload),
+                admit.eq((query_beat != 0) | ~query_in_flight),
+                encoder.queries.valid.eq(self.queries.valid & admit),
+                encoder.queries.payload.eq(self.queries.payload),
+                self.queries.ready.eq(encoder.queries.ready & admit),
             ]
-            with m.If(take_query):
-                m.d.sync += query_in_flight.eq(1)
-            with m.Elif(table.o.valid & ~busy):
+            wiring.connect(m, encoder.rotated_queries, table.i)
+            with m.If(self.queries.valid & self.queries.ready):
+                m.d.sync += query_beat.eq(Mux(query_beat == beats - 1, 0, query_beat + 1))
+                with m.If(query_beat == 0):
+                    m.d.sync += query_in_flight.eq(1)
+            with m.Elif(table.o.valid & table.o.ready):
                 m.d.sync += query_in_flight.eq(0)
         else:
             m.submodules.query_rotator = query_rotator = self._query_rotator
             m.d.comb += query_rotator.signs.eq(signs)
             wiring.connect(m, wiring.flipped(self.queries), query_rotator.i)
             wiring.connect(m, query_rotator.o, table.i)
-
         m.submodules.score = score = self._score
         # Rows read from the store land in this FIFO; reads are issued only while it has room
         # for every row still on its way, which keeps one row per cycle flowing.

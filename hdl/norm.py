@@ -7,44 +7,81 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..golden.params import Params
-from .pipeline import register, stall_pipeline
+from .pipeline import check_lanes, register, stall_pipeline
 
 __all__ = ["NormUnit"]
 
 
 class NormUnit(wiring.Component):
-    """The key norm ``N = isqrt(sum(k**2) << 2*norm_frac)`` and its row field, one key per cycle.
+    """The key norm ``N = isqrt(sum(k**2) << 2*norm_frac)`` and its row field.
 
-    Latency ``1 + log2(d) + norm_width`` cycles, plus one when ``norm_rounded``: a register
-    after the squarers, one per adder-tree level, one per root bit, and one after the
-    reduced-float encoder. Throughput one key per cycle. Matches
-    :func:`axelram.golden.fixed.key_norm` and :func:`axelram.golden.fixed.encode_norm`.
+    ``L = lanes`` coordinates per beat, ``d / L`` beats per key: beat ``k`` carries coordinates
+    ``k*L .. k*L + L - 1``; a key is ``d / L`` consecutive beats counted from reset (idle gaps
+    between beats are allowed). Matches :func:`axelram.golden.fixed.key_norm` and
+    :func:`axelram.golden.fixed.encode_norm`.
 
-    Operations: ``d`` squarers -- true multiplications (``in_width`` x ``in_width`` bits) that the
-    paper's "zero multipliers" write path does not count --, ``d - 1`` adders, ``norm_width``
-    subtractors for the square root and, when rounded, one ``norm_mantissa + 1``-bit incrementer.
+    Structure: ``L`` squarers and a pipelined adder tree over the lanes (a register after the
+    squarers and one per level, ``params.norm_tree_width(level)`` bits); for ``L < d`` an
+    accumulator of ``norm_sq_width`` bits over the key's beats; the digit-by-digit square root,
+    one root bit per step; when ``norm_rounded``, a register after the reduced-float encoder.
+    The root is a ``norm_width``-stage pipeline, or, when ``d / L > norm_width``
+    (:attr:`serial_root`: a key's sum cannot come sooner than a root takes), a load and one
+    step per cycle on a single subtractor that reads only registers.
+
+    Latency :attr:`latency` cycles from the transfer of a key's last beat to its ``o.valid``
+    when nothing stalls: ``1 + log2(L) + norm_width + norm_rounded``, plus one for the
+    accumulator when ``L < d`` and one for the serial root's load. Throughput one beat per
+    cycle: keys back to back, one per ``d / L`` cycles. ``i.ready`` does not depend on
+    ``i.valid``. For ``L = d`` it is ``~o.valid | o.ready`` (one stall signal for the whole
+    pipeline). For ``L < d`` it is low exactly when the tree's last register holds a beat, the
+    accumulator holds a finished sum, and the root does not take that sum: the pipelined root's
+    last stage holds a root that does not move on, or the serial root is still stepping or holds
+    a finished root that does not move on. A root moves on when ``o.ready`` is high or, with
+    ``norm_rounded``, when the encoder register is empty or being taken. With ``o.ready`` always
+    high, ``i.ready`` never drops.
+
+    Operations and registers for ``d = 128``, ``in_width = 16`` (``norm_width`` 23,
+    ``norm_sq_width`` 38, ``norm_rounded``); register bits include the valid bits and counters
+    (Yosys then drops the radicand's constant zero bits: 207, 270, 3,013, 9,116):
+
+    =====  ========  ============================  ================  =============
+    ``L``  squarers  adders                        root subtractors  register bits
+    =====  ========  ============================  ================  =============
+    1      1         1 (the accumulator)           1 (serial)        209
+    2      2         2 (1 + the accumulator)       1 (serial)        272
+    32     32        32 (31 + the accumulator)     23                3,177
+    128    128       127                           23                9,280
+    =====  ========  ============================  ================  =============
+
+    Besides: the encoder's ``norm_mantissa + 1``-bit incrementer, and for ``L < d`` the beat
+    counter (and the serial root's step counter). The squarers are true multiplications
+    (``in_width`` x ``in_width`` bits) that the paper's "zero multipliers" write path does not
+    count.
 
     Parameters
     ----------
     params : Params
         ``d``, ``in_width``, ``norm_frac`` and ``norm_mantissa`` are used.
+    lanes : int or None
+        ``L``, a power of two in ``1..d``; ``None`` is ``d`` (one beat per key).
 
     Members
     -------
-    i : In(stream.Signature(ArrayLayout(signed(in_width), d)))
-        The key.
+    i : In(stream.Signature(ArrayLayout(signed(in_width), L)))
+        A beat of the key.
     o : Out(stream.Signature(StructLayout({"norm": unsigned(norm_width),
                                            "field": unsigned(norm_field_width)})))
-        ``norm`` is ``N``; ``field`` is the row's norm field (``N`` itself, or
+        One per key: ``norm`` is ``N``; ``field`` is the row's norm field (``N`` itself, or
         ``m | e << norm_mantissa`` with ``N ~= m << e``).
     """
 
-    def __init__(self, params: Params):
+    def __init__(self, params: Params, lanes: int | None = None):
         if not isinstance(params, Params):
             raise TypeError(f"params must be a Params, got {params!r}")
         self._params = params
+        self._lanes = check_lanes(params, lanes)
         super().__init__({
-            "i": In(stream.Signature(data.ArrayLayout(signed(params.in_width), params.d))),
+            "i": In(stream.Signature(data.ArrayLayout(signed(params.in_width), self._lanes))),
             "o": Out(stream.Signature(data.StructLayout({
                 "norm": unsigned(params.norm_width),
                 "field": unsigned(params.norm_field_width),
@@ -56,52 +93,160 @@ class NormUnit(wiring.Component):
         return self._params
 
     @property
+    def lanes(self) -> int:
+        return self._lanes
+
+    @property
+    def beats(self) -> int:
+        """Beats per key, ``d / lanes``: the cycles between keys at full rate."""
+        return self._params.d // self._lanes
+
+    @property
+    def serial_root(self) -> bool:
+        """Whether the square root is serial: ``beats > norm_width``, the cycles it needs (one
+        to load the sum, one per root bit). Never for ``lanes = d``."""
+        return self.beats > self._params.norm_width
+
+    @property
     def latency(self) -> int:
+        """Cycles from a key's last beat to its ``o.valid``: squarers, tree levels, the
+        accumulator (``lanes < d``), the serial root's load, root steps and the encoder
+        register (``norm_rounded``)."""
         p = self._params
-        return 1 + p.log2_d + p.norm_width + p.norm_rounded
+        log2_lanes = self._lanes.bit_length() - 1
+        return (1 + log2_lanes + (self.beats > 1) + self.serial_root + p.norm_width
+                + p.norm_rounded)
 
     def elaborate(self, platform):
-        p = self._params
+        p, lanes = self._params, self._lanes
         m = Module()
-        advance = stall_pipeline(m, self.i, self.o, self.latency)
+        norm = Signal(p.norm_width)
 
+        if self.beats == 1:
+            # The parallel unit: one stall pipeline from the key to o.
+            advance = stall_pipeline(m, self.i, self.o, self.latency)
+            m.d.comb += norm.eq(self._root_pipeline(m, advance, self._squares(m, advance)))
+            self._encode(m, advance, norm)
+            return m
+
+        # Folded: handshake segments from the beats to the beats' sums (squarers and lane tree,
+        # a stall pipeline), to the keys' sums (the accumulator), to the roots (a stall pipeline
+        # or the serial root), to o (the encoder register when rounded).
+        lane_sums = stream.Signature(unsigned(p.norm_tree_width(lanes.bit_length() - 1))).create(
+            path=("lane_sums",))
+        sums = stream.Signature(unsigned(p.norm_sq_width)).create(path=("sums",))
+        roots = stream.Signature(unsigned(p.norm_width)).create(path=("roots",))
+        advance = stall_pipeline(m, self.i, lane_sums, lanes.bit_length())
+        m.d.comb += lane_sums.payload.eq(self._squares(m, advance))
+        self._accumulate(m, lane_sums, sums)
+        if self.serial_root:
+            self._serial_root(m, sums, roots)
+        else:
+            advance = stall_pipeline(m, sums, roots, p.norm_width)
+            m.d.comb += roots.payload.eq(self._root_pipeline(m, advance, sums.payload))
+        m.d.comb += norm.eq(roots.payload)
+        if p.norm_rounded:
+            self._encode(m, stall_pipeline(m, roots, self.o, 1), norm)
+        else:
+            m.d.comb += [self.o.valid.eq(roots.valid), roots.ready.eq(self.o.ready)]
+            self._encode(m, None, norm)
+        return m
+
+    def _squares(self, m, advance):
+        """The sum of the beat's squares: a register after the squarers, one per tree level."""
+        p = self._params
         stage = partial(register, m, advance)
-
-        # Squarers, then one adder-tree level per cycle (norm_sq_width at the root).
         values = [stage(k * k, p.norm_tree_width(0)) for k in self.i.payload]
-        for level in range(1, p.log2_d + 1):
+        level = 0
+        while len(values) > 1:
+            level += 1
             values = [stage(a + b, p.norm_tree_width(level))
                       for a, b in zip(values[0::2], values[1::2], strict=True)]
-        norm_sq, = values
+        return values[0]
 
-        # Digit-by-digit square root of the 2W-bit radicand (W = norm_width: N < 2**W, so the
-        # radicand is below 2**2W), one root bit per cycle from the top: step i brings down two
-        # radicand bits, R = R << 2 | n[2i+1:2i], and sets the bit when R >= 4Q + 1 (Q the root so
-        # far), then R -= 4Q + 1. Each stage is one narrow subtractor, the same carry-chain depth
-        # as an adder-tree level, and latency is free on the write path (once per key).
-        # Invariant: R after step i is n - q**2 >> 2i < 2**(W - i + 1).
+    def _accumulate(self, m, lane_sums, sums):
+        """The key's sum of squares over its beats, from the beats' sums: one sum per key."""
+        beats = self.beats
+        # `phase` counts the key's beats; the first beat replaces the previous key's sum.
+        # Partial sums of at most d squares fit norm_sq_width bits: nothing can overflow.
+        phase = Signal(range(beats))
+        m.d.comb += lane_sums.ready.eq(~sums.valid | sums.ready)
+        with m.If(lane_sums.valid & lane_sums.ready):
+            m.d.sync += [
+                sums.payload.eq(Mux(phase == 0, 0, sums.payload) + lane_sums.payload),
+                phase.eq(Mux(phase == beats - 1, 0, phase + 1)),
+                sums.valid.eq(phase == beats - 1),
+            ]
+        with m.Elif(sums.ready):
+            m.d.sync += sums.valid.eq(0)
+
+    def _root_pipeline(self, m, advance, norm_sq):
+        """The root of ``norm_sq << 2*norm_frac``, one :func:`_root_step` per pipeline stage."""
+        p = self._params
         width = p.norm_width
+        stage = partial(register, m, advance)
         radicand = Signal(2 * width)
         m.d.comb += radicand.eq(norm_sq << (2 * p.norm_frac))
         rem, root, rest = Const(0, 1), Const(0, 1), radicand
         for i in reversed(range(width)):
-            trial = Cat(rest[2 * i:2 * i + 2], rem)
-            diff = trial - Cat(Const(1, 2), root)
-            fits = diff >= 0
-            rem = stage(Mux(fits, diff, trial), width - i + 1)
-            root = stage(Cat(fits, root), width - i)
+            rem, root = _root_step(rem, root, rest[2 * i:2 * i + 2])
+            rem = stage(rem, width - i + 1)
+            root = stage(root, width - i)
             if i:
                 rest = stage(rest[:2 * i], 2 * i)
-        norm = root
+        return root
 
+    def _serial_root(self, m, sums, roots):
+        """The roots of the sums, one :func:`_root_step` per cycle: ``norm_width + 1`` cycles
+        each.
+
+        The sum is loaded as it is taken (remainder and root cleared); then ``left`` counts the
+        steps still to do and ``roots.valid`` marks a finished root. The subtractor reads only
+        registers: the handshake chooses what the registers load, it never feeds the
+        arithmetic. The sum's radicand bits leave ``rest`` from the top, two per step; its
+        ``2 * norm_frac`` zero bits below come in as the shifted-in zeros. Registers: remainder
+        ``W + 1``, root ``W``, radicand ``2 * (W - norm_frac)`` bits for ``W = norm_width`` (85
+        for d=128, in_width=16), a step counter and the valid bit.
+        """
+        p = self._params
+        width = p.norm_width
+        rem = Signal(width + 1)
+        root = Signal(width)
+        rest = Signal(2 * (width - p.norm_frac))
+        left = Signal(range(width + 1))
+        take = Signal()
+        m.d.comb += [
+            sums.ready.eq((left == 0) & (~roots.valid | roots.ready)),
+            take.eq(sums.valid & sums.ready),
+            roots.payload.eq(root),
+        ]
+        next_rem, next_root = _root_step(rem, root, rest[-2:])
+        with m.If(take):
+            m.d.sync += [rem.eq(0), root.eq(0), rest.eq(sums.payload), left.eq(width)]
+        with m.Elif(left != 0):
+            m.d.sync += [
+                rem.eq(next_rem),
+                root.eq(next_root),
+                rest.eq(rest << 2),
+                left.eq(left - 1),
+            ]
+        with m.If(left == 1):
+            m.d.sync += roots.valid.eq(1)
+        with m.Elif(roots.ready):
+            m.d.sync += roots.valid.eq(0)
+
+    def _encode(self, m, advance, norm):
+        """``o.payload`` from the norm: the norm itself, or (``advance`` the register's load
+        condition) the norm and its reduced float, registered."""
+        p = self._params
         if not p.norm_rounded:
             m.d.comb += [self.o.payload.norm.eq(norm), self.o.payload.field.eq(norm)]
-            return m
+            return
 
         # Reduced float, as golden float_encode: e0 = max(bit_length(N) - M, 0) by priority
         # (the highest set bit wins), t = N >> (e0 - 1) with M + 1 bits (2N when e0 = 0), the
         # mantissa (t + 1) >> 1 rounds to nearest with ties up; a carry into bit M renormalizes.
-        mantissa = p.norm_mantissa
+        width, mantissa = p.norm_width, p.norm_mantissa
         e0 = Signal(range(width - mantissa + 1))
         t = Signal(mantissa + 1)
         m.d.comb += [e0.eq(0), t.eq(norm << 1)]
@@ -114,8 +259,23 @@ class NormUnit(wiring.Component):
         exponent = Signal(p.exponent_width)
         m.d.comb += exponent.eq(e0 + carry)
         field = Cat(Mux(carry, rounded >> 1, rounded)[:mantissa], exponent)
+        stage = partial(register, m, advance)
         m.d.comb += [
             self.o.payload.norm.eq(stage(norm, width)),
             self.o.payload.field.eq(stage(field, p.norm_field_width)),
         ]
-        return m
+
+
+def _root_step(rem, root, pair):
+    """One digit of the square root of a radicand taken two bits at a time from the top.
+
+    ``rem`` is the remainder and ``root`` the root so far, ``pair`` the next two radicand bits:
+    the trial remainder ``R = rem << 2 | pair`` takes the root bit 1 when ``R >= 4 root + 1``,
+    then ``R -= 4 root + 1``. Returns ``(remainder, root << 1 | bit)``. Invariant after step
+    ``i`` (counting down): ``R = n - q**2 >> 2i < 2**(W - i + 1)`` for a ``W``-bit root ``q`` of
+    ``n``, so the remainder needs ``W - i + 1`` bits.
+    """
+    trial = Cat(pair, rem)
+    diff = trial - Cat(Const(1, 2), root)
+    fits = diff >= 0
+    return Mux(fits, diff, trial), Cat(fits, root)

@@ -1,4 +1,5 @@
-"""The comparator quantizer: b-bit indices of a rotated key, packed with its norm into a row."""
+"""The comparator quantizer: b-bit indices of a rotated key, packed with its norm into a row;
+and the unit that turns the key's norm into the quantizer's thresholds."""
 
 from functools import partial
 
@@ -7,10 +8,80 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..golden.params import Params
-from .arith import const_mul, tree_sum
-from .pipeline import check_lanes, register
+from .arith import const_mul, csd, tree_depth, tree_sum
+from .pipeline import check_lanes, register, stall_pipeline
 
-__all__ = ["Quantizer"]
+__all__ = ["ThresholdUnit", "Quantizer"]
+
+
+class ThresholdUnit(wiring.Component):
+    """The quantizer thresholds of a key, ``theta_m = (boundaries_fixed[m] * N) >> compare_shift``
+    for the ``2**(b-1) - 1`` positive boundaries, from its norm ``N``: one key per cycle.
+
+    Each product by a design-time constant is a canonical-signed-digit shift-and-add tree (no
+    multiplier), pipelined: its terms, then every level of the tree, are registered, so a stage
+    is one adder. Latency :attr:`latency` ``= 1 + tree_depth(most CSD digits)`` cycles (the
+    shorter trees are delayed to match; 1 when ``b = 1``, which has no threshold), throughput one
+    key per cycle. Matches :func:`axelram.golden.fixed.thresholds`. The norm field passes
+    through, delayed alike.
+
+    Parameters
+    ----------
+    params : Params
+        ``b``, the codebook, ``norm_frac`` and the widths are used.
+
+    Members
+    -------
+    i : In(stream.Signature(StructLayout({"norm": unsigned(norm_width),
+                                          "field": unsigned(norm_field_width)})))
+        The :class:`~axelram.hdl.norm.NormUnit` output.
+    o : Out(stream.Signature(StructLayout({
+            "thresholds": ArrayLayout(unsigned(compare_width), half - 1),
+            "field": unsigned(norm_field_width)})))
+    """
+
+    def __init__(self, params: Params):
+        if not isinstance(params, Params):
+            raise TypeError(f"params must be a Params, got {params!r}")
+        self._params = params
+        super().__init__({
+            "i": In(stream.Signature(data.StructLayout({
+                "norm": unsigned(params.norm_width),
+                "field": unsigned(params.norm_field_width),
+            }))),
+            "o": Out(stream.Signature(data.StructLayout({
+                "thresholds": data.ArrayLayout(unsigned(params.compare_width), params.half - 1),
+                "field": unsigned(params.norm_field_width),
+            }))),
+        })
+
+    @property
+    def params(self) -> Params:
+        return self._params
+
+    @property
+    def latency(self) -> int:
+        return 1 + max((tree_depth(len(csd(int(c)))) for c in self._params.boundaries_fixed),
+                       default=0)
+
+    def elaborate(self, platform):
+        p = self._params
+        m = Module()
+        advance = stall_pipeline(m, self.i, self.o, self.latency)
+
+        def stage(value):
+            return register(m, advance, value, value.shape())
+
+        for theta, boundary in zip(self.o.payload.thresholds, p.boundaries_fixed, strict=True):
+            product = const_mul(self.i.payload.norm, int(boundary), stage)
+            for _ in range(self.latency - 1 - tree_depth(len(csd(int(boundary))))):
+                product = stage(product)
+            m.d.comb += theta.eq(product >> p.compare_shift)
+        field = self.i.payload.field
+        for _ in range(self.latency):
+            field = stage(field)
+        m.d.comb += self.o.payload.field.eq(field)
+        return m
 
 
 class Quantizer(wiring.Component):
@@ -18,21 +89,22 @@ class Quantizer(wiring.Component):
 
     ``L = lanes`` coordinates per beat, ``d / L`` beats per key: beat ``k`` carries coordinates
     ``k*L .. k*L + L - 1`` (as :class:`~axelram.hdl.stream_rotator.StreamRotator` emits them)
-    with the key's norm and field, which must be the same on every beat of a key. The beat's
+    with the key's thresholds (from :class:`ThresholdUnit`) and norm field, which must be the
+    same on every beat of a key. The beat's
     indices shift into the row register from the top, so after ``d / L`` beats index ``j`` sits
     in bits ``[j*b, (j+1)*b)``; the row is valid after the key's last beat. Beats are counted
     from reset.
 
-    Latency 2 cycles (thresholds and magnitudes, then comparators and row) from the transfer of
+    Latency 2 cycles (magnitudes, then comparators and row) from the transfer of
     a key's last beat to its row, 1 when ``b = 1``; throughput one beat per cycle, one key per
     ``d / L`` cycles. ``i.ready`` is low only while a finished row waits on ``o``. Matches
     :func:`axelram.golden.fixed.quantize` followed by :func:`axelram.golden.fixed.pack_rows`.
 
     No division: coordinate ``y`` lies above boundary ``t_m`` when ``|y| > theta_m`` with
     ``theta_m = (boundaries_fixed[m] * N) >> compare_shift`` (for an integer ``|y|`` the same as
-    ``|y| << compare_shift > boundaries_fixed[m] * N``). The ``2**(b-1) - 1`` thresholds are
-    computed once per key by shift-and-add (no multiplier) and shared by all ``d`` coordinates.
-    The codebook is symmetric, so each coordinate needs only ``2**(b-1) - 1`` magnitude
+    ``|y| << compare_shift > boundaries_fixed[m] * N``). The ``2**(b-1) - 1`` thresholds come
+    once per key from :class:`ThresholdUnit` and are shared by all ``d`` coordinates. The
+    codebook is symmetric, so each coordinate needs only ``2**(b-1) - 1`` magnitude
     comparators of ``compare_width`` bits and its sign, ``L * (2**(b-1) - 1)`` in all instead of
     the paper's ``d * (2**b - 1)``: 384 versus 896 for ``d = 128, b = 3`` and ``L = d``, 3 for
     ``L = 1``. ``b = 1`` has no comparator (the index is the sign). Registers: the row
@@ -48,10 +120,11 @@ class Quantizer(wiring.Component):
 
     Members
     -------
-    i : In(stream.Signature(StructLayout({"rotated": ArrayLayout(signed(rotated_width), L),
-                                          "norm": unsigned(norm_width),
-                                          "field": unsigned(norm_field_width)})))
-        A beat of the rotated key ``y``, its norm ``N`` and the row's norm field.
+    i : In(stream.Signature(StructLayout({
+            "rotated": ArrayLayout(signed(rotated_width), L),
+            "thresholds": ArrayLayout(unsigned(compare_width), half - 1),
+            "field": unsigned(norm_field_width)})))
+        A beat of the rotated key ``y``, the key's thresholds and the row's norm field.
     o : Out(stream.Signature(unsigned(row_width)))
         The row: index ``j`` in bits ``[j*b, (j+1)*b)``, the norm field above ``d*b``.
     """
@@ -64,7 +137,7 @@ class Quantizer(wiring.Component):
         super().__init__({
             "i": In(stream.Signature(data.StructLayout({
                 "rotated": data.ArrayLayout(signed(params.rotated_width), self._lanes),
-                "norm": unsigned(params.norm_width),
+                "thresholds": data.ArrayLayout(unsigned(params.compare_width), params.half - 1),
                 "field": unsigned(params.norm_field_width),
             }))),
             "o": Out(stream.Signature(unsigned(params.row_width))),
@@ -110,12 +183,8 @@ class Quantizer(wiring.Component):
         y, field = self.i.payload.rotated, self.i.payload.field
         negative = [value < 0 for value in y]
         if p.half > 1:
-            # First cycle: the shared thresholds (each a CSD adder tree) beside the magnitudes.
-            thresholds = [
-                stage(const_mul(self.i.payload.norm, int(boundary)) >> p.compare_shift,
-                      p.compare_width)
-                for boundary in p.boundaries_fixed
-            ]
+            # First cycle: the magnitudes, beside the key's thresholds.
+            thresholds = [stage(theta, p.compare_width) for theta in self.i.payload.thresholds]
             magnitudes = [stage(abs(value), p.compare_width) for value in y]
             negative = [stage(value, 1) for value in negative]
             field = stage(field, p.norm_field_width)

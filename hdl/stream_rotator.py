@@ -17,20 +17,22 @@ class StreamRotator(wiring.Component):
     ``k*L + l``), on the input and on the output alike; the result matches
     :func:`axelram.golden.fixed.rotate` bit for bit. Since ``H_d = H_{d/L} (x) H_L``, each beat
     goes through a fully parallel ``L``-point butterfly network across the lanes
-    (``log2(L)`` registered stages, the sign flip folded into the first), then each lane through
+    (``log2(L)`` registered stages; the sign flip is folded into the first when ``L = d``, and
+    has two registered stages of its own when folded: the beat with its sign bits, selected by
+    the beat index, then the flipped beat), then each lane through
     a radix-2 single-path delay-feedback (SDF) ``d/L``-point transform over the beats: stages of
     distance ``D = d/(2L), ..., 2, 1`` beats, each a ``D``-deep register buffer per lane and an
     output register. ``lanes = d`` is the parallel :class:`~axelram.hdl.rotator.Rotator` (no SDF
     stage); ``lanes = 1`` has no lane butterflies.
 
-    Latency :attr:`latency` ``= log2(d) + d/L - 1`` cycles from the transfer of a vector's first
-    input beat to its first output beat when nothing stalls; throughput one vector per ``d/L``
-    cycles (one beat per cycle). Every register moves on one advance condition: a vector always
-    starts at beat phase 0; mid-vector the pipeline waits for input beats; after the last vector
-    it runs on zero beats, whole vector slots of ``d/L`` of them, until every real beat has left
-    (an input vector arriving meanwhile waits for the next phase 0); it stops while the output
-    holds a beat that is not accepted. ``i.ready`` does not depend on ``i.valid``, ``o.valid``
-    comes from a register.
+    Latency :attr:`latency` ``= log2(d) + d/L - 1`` (plus 2 when ``L < d``) cycles from the
+    transfer of a vector's first input beat to its first output beat when nothing stalls;
+    throughput one vector per ``d/L`` cycles (one beat per cycle). Every register moves on one
+    advance condition: a vector always starts at beat phase 0; mid-vector the pipeline waits for
+    input beats; after the last vector it runs on zero beats, whole vector slots of ``d/L`` of
+    them, until every real beat has left (an input vector arriving meanwhile waits for the next
+    phase 0); it stops while the output holds a beat that is not accepted. ``i.ready`` does not
+    depend on ``i.valid``, ``o.valid`` comes from a register.
 
     Arithmetic: ``log2(L) * L/2`` butterflies (adder and subtractor) across the lanes plus
     ``log2(d/L) * L`` in the SDF stages, ``(L/2) log2(L) + L log2(d/L)`` in all (d=128: 7 for
@@ -84,8 +86,13 @@ class StreamRotator(wiring.Component):
 
     @property
     def latency(self) -> int:
-        """``log2(d) + beats - 1``: one register per butterfly level, ``D`` more per SDF stage."""
-        return self._params.log2_d + self.beats - 1
+        """``log2(d) + beats - 1``, plus 2 when folded: one register per butterfly level, ``D``
+        more per SDF stage, and the registered input beat and flipped beat."""
+        return self._flip_stages + self._params.log2_d + self.beats - 1
+
+    @property
+    def _flip_stages(self) -> int:
+        return 2 if self.beats > 1 else 0
 
     def elaborate(self, platform):
         p, lanes, beats = self._params, self._lanes, self.beats
@@ -131,12 +138,23 @@ class StreamRotator(wiring.Component):
             m.d.sync += self.o.valid.eq(0)
 
         # Sign flip of the beat (zeros in a dummy slot), then the lane butterflies, as in the
-        # parallel rotator with d = L.
-        signs = self.signs.word_select(phase, lanes) if beats > 1 else self.signs
-        values = [Signal(signed(p.flip_width), name=f"flip_{j}") for j in range(lanes)]
-        for j, (value, x) in enumerate(zip(values, self.i.payload, strict=True)):
-            with m.If(transfer):
-                m.d.comb += value.eq(Mux(signs[j], -x, x))
+        # parallel rotator with d = L. The beat is zeroed from `i.valid` and `accept`, not from
+        # `i.ready`, so that no downstream handshake reaches the datapath (whenever the
+        # registers load, the two agree). Folded, the beat and its sign bits (a multiplexer on
+        # `phase`) are registered first, then the flipped beat, so that the sign selection, the
+        # negation and the first addition are each a stage of their own.
+        beat = [Mux(self.i.valid & accept, x, 0) for x in self.i.payload]
+        if beats > 1:
+            signs = Signal(lanes, name="beat_signs")
+            inputs = [Signal(signed(p.in_width), name=f"in_{j}") for j in range(lanes)]
+            values = [Signal(signed(p.flip_width), name=f"flip_{j}") for j in range(lanes)]
+            with m.If(advance):
+                m.d.sync += [signs.eq(self.signs.word_select(phase, lanes)),
+                             [reg.eq(x) for reg, x in zip(inputs, beat, strict=True)],
+                             [value.eq(Mux(signs[j], -x, x))
+                              for j, (value, x) in enumerate(zip(values, inputs, strict=True))]]
+        else:
+            values = [Mux(self.signs[j], -x, x) for j, x in enumerate(beat)]
         for level in range(1, log2_lanes + 1):
             h = 1 << (level - 1)
             out = [Signal(signed(p.fwht_width(level)), name=f"lane{level}_{j}")
@@ -154,7 +172,7 @@ class StreamRotator(wiring.Component):
         # while the buffer's oldest words (the previous group's a - b) go out; the next D beats
         # (b) leave as a + b and put a - b into the buffer. That is H_2D = [[H_D, H_D],
         # [H_D, -H_D]] in Sylvester order, the output D + 1 beats after the input.
-        offset = log2_lanes  # pipeline registers in front of the stage
+        offset = self._flip_stages + log2_lanes  # pipeline registers in front of the stage
         level, depth = log2_lanes, beats // 2
         while depth:
             level += 1

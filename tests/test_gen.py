@@ -105,7 +105,8 @@ def test_gen_bad_signs_file(tmp_path, capsys, content, message):
 
 
 def test_gen_shared_rotator(tmp_path):
-    """Sharing the rotator removes one rotator's butterflies and lengthens the query path."""
+    """Sharing the rotator changes no latency: a query takes the encoder's rotator, which has
+    the query rotator's latency."""
     own, shared = tmp_path / "own", tmp_path / "shared"
     assert _run(["gen", *SMALL, "-o", str(own)]) == 0
     assert _run(["gen", *SMALL, "--share-rotator", "-o", str(shared)]) == 0
@@ -113,4 +114,4 @@ def test_gen_shared_rotator(tmp_path):
     b = json.loads((shared / "axelram.json").read_text())
     assert not a["parameters"]["share_rotator"] and b["parameters"]["share_rotator"]
     assert b["latency"]["write"] == a["latency"]["write"]
-    assert b["latency"]["query"] > a["latency"]["query"]
+    assert b["latency"]["query"] == a["latency"]["query"]

@@ -9,18 +9,31 @@ from axelram.gen.report import measure, report_rows
 from axelram.golden.params import Params
 
 
-@pytest.mark.parametrize("kwargs", [{"d": 8, "b": 3, "depth": 64}, {"d": 16, "b": 2, "depth": 32}])
-def test_measured_counts(kwargs):
+@pytest.mark.parametrize(("kwargs", "lanes"), [
+    ({"d": 8, "b": 3, "depth": 64}, 8), ({"d": 16, "b": 2, "depth": 32}, 16),
+    ({"d": 16, "b": 3, "depth": 32}, 1), ({"d": 16, "b": 3, "depth": 32}, 4),
+])
+def test_measured_counts(kwargs, lanes):
     p = Params(**kwargs)
-    counts = measure(p)
-    assert sum(counts["rotator"][k] for k in ("adders", "subtractors")) == p.d * p.log2_d
+    counts = measure(p, lanes)
+    log2_lanes = lanes.bit_length() - 1
+    stages = p.log2_d - log2_lanes  # SDF stages
+    butterflies = lanes // 2 * log2_lanes + lanes * stages
+    # Besides the butterflies' adders and subtractors: the flush counter's decrement and one
+    # beat-index subtraction per SDF stage.
+    assert sum(counts["rotator"][k] for k in ("adders", "subtractors")) == (
+        2 * butterflies + 1 + stages)
     assert counts["rotator"]["multipliers"] == 0
-    assert counts["norm unit"]["multipliers"] == p.d  # the squarings the paper does not count
-    assert counts["quantizer"]["comparators"] == p.d * (p.half - 1)
+    assert counts["norm unit"]["multipliers"] == lanes  # squarings the paper does not count
+    assert counts["quantizer"]["comparators"] == lanes * (p.half - 1)
     assert counts["quantizer"]["multipliers"] == counts["query table"]["multipliers"] == 0
+    assert counts["write path"]["multipliers"] == lanes
     assert counts["score datapath"]["multipliers"] == 1
     assert counts["index store"]["memory bits"] == p.depth * p.row_width
-    rows = {row[0]: row for row in report_rows(p, counts)}
+    # The row register alone holds d*b index bits; the table register d*half entries.
+    assert counts["write path"]["register bits"] > p.row_width
+    assert counts["query table"]["register bits"] >= p.d * p.half * p.table_entry_width
+    rows = {row[0]: row for row in report_rows(p, lanes, counts)}
     ours = p.depth  # one true multiplication per key and query
     assert rows["multiplications, 1 query over T keys"][2] == (
         f"{ours:,} ({p.depth * p.d / ours:.1f}x)")
@@ -30,7 +43,7 @@ def test_cli_report(tmp_path, capsys):
     out = tmp_path / "counts.json"
     assert main(["report", "--d", "8", "--depth", "64", "--json", str(out)]) == 0
     text = capsys.readouterr().out
-    assert "| write: comparators | d (2^b - 1) = 56 | 24 |" in text
+    assert "| write: comparators | d (2^b - 1) = 56 | 3 |" in text  # one lane by default
     assert json.loads(out.read_text())["blocks"]["score datapath"]["multipliers"] == 1
 
 
@@ -38,3 +51,9 @@ def test_cli_report_bad_parameter(capsys):
     assert main(["report", "--d", "12"]) == 2
     assert capsys.readouterr().err.strip() == (
         "axelram: error: d must be a power of two in 2..1024, got 12")
+
+
+def test_cli_report_bad_lanes(capsys):
+    assert main(["report", "--d", "8", "--lanes", "3"]) == 2
+    assert capsys.readouterr().err.strip() == (
+        "axelram: error: --lanes must be a power of two in 1..8 (d), got 3")

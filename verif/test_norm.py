@@ -1,11 +1,14 @@
+# amaranth: UnusedElaboratable=no
 """Norm unit: emitted Verilog against :func:`axelram.golden.fixed.key_norm` and
-:func:`axelram.golden.fixed.encode_norm`, bit for bit."""
+:func:`axelram.golden.fixed.encode_norm`, bit for bit, with every key sent as beats of ``lanes``
+coordinates."""
 
 from math import isqrt
 
 import cocotb
 import numpy as np
 import pytest
+from cocotb.triggers import FallingEdge, ReadOnly
 
 from axelram.golden import fixed
 from axelram.golden.params import Params
@@ -30,6 +33,9 @@ VARIANTS = {
     "frac0": {"norm_frac": 0},
     "exact": {"norm_mantissa": 0},
     "m6": {"norm_mantissa": 6},
+    # d=16, in_width=8: norm_width 15, one root step fewer than beats at lanes=1 (the serial
+    # root loads each sum the cycle its previous root leaves).
+    "frac5": {"norm_frac": 5},
 }
 
 
@@ -78,11 +84,53 @@ def keys_with_norm(targets, p: Params) -> np.ndarray:
     return np.array(keys, dtype=np.int64).reshape(-1, p.d)
 
 
+def stalls(rng, enabled: bool, hold: int, delay: int = 0):
+    """Endless pause flags: ``delay`` of :func:`pauses`, then ``hold`` pauses in a row and
+    ``3 * hold`` of :func:`pauses`, again and again. A hold on ``o`` outlasts the time the input
+    needs to fill the unit, so ``i.ready`` drops."""
+    flags = pauses(rng, enabled)
+    for _ in range(delay):
+        yield next(flags)
+    while True:
+        yield from [enabled] * hold
+        for _ in range(3 * hold):
+            yield next(flags)
+
+
+class Handshakes:
+    """Records, by cycle number, the transfers on ``i``, the cycles where ``i.valid`` waits for
+    ``i.ready``, and the cycles where ``o.valid`` is high."""
+
+    def __init__(self, dut):
+        self.dut = dut
+        self.transfers, self.refused, self.o_valid = [], [], []
+        self._task = cocotb.start_soon(self._run())
+
+    async def _run(self):
+        cycle = 0
+        while True:
+            await FallingEdge(self.dut.clk)
+            await ReadOnly()
+            if self.dut.i__valid.value:
+                (self.transfers if self.dut.i__ready.value else self.refused).append(cycle)
+            if self.dut.o__valid.value:
+                self.o_valid.append(cycle)
+            cycle += 1
+
+    def stop(self):
+        self._task.cancel()
+
+
 class NormTB(Clocked):
     def __init__(self, dut):
         super().__init__(dut)
         self.p = case_params()
+        self.lanes = case()["lanes"]
+        self.beats = self.p.d // self.lanes
+        self.latency = case()["latency"]
         self.signs = signs_from_seed(case()["sign_seed"], self.p.d)
+        # Long enough for the input to fill the unit with a key in every stage that holds one.
+        self.hold = 2 * (self.latency + 4 * self.beats)
 
     def stimulus(self, rng, count):
         p = self.p
@@ -92,19 +140,30 @@ class NormTB(Clocked):
             random_vectors(rng, p, count // 2), spread_vectors(rng, p, count - count // 2),
         ])
 
-    async def check(self, keys, gaps_rng, bp_rng, gaps, backpressure):
+    def split(self, keys):
+        """Input beats: ``lanes`` coordinates each, a key's beats in order."""
+        return [pack(beat, self.p.in_width) for beat in keys.reshape(-1, self.lanes)]
+
+    def expect(self, received, keys):
         p = self.p
-        source = StreamSource(self.dut, "i", pauses(gaps_rng, gaps))
-        sink = StreamSink(self.dut, "o", pauses(bp_rng, backpressure))
-        await source.send(pack(k, p.in_width) for k in keys)
-        await sink.wait_for(len(keys), timeout_cycles=10 * len(keys) + 100)
-        await self.cycles(NormUnit(p).latency + 5)
-        sink.stop()
         mask = (1 << p.norm_width) - 1
         norm = fixed.key_norm(keys, p)
-        np.testing.assert_array_equal([v & mask for v in sink.received], norm)
-        np.testing.assert_array_equal([v >> p.norm_width for v in sink.received],
+        np.testing.assert_array_equal([v & mask for v in received], norm)
+        np.testing.assert_array_equal([v >> p.norm_width for v in received],
                                       fixed.encode_norm(norm, p))
+
+    async def check(self, keys, gaps_rng, bp_rng, gaps, backpressure):
+        source = StreamSource(self.dut, "i", stalls(gaps_rng, gaps, self.hold, 2 * self.hold))
+        sink = StreamSink(self.dut, "o", stalls(bp_rng, backpressure, self.hold))
+        handshakes = Handshakes(self.dut)
+        await source.send(self.split(keys))
+        await sink.wait_for(len(keys), timeout_cycles=20 * len(keys) * self.beats + self.hold)
+        await self.cycles(self.latency + self.beats + 5)
+        sink.stop()
+        handshakes.stop()
+        self.expect(sink.received, keys)
+        # Backpressure fills the unit: it must have refused input (and lost nothing).
+        assert bool(handshakes.refused) == backpressure, f"i refused in {handshakes.refused}"
 
 
 @cocotb.test()
@@ -123,16 +182,21 @@ async def norm_stream(dut, gaps, backpressure):
 
 @cocotb.test()
 async def norm_reset_mid_traffic(dut):
-    """Reset while keys are in flight; afterwards only new keys come out, all correct."""
+    """Reset while keys are in flight, in the middle of a key's beats when a key has several;
+    afterwards the beats count from the new first key: only new keys come out, all correct."""
     tb = NormTB(dut)
     await tb.reset()
     rng = case_rng(7)
-    latency = NormUnit(tb.p).latency
     source = StreamSource(dut, "i", pauses(rng, True))
     sink = StreamSink(dut, "o", pauses(rng, True))
     sending = cocotb.start_soon(source.send(
-        pack(k, tb.p.in_width) for k in random_vectors(rng, tb.p, 3 * latency)))
-    await tb.cycles(int(rng.integers(latency, 2 * latency)))
+        tb.split(random_vectors(rng, tb.p, 3 * tb.latency))))
+    await tb.cycles(int(rng.integers(tb.latency, 2 * tb.latency + 3 * tb.beats)))
+    for _ in range(10 * tb.beats):
+        if source.sent % tb.beats or tb.beats == 1:
+            break
+        await tb.cycles(1)
+    assert source.sent % tb.beats or tb.beats == 1, "the reset would not split a key"
     sending.cancel()
     sink.stop()
     dut.i__valid.value = 0
@@ -140,18 +204,97 @@ async def norm_reset_mid_traffic(dut):
     await tb.check(tb.stimulus(rng, 20), rng, rng, True, True)
 
 
-@pytest.mark.parametrize(("d", "in_width", "variant", "simulator"), harness.cases(
-    verilator=[(d, w, "default") for d in (2, 4, 8, 16, 32, 64, 128, 256) for w in (8, 16)]
-    + [(d, w, v) for d in (16, 128) for w in (8, 16) for v in ("frac0", "exact", "m6")],
-    icarus=[(2, 8, "frac0"), (4, 16, "m6"), (8, 16, "exact"), (16, 16, "default")],
-    slow=lambda *c: c not in {(16, 16, "m6"), (128, 16, "default"), (2, 8, "frac0")},
+@cocotb.test()
+async def norm_full_rate(dut):
+    """Keys back to back: one beat per cycle, never refused; each key's ``o.valid`` exactly
+    ``latency`` cycles after its last beat, for one cycle."""
+    tb = NormTB(dut)
+    await tb.reset()
+    keys = random_vectors(case_rng(9), tb.p, 12)
+    source, sink = StreamSource(dut, "i"), StreamSink(dut, "o")
+    handshakes = Handshakes(dut)
+    await source.send(tb.split(keys))
+    await tb.cycles(tb.latency + 5)
+    handshakes.stop()
+    sink.stop()
+    first, count = handshakes.transfers[0], len(keys) * tb.beats
+    assert handshakes.transfers == list(range(first, first + count)), handshakes.transfers
+    assert not handshakes.refused, f"i refused in {handshakes.refused}"
+    last_beats = handshakes.transfers[tb.beats - 1::tb.beats]
+    assert handshakes.o_valid == [c + tb.latency for c in last_beats], handshakes.o_valid
+    tb.expect(sink.received, keys)
+
+
+DIMS = (2, 4, 8, 16, 32, 64, 128, 256)
+# The default run (NormUnit.serial_root tells the square root's form): (16, 8, "frac5", 1) has
+# the serial root; (16, 16, "m6", 4) and (2, 8, "frac0", 1) an accumulator and the pipelined
+# root; (128, 16, "default", 128) is the parallel unit.
+FAST = {(16, 16, "m6", 4), (128, 16, "default", 128), (2, 8, "frac0", 1), (16, 8, "frac5", 1)}
+
+
+@pytest.mark.parametrize(("d", "in_width", "variant", "lanes", "simulator"), harness.cases(
+    verilator=[(d, w, "default", lanes) for d in DIMS for w in (8, 16) for lanes in (
+        harness.lanes_of(d) if d in (4, 16, 64, 128) else (d,))]
+    + [(d, w, v, lanes) for d in (16, 128) for w in (8, 16) for v in ("frac0", "exact", "m6")
+       for lanes in (1, d)]
+    + [(16, 8, "frac5", lanes) for lanes in harness.lanes_of(16)]
+    + [(16, 16, "m6", 4), (2, 8, "frac0", 1)],
+    icarus=[(2, 8, "frac0", 1), (4, 16, "m6", 4), (8, 16, "exact", 2), (16, 16, "default", 16),
+            (16, 8, "default", 1)],
+    slow=lambda *c: c not in FAST,
 ))
-def test_norm(d, in_width, variant, simulator, request):
+def test_norm(d, in_width, variant, lanes, simulator, request):
     overrides = VARIANTS[variant]
     p = Params(d=d, in_width=in_width, **overrides)
+    unit = NormUnit(p, lanes)
     harness.run(
-        NormUnit(p), test_module=__name__, case=request.node.name, simulator=simulator,
-        env={"params": {"d": d, "in_width": in_width, **overrides}, "sign_seed": 1,
-             "vectors": 200},
-        seed=2000 + d + in_width,
+        unit, test_module=__name__, case=request.node.name, simulator=simulator,
+        env={"params": {"d": d, "in_width": in_width, **overrides}, "lanes": lanes,
+             "latency": unit.latency, "sign_seed": 1, "vectors": 200},
+        seed=2000 + d + in_width + lanes,
     )
+
+
+@pytest.mark.parametrize(("lanes", "error", "message"), [
+    (3, ValueError, r"lanes must be a power of two in 1\.\.8 \(d\), got 3"),
+    (16, ValueError, r"lanes must be a power of two in 1\.\.8 \(d\), got 16"),
+    (0, ValueError, r"lanes must be a power of two in 1\.\.8 \(d\), got 0"),
+    (2.0, TypeError, r"lanes must be an integer, got 2\.0"),
+    (True, TypeError, r"lanes must be an integer, got True"),
+])
+def test_norm_lanes_arguments(lanes, error, message):
+    with pytest.raises(error, match=message):
+        NormUnit(Params(d=8), lanes)
+
+
+def test_norm_params_type():
+    with pytest.raises(TypeError, match=r"params must be a Params, got 8"):
+        NormUnit(8, 2)
+
+
+# (d, in_width, variant, lanes): beats, latency, serial root. norm_width is 23 at d=128,
+# in_width=16 (rounded), 15 for "frac5" at d=16, in_width=8 (rounded), 14 for "exact" there.
+@pytest.mark.parametrize(("d", "in_width", "variant", "lanes", "beats", "latency", "serial"), [
+    (128, 16, "default", None, 1, 32, False),
+    (128, 16, "default", 128, 1, 32, False),
+    (128, 16, "default", 32, 4, 31, False),
+    (128, 16, "default", 2, 64, 28, True),
+    (128, 16, "default", 1, 128, 27, True),
+    (16, 8, "frac5", 1, 16, 19, True),
+    (16, 8, "frac5", 2, 8, 19, False),
+    (16, 8, "exact", 1, 16, 17, True),
+    (16, 8, "exact", 16, 1, 19, False),
+])
+def test_norm_properties(d, in_width, variant, lanes, beats, latency, serial):
+    unit = NormUnit(Params(d=d, in_width=in_width, **VARIANTS[variant]), lanes)
+    assert (unit.lanes, unit.beats, unit.latency, unit.serial_root) == (
+        d if lanes is None else lanes, beats, latency, serial)
+
+
+def test_norm_fast_cases():
+    """The default run reaches the parallel unit and both square roots of the folded one."""
+    forms = set()
+    for d, in_width, variant, lanes in FAST:
+        unit = NormUnit(Params(d=d, in_width=in_width, **VARIANTS[variant]), lanes)
+        forms.add("parallel" if unit.beats == 1 else "serial" if unit.serial_root else "pipelined")
+    assert forms == {"parallel", "serial", "pipelined"}

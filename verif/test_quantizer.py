@@ -102,14 +102,16 @@ class QuantizerTB(Clocked):
         )
 
     def payloads(self, inputs):
-        """The input beats of every key: ``lanes`` coordinates each, with the key's norm and
-        field."""
+        """The input beats of every key: ``lanes`` coordinates each, with the key's thresholds
+        (the golden :func:`fixed.thresholds` of its norm) and field."""
         p = self.p
         offset = self.lanes * p.rotated_width
+        field_offset = offset + (p.half - 1) * p.compare_width
         for y, norm, field in zip(*inputs, strict=True):
+            scale = (pack(fixed.thresholds(norm, p), p.compare_width) << offset
+                     | int(field) << field_offset)
             for beat in y.reshape(-1, self.lanes):
-                yield (pack(beat, p.rotated_width) | int(norm) << offset
-                       | int(field) << (offset + p.norm_width))
+                yield pack(beat, p.rotated_width) | scale
 
     async def check(self, inputs, gaps_rng, bp_rng, gaps, backpressure):
         p = self.p
@@ -162,18 +164,13 @@ FAST = {(16, 3, 16, "default", 16), (128, 3, 16, "default", 128), (2, 1, 8, "exa
         (8, 2, 8, "beta", 8), (16, 3, 16, "default", 1), (64, 2, 16, "default", 16)}
 
 
-def lanes_of(d: int) -> list[int]:
-    """The lanes every folded block is tested at: 1, 2, d/4 and d."""
-    return sorted({1, min(2, d), max(d // 4, 1), d})
-
-
 @pytest.mark.parametrize(("d", "b", "in_width", "variant", "lanes", "simulator"), harness.cases(
     verilator=[(d, b, 16, "default", d) for d in DIMS for b in (1, 2, 3, 4)]
     + [(d, b, 8, "default", d) for d in DIMS for b in (1, 3)]
     + [(d, 3, w, v, d) for d in (16, 128) for w in (8, 16) for v in ("frac0", "exact", "m6")]
     + [(d, b, 16, "beta", d) for d in (16, 32, 64, 128) for b in (2, 3, 4)]
     + [(d, b, 16, "default", lanes) for d in (4, 16, 64, 128) for b in (1, 2, 3)
-       for lanes in lanes_of(d) if lanes < d],
+       for lanes in harness.lanes_of(d) if lanes < d],
     icarus=[(2, 1, 8, "exact", 2), (4, 4, 8, "m6", 4), (8, 2, 8, "beta", 8),
             (16, 3, 16, "frac0", 16), (8, 3, 16, "default", 2)],
     slow=lambda *c: c not in FAST,

@@ -1,8 +1,12 @@
+# amaranth: UnusedElaboratable=no
 """Query table: emitted Verilog against :func:`axelram.golden.fixed.query_table`, bit for bit."""
+
+import itertools
 
 import cocotb
 import numpy as np
 import pytest
+from cocotb.triggers import FallingEdge, ReadOnly
 
 from axelram.golden import fixed
 from axelram.golden.params import Params
@@ -54,79 +58,229 @@ def rotated_stimulus(rng, p: Params, signs, count: int) -> np.ndarray:
     ])
 
 
+def long_holds(rng, first: int):
+    """Backpressure in long runs: ``o.ready`` low for ``first`` cycles, then alternately high
+    for 1 to 8 cycles and low for 1 to 400."""
+    yield from itertools.repeat(True, first)
+    while True:
+        yield from itertools.repeat(False, int(rng.integers(1, 9)))
+        yield from itertools.repeat(True, int(rng.integers(1, 401)))
+
+
+class Monitor:
+    """Checks the table's handshake every cycle and records cycle numbers of the transfers on
+    ``i``, of ``o.valid`` and of the transfers on ``o``.
+
+    ``i.ready`` must be low exactly while ``o.valid`` is high and ``o.ready`` low, and a table
+    not taken must stay valid and unchanged in the next cycle.
+    """
+
+    def __init__(self, dut):
+        self.dut = dut
+        self.i, self.o_valid, self.o = [], [], []
+        self._task = cocotb.start_soon(self._run())
+
+    async def _run(self):
+        dut, held = self.dut, None
+        for cycle in itertools.count():
+            await FallingEdge(dut.clk)
+            await ReadOnly()
+            valid, ready = bool(dut.o__valid.value), bool(dut.o__ready.value)
+            if held is not None:
+                assert valid, f"cycle {cycle}: o.valid dropped before the table was taken"
+                assert dut.o__payload.value == held, f"cycle {cycle}: o.payload changed, not taken"
+            assert bool(dut.i__ready.value) == (not valid or ready), (
+                f"cycle {cycle}: i.ready {dut.i__ready.value}, o.valid {valid}, o.ready {ready}")
+            held = dut.o__payload.value if valid and not ready else None
+            if dut.i__valid.value and dut.i__ready.value:
+                self.i.append(cycle)
+            if valid:
+                self.o_valid.append(cycle)
+                if ready:
+                    self.o.append(cycle)
+
+    def stop(self):
+        self._task.cancel()
+
+
 class TableTB(Clocked):
     def __init__(self, dut):
         super().__init__(dut)
         self.p = case_params()
+        self.lanes = case()["lanes"]
+        self.beats = self.p.d // self.lanes
+        self.latency = case()["latency"]
         self.signs = signs_from_seed(case()["sign_seed"], self.p.d)
 
-    async def check(self, z, gaps_rng, bp_rng, gaps, backpressure):
+    def split(self, z):
+        """Input beats: ``lanes`` coordinates each, a query's beats in order."""
+        return [pack(beat, self.p.rotated_width) for beat in z.reshape(-1, self.lanes)]
+
+    def join(self, received):
+        """The received positive half-tables, shape ``(n, d, half)``."""
         p = self.p
-        source = StreamSource(self.dut, "i", pauses(gaps_rng, gaps))
-        sink = StreamSink(self.dut, "o", pauses(bp_rng, backpressure))
-        await source.send(pack(v, p.rotated_width) for v in z)
-        await sink.wait_for(len(z), timeout_cycles=10 * len(z) + 100)
-        await self.cycles(5)
+        return np.array([unpack(v, p.table_entry_width, p.d * p.half, signed=True)
+                         for v in received]).reshape(-1, p.d, p.half)
+
+    def expect(self, received, z):
+        """The received tables must be the positive halves of the golden tables of ``z``."""
+        p = self.p
+        np.testing.assert_array_equal(self.join(received), fixed.query_table(z, p)[..., p.half:])
+
+    async def check(self, z, source_pauses, sink_pauses, slack: int = 0):
+        """Send ``z`` as beats; exactly its tables must come out, with a clean handshake.
+        ``slack`` cycles of backpressure are allowed beyond the usual timeout."""
+        source = StreamSource(self.dut, "i", source_pauses)
+        sink = StreamSink(self.dut, "o", sink_pauses)
+        monitor = Monitor(self.dut)
+        beats = len(z) * self.beats
+        await source.send(self.split(z))
+        await sink.wait_for(len(z), timeout_cycles=slack + 10 * beats + 100)
+        await self.cycles(self.latency + 5)
         sink.stop()
-        got = np.array([unpack(v, p.table_entry_width, p.d * p.half, signed=True)
-                        for v in sink.received]).reshape(-1, p.d, p.half)
-        np.testing.assert_array_equal(got, fixed.query_table(z, p)[..., p.half:])
+        monitor.stop()
+        assert len(monitor.i) == beats, f"{len(monitor.i)} beats taken, {beats} sent"
+        self.expect(sink.received, z)
 
 
 @cocotb.test()
 @cocotb.parametrize(gaps=[False, True], backpressure=[False, True])
 async def table_stream(dut, gaps, backpressure):
-    """Rotated queries and arbitrary extreme ``z``, with idle gaps and backpressure on or off."""
+    """Rotated queries and arbitrary extreme ``z`` as beats, with idle gaps and backpressure on
+    or off."""
     tb = TableTB(dut)
     await tb.reset()
     rng = case_rng(2 * gaps + backpressure)
     z = rotated_stimulus(rng, tb.p, tb.signs, case()["vectors"])
-    await tb.check(z, rng, rng, gaps, backpressure)
+    await tb.check(z, pauses(rng, gaps), pauses(rng, backpressure))
+
+
+@cocotb.test()
+@cocotb.parametrize(gaps=[False, True])
+async def table_long_holds(dut, gaps):
+    """``o`` held not-ready for thousands of cycles, then for up to 400 at a time: no beat is
+    taken meanwhile, the held table does not change, and every table is right."""
+    tb = TableTB(dut)
+    await tb.reset()
+    rng = case_rng(4 + gaps)
+    z = rotated_stimulus(rng, tb.p, tb.signs, 4)
+    first = 3000
+    await tb.check(z, pauses(rng, gaps), long_holds(rng, first), first + 410 * len(z))
 
 
 @cocotb.test()
 async def table_reset_mid_traffic(dut):
-    """Reset while vectors are in flight; afterwards only new tables come out, all correct."""
+    """Reset while beats are in flight, at a random cycle and after part of a query's beats;
+    afterwards the beat count restarts and only new tables come out, all correct."""
     tb = TableTB(dut)
     await tb.reset()
     rng = case_rng(7)
+    z = rotated_stimulus(rng, tb.p, tb.signs, 20)
     source = StreamSource(dut, "i", pauses(rng, True))
     sink = StreamSink(dut, "o", pauses(rng, True))
-    z = rotated_stimulus(rng, tb.p, tb.signs, 20)
-    sending = cocotb.start_soon(source.send(pack(v, tb.p.rotated_width) for v in z))
-    await tb.cycles(int(rng.integers(1, 20)))
+    sending = cocotb.start_soon(source.send(tb.split(z)))
+    await tb.cycles(int(rng.integers(1, 8 * tb.beats + 20)))
     sending.cancel()
     sink.stop()
     dut.i__valid.value = 0
     await tb.reset()
-    await tb.check(z, rng, rng, True, True)
+    # Two whole queries and 1 .. beats-1 beats of a third (a third whole one when L = d).
+    sink = StreamSink(dut, "o", pauses(rng, True))
+    await source.send(tb.split(z)[:2 * tb.beats + int(rng.integers(1, max(2, tb.beats)))])
+    sink.stop()
+    await tb.reset()
+    await tb.check(z, pauses(rng, True), pauses(rng, True))
 
 
-# (d, b, in_width, table_width, codebook): every d x b x in_width, then non-default tables.
+@cocotb.test()
+async def table_timing(dut):
+    """Latency and throughput, nothing stalling: ``o.valid`` comes ``latency`` cycles after a
+    query's last beat, for one cycle; back-to-back queries go in one beat per cycle."""
+    tb = TableTB(dut)
+    await tb.reset()
+    rng = case_rng(9)
+    top = tb.p.rotated_max
+    z = rng.integers(-top, top, size=(9, tb.p.d), endpoint=True, dtype=np.int64)
+    source, sink = StreamSource(dut, "i"), StreamSink(dut, "o")
+    monitor = Monitor(dut)
+    for query in z[:3]:  # one at a time
+        await source.send(tb.split(query[None]))
+        await tb.cycles(tb.latency + 3)
+    await source.send(tb.split(z[3:]))  # back to back
+    await tb.cycles(tb.latency + 3)
+    monitor.stop()
+    sink.stop()
+    last = monitor.i[tb.beats - 1::tb.beats]
+    assert monitor.o_valid == [cycle + tb.latency for cycle in last], (
+        f"last beats at {last}, o.valid at {monitor.o_valid}, latency {tb.latency}")
+    assert monitor.o == monitor.o_valid
+    burst = monitor.i[3 * tb.beats:]
+    assert burst == list(range(burst[0], burst[0] + len(burst))), f"beats taken at {burst}"
+    tb.expect(sink.received, z)
+
+
+# (d, b, in_width, table_width, codebook, lanes): every d x b x in_width unfolded, the lanes of
+# every d at b = 1 and 3, then non-default tables unfolded and folded.
 # A d=128 table takes minutes to build in Verilator: d <= 16 only outside `make regress`.
 DEFAULT = (Params.table_width, Params.codebook)
-SWEEP = [(d, b, w, *DEFAULT) for d in (2, 4, 8, 16, 32, 64, 128, 256) for b in (1, 2, 3, 4)
+SWEEP = [(d, b, w, *DEFAULT, d) for d in (2, 4, 8, 16, 32, 64, 128, 256) for b in (1, 2, 3, 4)
          for w in (8, 16)]
-VARIANTS = [(32, 4, 16, 10, "gaussian"), (128, 3, 16, 10, "gaussian"),
-            (64, 2, 16, 24, "gaussian"), (256, 3, 16, 24, "gaussian"),
-            (16, 3, 8, 24, "gaussian"), (32, 3, 16, 18, "beta"), (128, 4, 8, 18, "beta"),
-            (4, 2, 8, 32, "gaussian")]  # table_shift 0: the products are the entries
-FAST = [(2, 1, 16, *DEFAULT), (16, 3, 16, *DEFAULT), (4, 2, 8, 32, "gaussian")]
+FOLDED = [(d, b, 16, *DEFAULT, lanes) for d in (2, 4, 8, 16, 32, 64, 128, 256) for b in (1, 3)
+          for lanes in harness.lanes_of(d) if lanes < d]
+VARIANTS = [(*v, lanes) for v in [
+    (32, 4, 16, 10, "gaussian"), (128, 3, 16, 10, "gaussian"), (64, 2, 16, 24, "gaussian"),
+    (256, 3, 16, 24, "gaussian"), (16, 3, 8, 24, "gaussian"), (32, 3, 16, 18, "beta"),
+    (128, 4, 8, 18, "beta"),
+    (4, 2, 8, 32, "gaussian"),  # table_shift 0: the products are the entries
+] for lanes in (v[0] // 4, v[0])]
+FAST = [(2, 1, 16, *DEFAULT, 1), (16, 3, 16, *DEFAULT, 4), (16, 3, 16, *DEFAULT, 16),
+        (4, 2, 8, 32, "gaussian", 1), (4, 2, 8, 32, "gaussian", 4)]
 
 
 @pytest.mark.parametrize(
-    ("d", "b", "in_width", "table_width", "codebook", "simulator"),
+    ("d", "b", "in_width", "table_width", "codebook", "lanes", "simulator"),
     harness.cases(
-        verilator=SWEEP + VARIANTS,
-        icarus=[(d, b, w, *DEFAULT) for d in (2, 16) for b in (1, 3) for w in (8, 16)]
-        + [(8, 2, 16, 10, "beta")],
+        verilator=SWEEP + FOLDED + VARIANTS,
+        icarus=[(d, b, w, *DEFAULT, lanes) for d in (2, 16) for b in (1, 3) for w in (8, 16)
+                for lanes in (1, d)] + [(8, 2, 16, 10, "beta", 2)],
         slow=lambda *case: case not in FAST,
     ))
-def test_table(d, b, in_width, table_width, codebook, simulator, request):
+def test_table(d, b, in_width, table_width, codebook, lanes, simulator, request):
     params = {"d": d, "b": b, "in_width": in_width, "table_width": table_width,
               "codebook": codebook}
+    table = QueryTable(Params(**params), lanes=lanes)
     harness.run(
-        QueryTable(Params(**params)), test_module=__name__, case=request.node.name,
-        simulator=simulator, env={"params": params, "sign_seed": 1, "vectors": 100},
-        seed=2000 + 10 * d + b + in_width + table_width,
+        table, test_module=__name__, case=request.node.name, simulator=simulator,
+        env={"params": params, "lanes": lanes, "latency": table.latency, "sign_seed": 1,
+             "vectors": 100 if d // lanes <= 16 else 25},
+        seed=2000 + 10 * d + b + in_width + table_width + lanes,
     )
+
+
+@pytest.mark.parametrize(("lanes", "error", "message"), [
+    (3, ValueError, r"lanes must be a power of two in 1\.\.8 \(d\), got 3"),
+    (16, ValueError, r"lanes must be a power of two in 1\.\.8 \(d\), got 16"),
+    (0, ValueError, r"lanes must be a power of two in 1\.\.8 \(d\), got 0"),
+    (2.0, TypeError, r"lanes must be an integer, got 2\.0"),
+    (True, TypeError, r"lanes must be an integer, got True"),
+])
+def test_table_arguments(lanes, error, message):
+    with pytest.raises(error, match=message):
+        QueryTable(Params(d=8), lanes=lanes)
+
+
+def test_table_params_type():
+    with pytest.raises(TypeError, match=r"params must be a Params, got 8"):
+        QueryTable(8)
+
+
+@pytest.mark.parametrize(("params", "lanes", "expected"), [
+    (Params(d=8), None, (8, 1, 2)), (Params(d=8), 1, (1, 8, 2)),
+    (Params(d=128, b=3), 1, (1, 128, 2)), (Params(d=128, b=3), 2, (2, 64, 2)),
+    (Params(d=128, b=3), 32, (32, 4, 2)), (Params(d=128, b=3), 128, (128, 1, 2)),
+    (Params(d=4, b=2, in_width=8, table_width=32), None, (4, 1, 1)),  # table_shift 0
+    (Params(d=4, b=2, in_width=8, table_width=32), 2, (2, 2, 1)),
+])
+def test_table_properties(params, lanes, expected):
+    table = QueryTable(params, lanes=lanes)
+    assert (table.lanes, table.beats, table.latency) == expected

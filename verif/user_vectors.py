@@ -28,7 +28,7 @@ from axelram.verif.tb import (
 
 @cocotb.test()
 async def stream_user_vectors(dut):
-    p = case_params()
+    p, lanes = case_params(), case()["lanes"]
     inputs = np.load(case()["inputs"])
     keys, queries = inputs["keys"], inputs["queries"]
     heads, n, q = keys.shape[0], keys.shape[1], queries.shape[1]
@@ -47,14 +47,15 @@ async def stream_user_vectors(dut):
         dut.clear.value = 1
         await FallingEdge(tb.clk)
         dut.clear.value = 0
-        await source_keys.send(pack(k, p.in_width) for k in block)
+        await source_keys.send(pack(beat, p.in_width) for beat in block.reshape(-1, lanes))
         while True:
             await ReadOnly()
             if int(dut.count.value) == len(block):
                 break
             await FallingEdge(tb.clk)
         sink.received.clear()
-        sending = cocotb.start_soon(source_queries.send(pack(v, p.in_width) for v in queries[h]))
+        sending = cocotb.start_soon(source_queries.send(
+            pack(beat, p.in_width) for beat in queries[h].reshape(-1, lanes)))
         expected = q * len(block)
         for _ in range(4 * q + 10):  # generous: a query takes len(block) + latency cycles
             await sink.wait_for(min(expected, len(sink.received) + len(block)),

@@ -1,0 +1,223 @@
+"""The key encoder: a key, ``lanes`` coordinates per cycle, in; its packed store row out."""
+
+from amaranth.hdl import Const, Module, Mux, Signal, signed
+from amaranth.lib import data, fifo, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from ..golden.params import Params
+from .norm import NormUnit
+from .pipeline import check_lanes
+from .quantizer import Quantizer, ThresholdUnit
+from .stream_rotator import StreamRotator
+
+__all__ = ["KeyEncoder"]
+
+
+class KeyEncoder(wiring.Component):
+    """The write path: sign flip, FWHT, norm, quantizer and row assembly, ``L = lanes`` wide.
+
+    A key arrives as ``d / L`` beats of ``L`` coordinates (beat ``k`` carries coordinates
+    ``k*L .. k*L + L - 1``; beats are counted from reset) and leaves as one row, equal to
+    :func:`axelram.golden.fixed.write_rows` bit for bit. Each beat goes at once to the
+    :class:`~axelram.hdl.stream_rotator.StreamRotator` and to the
+    :class:`~axelram.hdl.norm.NormUnit`. The quantizer cannot compare before it knows the key's
+    norm, which needs every coordinate, so the rotated beats wait in a FIFO (``buffer_depth``
+    beats, in block or distributed RAM) while the norm unit and the
+    :class:`~axelram.hdl.quantizer.ThresholdUnit` finish; the thresholds then wait in a
+    two-entry FIFO while the key's beats pass the :class:`~axelram.hdl.quantizer.Quantizer`, one
+    per cycle, and the next key's thresholds arrive just as the last of them leaves. Both FIFOs'
+    flags are registers, so no handshake path runs from the quantizer back to the input. The
+    beat FIFO holds only the beats rotated while the thresholds are computed,
+    ``norm.latency + thresholds.latency + 1 - rotator.latency + d/L - 1`` of them at full rate,
+    not a whole key, which is what keeps ``L = 1`` small.
+
+    Throughput one beat per cycle (one key per ``d / L`` cycles) with keys back to back.
+    :attr:`latency` cycles from the transfer of a key's last beat to its row, nothing stalling.
+    Backpressure on ``o`` stalls the quantizer, then the FIFO fills and ``i.ready`` drops.
+
+    With ``queries`` the rotator is shared with query vectors (``d/2 log2 d`` butterflies fewer
+    at ``L = d``): a vector whose first beat finds ``queries.valid`` high is a query (queries
+    come first), its beats all come from ``queries``, and its rotated beats leave on
+    ``rotated_queries`` instead of going to the quantizer; the keys wait meanwhile.
+
+    Parameters
+    ----------
+    params : Params
+    lanes : int or None
+        ``L``, a power of two in ``1..d``; ``None`` is ``d`` (one key per cycle).
+    queries : bool
+        Add the ``queries`` and ``rotated_queries`` ports (see above).
+
+    Members
+    -------
+    signs : In(d)
+        The sign vector, bit ``j`` set negates coordinate ``j`` (drive it from a constant for a
+        ROM); hold it stable while vectors flow.
+    i : In(stream.Signature(ArrayLayout(signed(in_width), L)))
+        Key beats.
+    o : Out(stream.Signature(unsigned(row_width)))
+        Rows: index ``j`` in bits ``[j*b, (j+1)*b)``, the norm field above ``d*b``.
+    queries : In(stream.Signature(ArrayLayout(signed(in_width), L))), with ``queries`` only
+    rotated_queries : Out(stream.Signature(ArrayLayout(signed(rotated_width), L))), idem
+    """
+
+    # The two-entry FIFOs on the norm path (input beats, norms, thresholds): a cycle each.
+    _FIFOS = 3
+
+    def __init__(self, params: Params, lanes: int | None = None, *, queries: bool = False):
+        if not isinstance(params, Params):
+            raise TypeError(f"params must be a Params, got {params!r}")
+        self._params = params
+        self._lanes = lanes = check_lanes(params, lanes)
+        self._queries = bool(queries)
+        beat = data.ArrayLayout(signed(params.in_width), lanes)
+        rotated = data.ArrayLayout(signed(params.rotated_width), lanes)
+        members = {
+            "signs": In(params.d),
+            "i": In(stream.Signature(beat)),
+            "o": Out(stream.Signature(params.row_width)),
+        }
+        if self._queries:
+            members["queries"] = In(stream.Signature(beat))
+            members["rotated_queries"] = Out(stream.Signature(rotated))
+        super().__init__(members)
+        self._rotator = StreamRotator(params, lanes)
+        self._norm = NormUnit(params, lanes)
+        self._thresholds = ThresholdUnit(params)
+        self._quantizer = Quantizer(params, lanes)
+
+    @property
+    def params(self) -> Params:
+        return self._params
+
+    @property
+    def lanes(self) -> int:
+        return self._lanes
+
+    @property
+    def beats(self) -> int:
+        """Beats per key, ``d / lanes``: the cycles between keys at full rate."""
+        return self._params.d // self._lanes
+
+    @property
+    def rotator(self) -> StreamRotator:
+        """The rotator (its ``latency`` is the queries' latency through it)."""
+        return self._rotator
+
+    @property
+    def buffer_depth(self) -> int:
+        """Rotated beats the FIFO holds: those rotated before the key's thresholds are known,
+        plus the FIFO's own two-cycle latency and one beat of slack."""
+        wait = (self._norm.latency + self._thresholds.latency + self._FIFOS
+                - (self._rotator.latency - self.beats + 1))
+        return max(wait, 0) + 3
+
+    @property
+    def latency(self) -> int:
+        """``norm.latency + thresholds.latency + 3 + (d/L - 1) + quantizer.latency``: the norm,
+        the thresholds, the three two-entry FIFOs on their path, the key's other beats behind
+        the first, then the quantizer."""
+        return (self._norm.latency + self._thresholds.latency + self._FIFOS + self.beats - 1
+                + self._quantizer.latency)
+
+    def elaborate(self, platform):
+        p, lanes, beats = self._params, self._lanes, self.beats
+        m = Module()
+        m.submodules.rotator = rotator = self._rotator
+        m.submodules.norm = norm = self._norm
+        m.submodules.thresholds = thresholds = self._thresholds
+        m.submodules.quantizer = quantizer = self._quantizer
+        m.submodules.buffer = buffer = fifo.SyncFIFOBuffered(
+            width=lanes * p.rotated_width, depth=self.buffer_depth)
+        m.d.comb += rotator.signs.eq(self.signs)
+        # Two-entry FIFOs before the norm unit and after it: their `w_rdy` are registers, so the
+        # norm path's stalls never reach the input's ready or the rotator's clock enables.
+        m.submodules.beats_in = beats_in = fifo.SyncFIFO(width=lanes * p.in_width, depth=2)
+
+        # Input: a key beat goes to the rotator and the norm unit in the same cycle (neither's
+        # ready depends on its valid); a query beat to the rotator only.
+        if self._queries:
+            phase = Signal(range(beats))        # beat index of the next input beat
+            query = Signal()                    # the current vector is a query
+            select = Signal()
+            m.d.comb += select.eq(Mux(phase == 0, self.queries.valid, query))
+            with m.If(rotator.i.valid & rotator.i.ready):
+                m.d.sync += phase.eq(Mux(phase == beats - 1, 0, phase + 1))
+                with m.If(phase == 0):
+                    m.d.sync += query.eq(select)
+            # The rotator keeps vectors in order: a tag per vector in flight says which are
+            # queries (at most latency / beats + 2 of them).
+            m.submodules.tags = tags = fifo.SyncFIFO(
+                width=1, depth=rotator.latency // beats + 2)
+            out_phase = Signal(range(beats))
+            rotated_taken = Signal()
+            m.d.comb += [
+                tags.w_en.eq(rotator.i.valid & rotator.i.ready & (phase == 0)),
+                tags.w_data.eq(select),
+                rotated_taken.eq(rotator.o.valid & rotator.o.ready),
+                tags.r_en.eq(rotated_taken & (out_phase == beats - 1)),
+                self.rotated_queries.payload.eq(rotator.o.payload),
+            ]
+            with m.If(rotated_taken):
+                m.d.sync += out_phase.eq(Mux(out_phase == beats - 1, 0, out_phase + 1))
+            to_table = tags.r_data
+            m.d.comb += [
+                self.queries.ready.eq(select & rotator.i.ready),
+                self.rotated_queries.valid.eq(rotator.o.valid & to_table),
+            ]
+            m.d.comb += [
+                rotator.i.valid.eq(Mux(select, self.queries.valid, self.i.valid & beats_in.w_rdy)),
+                rotator.i.payload.eq(Mux(select, self.queries.payload, self.i.payload)),
+                rotator.o.ready.eq(Mux(to_table, self.rotated_queries.ready, buffer.w_rdy)),
+            ]
+        else:
+            select, to_table = Const(0), Const(0)
+            m.d.comb += [
+                rotator.i.valid.eq(self.i.valid & beats_in.w_rdy),
+                rotator.i.payload.eq(self.i.payload),
+                rotator.o.ready.eq(buffer.w_rdy),
+            ]
+        m.d.comb += [
+            self.i.ready.eq(~select & rotator.i.ready & beats_in.w_rdy),
+            beats_in.w_en.eq(~select & self.i.valid & rotator.i.ready),
+            beats_in.w_data.eq(self.i.payload),
+            norm.i.valid.eq(beats_in.r_rdy),
+            norm.i.payload.eq(beats_in.r_data),
+            beats_in.r_en.eq(norm.i.ready),
+            buffer.w_en.eq(rotator.o.valid & ~to_table),
+            buffer.w_data.eq(rotator.o.payload),
+        ]
+
+        # The join: the key's thresholds wait in a two-entry FIFO while its beats leave the
+        # buffer. Both FIFOs' flags are registers, so no handshake runs combinationally from the
+        # quantizer back to the input.
+        m.submodules.norms = norms = fifo.SyncFIFO(width=len(norm.o.payload.as_value()), depth=2)
+        m.d.comb += [
+            norms.w_en.eq(norm.o.valid),
+            norms.w_data.eq(norm.o.payload),
+            norm.o.ready.eq(norms.w_rdy),
+            thresholds.i.valid.eq(norms.r_rdy),
+            thresholds.i.payload.eq(norms.r_data),
+            norms.r_en.eq(thresholds.i.ready),
+        ]
+        layout = thresholds.o.payload.shape()
+        m.submodules.scales = scales = fifo.SyncFIFO(width=layout.size, depth=2)
+        head = layout(scales.r_data)                    # the key being quantized
+        beat = Signal(range(beats))                     # beat index of the buffer's head
+        consumed = Signal()
+        m.d.comb += [
+            scales.w_en.eq(thresholds.o.valid),
+            scales.w_data.eq(thresholds.o.payload),
+            thresholds.o.ready.eq(scales.w_rdy),
+            quantizer.i.valid.eq(scales.r_rdy & buffer.r_rdy),
+            quantizer.i.payload.rotated.eq(buffer.r_data),
+            quantizer.i.payload.thresholds.eq(head.thresholds),
+            quantizer.i.payload.field.eq(head.field),
+            consumed.eq(quantizer.i.valid & quantizer.i.ready),
+            buffer.r_en.eq(scales.r_rdy & quantizer.i.ready),
+            scales.r_en.eq(consumed & (beat == beats - 1)),
+        ]
+        with m.If(consumed):
+            m.d.sync += beat.eq(Mux(beat == beats - 1, 0, beat + 1))
+        wiring.connect(m, quantizer.o, wiring.flipped(self.o))
+        return m
