@@ -6,14 +6,14 @@ from amaranth.lib.wiring import In, Out
 
 from ..golden.params import Params
 from .norm import NormUnit
-from .pipeline import check_lanes
+from .pipeline import Folded, check_lanes
 from .quantizer import Quantizer, ThresholdUnit
 from .stream_rotator import StreamRotator
 
 __all__ = ["KeyEncoder"]
 
 
-class KeyEncoder(wiring.Component):
+class KeyEncoder(Folded, wiring.Component):
     """The write path: sign flip, FWHT, norm, quantizer and row assembly, ``L = lanes`` wide.
 
     A key arrives as ``d / L`` beats of ``L`` coordinates (beat ``k`` carries coordinates
@@ -85,19 +85,6 @@ class KeyEncoder(wiring.Component):
         self._norm = NormUnit(params, lanes)
         self._thresholds = ThresholdUnit(params)
         self._quantizer = Quantizer(params, lanes)
-
-    @property
-    def params(self) -> Params:
-        return self._params
-
-    @property
-    def lanes(self) -> int:
-        return self._lanes
-
-    @property
-    def beats(self) -> int:
-        """Beats per key, ``d / lanes``: the cycles between keys at full rate."""
-        return self._params.d // self._lanes
 
     @property
     def rotator(self) -> StreamRotator:

@@ -6,7 +6,7 @@ from amaranth.lib.wiring import In, Out
 
 from ..golden.params import Params
 from .encoder import KeyEncoder
-from .pipeline import check_lanes
+from .pipeline import Folded, check_lanes
 from .score import ScoreDatapath
 from .store import IndexStore
 from .stream_rotator import StreamRotator
@@ -15,7 +15,7 @@ from .table import QueryTable
 __all__ = ["Macro"]
 
 
-class Macro(wiring.Component):
+class Macro(Folded, wiring.Component):
     """Stores keys as packed indices and scores every stored key against each query.
 
     Keys and queries arrive as ``d / L`` beats of ``L = lanes`` coordinates (beat ``k`` carries
@@ -104,19 +104,6 @@ class Macro(wiring.Component):
         self._store = IndexStore(params)
         self._query_rotator = None if share_rotator else StreamRotator(params, lanes)
         self._table, self._score = QueryTable(params, lanes), ScoreDatapath(params)
-
-    @property
-    def params(self) -> Params:
-        return self._params
-
-    @property
-    def lanes(self) -> int:
-        return self._lanes
-
-    @property
-    def beats(self) -> int:
-        """Beats per key or query, ``d / lanes``."""
-        return self._params.d // self._lanes
 
     @property
     def latencies(self) -> dict:

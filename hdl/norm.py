@@ -7,12 +7,12 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..golden.params import Params
-from .pipeline import check_lanes, register, stall_pipeline
+from .pipeline import Folded, check_lanes, register, stall_pipeline
 
 __all__ = ["NormUnit"]
 
 
-class NormUnit(wiring.Component):
+class NormUnit(Folded, wiring.Component):
     """The key norm ``N = isqrt(sum(k**2) << 2*norm_frac)`` and its row field.
 
     ``L = lanes`` coordinates per beat, ``d / L`` beats per key: beat ``k`` carries coordinates
@@ -87,19 +87,6 @@ class NormUnit(wiring.Component):
                 "field": unsigned(params.norm_field_width),
             }))),
         })
-
-    @property
-    def params(self) -> Params:
-        return self._params
-
-    @property
-    def lanes(self) -> int:
-        return self._lanes
-
-    @property
-    def beats(self) -> int:
-        """Beats per key, ``d / lanes``: the cycles between keys at full rate."""
-        return self._params.d // self._lanes
 
     @property
     def serial_root(self) -> bool:

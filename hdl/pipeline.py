@@ -2,7 +2,25 @@
 
 from amaranth.hdl import Signal
 
-__all__ = ["stall_pipeline", "register", "check_lanes"]
+__all__ = ["stall_pipeline", "register", "check_lanes", "Folded"]
+
+
+class Folded:
+    """The ``params``, ``lanes`` and ``beats`` of a block that takes ``lanes`` coordinates per
+    cycle (its constructor sets ``_params`` and ``_lanes``)."""
+
+    @property
+    def params(self):
+        return self._params
+
+    @property
+    def lanes(self) -> int:
+        return self._lanes
+
+    @property
+    def beats(self) -> int:
+        """Beats per vector, ``d / lanes``: the cycles between vectors at full rate."""
+        return self._params.d // self._lanes
 
 
 def check_lanes(params, lanes) -> int:

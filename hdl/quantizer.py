@@ -9,7 +9,7 @@ from amaranth.lib.wiring import In, Out
 
 from ..golden.params import Params
 from .arith import const_mul, csd, tree_depth, tree_sum
-from .pipeline import check_lanes, register, stall_pipeline
+from .pipeline import Folded, check_lanes, register, stall_pipeline
 
 __all__ = ["ThresholdUnit", "Quantizer"]
 
@@ -84,7 +84,7 @@ class ThresholdUnit(wiring.Component):
         return m
 
 
-class Quantizer(wiring.Component):
+class Quantizer(Folded, wiring.Component):
     """Index of every rotated coordinate against the norm-scaled boundaries, as one SRAM row.
 
     ``L = lanes`` coordinates per beat, ``d / L`` beats per key: beat ``k`` carries coordinates
@@ -142,19 +142,6 @@ class Quantizer(wiring.Component):
             }))),
             "o": Out(stream.Signature(unsigned(params.row_width))),
         })
-
-    @property
-    def params(self) -> Params:
-        return self._params
-
-    @property
-    def lanes(self) -> int:
-        return self._lanes
-
-    @property
-    def beats(self) -> int:
-        """Beats per key, ``d / lanes``."""
-        return self._params.d // self._lanes
 
     @property
     def latency(self) -> int:

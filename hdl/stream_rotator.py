@@ -5,12 +5,12 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..golden.params import Params
-from .pipeline import check_lanes
+from .pipeline import Folded, check_lanes
 
 __all__ = ["StreamRotator"]
 
 
-class StreamRotator(wiring.Component):
+class StreamRotator(Folded, wiring.Component):
     """``y = H_d diag(s) x`` with ``L = lanes`` coordinates per beat, ``d / L`` beats per vector.
 
     Beat ``k`` of a vector carries coordinates ``k*L .. k*L + L - 1`` (lane ``l`` is coordinate
@@ -70,19 +70,6 @@ class StreamRotator(wiring.Component):
             "i": In(stream.Signature(data.ArrayLayout(signed(params.in_width), lanes))),
             "o": Out(stream.Signature(data.ArrayLayout(signed(params.rotated_width), lanes))),
         })
-
-    @property
-    def params(self) -> Params:
-        return self._params
-
-    @property
-    def lanes(self) -> int:
-        return self._lanes
-
-    @property
-    def beats(self) -> int:
-        """Beats per vector, ``d / lanes``: the cycles between vectors at full rate."""
-        return self._params.d // self._lanes
 
     @property
     def latency(self) -> int:

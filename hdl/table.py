@@ -6,12 +6,12 @@ from amaranth.lib.wiring import In, Out
 
 from ..golden.params import Params
 from .arith import const_mul
-from .pipeline import check_lanes, stall_pipeline
+from .pipeline import Folded, check_lanes, stall_pipeline
 
 __all__ = ["QueryTable"]
 
 
-class QueryTable(wiring.Component):
+class QueryTable(Folded, wiring.Component):
     """``P[j][c] = round_shift(z_j * centroids_fixed[c], table_shift)``: the positive half only.
 
     The golden table :func:`axelram.golden.fixed.query_table` has ``d * 2**b`` entries, but its
@@ -74,19 +74,6 @@ class QueryTable(wiring.Component):
             "i": In(stream.Signature(data.ArrayLayout(signed(params.rotated_width), lanes))),
             "o": Out(stream.Signature(data.ArrayLayout(self._entries, params.d))),
         })
-
-    @property
-    def params(self) -> Params:
-        return self._params
-
-    @property
-    def lanes(self) -> int:
-        return self._lanes
-
-    @property
-    def beats(self) -> int:
-        """Beats per query, ``d / lanes``: the cycles between queries at full rate."""
-        return self._params.d // self._lanes
 
     @property
     def latency(self) -> int:
