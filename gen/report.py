@@ -14,7 +14,7 @@ from .synth import operation_counts
 __all__ = ["measure", "report_rows", "format_report"]
 
 # Each block as the macro builds it for ``lanes``; "write path" is the whole key encoder (the
-# three blocks before it, the rotated-beat FIFO and the join).
+# three blocks before it, the threshold unit and the FIFOs of the join).
 BLOCKS = {
     "rotator": StreamRotator, "norm unit": NormUnit, "quantizer": Quantizer,
     "write path": KeyEncoder, "index store": lambda p, lanes: IndexStore(p),
@@ -40,8 +40,8 @@ def report_rows(p: Params, lanes: int, counts: dict) -> list[tuple[str, str, str
     return [
         ("write: FWHT add/sub", f"d/2 log2 d = {d // 2 * L} butterflies, {d * L} add/sub",
          f"{sum(rot[k] for k in add_sub)} add/sub, {rot['negations']} sign negations",
-         (f"{folded}; the sign negations vanish when the sign vector is a ROM; 1 + log2(d/L) "
-         "of the add/sub are beat counters")),
+         (f"{folded}; the sign negations vanish when the sign vector is a ROM; the add/sub "
+          "beyond the butterflies' count beats, FIFO places and credits")),
         ("write: norm", "0 (FP16 norm 'extracted')",
          f"{norm['multipliers']} squarers, {sum(norm[k] for k in add_sub)} add/sub",
          "an exact L2 norm needs d squarings and an integer square root"),
@@ -53,7 +53,7 @@ def report_rows(p: Params, lanes: int, counts: dict) -> list[tuple[str, str, str
          "the thresholds (boundary x norm, shift-and-add, once per key) and L absolute values"),
         ("write path registers", "-",
          f"{write['register bits']:,} flip-flops, {write['memory bits']:,} FIFO memory bits",
-         "rotator, norm unit, quantizer and row, the rotated-beat FIFO while the norm is made"),
+         "rotator (with its beat FIFOs), norm unit, quantizer and row"),
         ("query: table products", f"d 2^b = {d * levels} multiplications",
          f"{table['multipliers']} multipliers, {sum(table[k] for k in add_sub)} add/sub",
          (f"positive half only ({d * p.half} entries), constants by shift-and-add; "

@@ -21,19 +21,18 @@ class KeyEncoder(Folded, wiring.Component):
     :func:`axelram.golden.fixed.write_rows` bit for bit. Each beat goes at once to the
     :class:`~axelram.hdl.stream_rotator.StreamRotator` and to the
     :class:`~axelram.hdl.norm.NormUnit`. The quantizer cannot compare before it knows the key's
-    norm, which needs every coordinate, so the rotated beats wait in a FIFO (``buffer_depth``
-    beats, in block or distributed RAM) while the norm unit and the
-    :class:`~axelram.hdl.quantizer.ThresholdUnit` finish; the thresholds then wait in a
-    two-entry FIFO while the key's beats pass the :class:`~axelram.hdl.quantizer.Quantizer`, one
-    per cycle, and the next key's thresholds arrive just as the last of them leaves. Both FIFOs'
-    flags are registers, so no handshake path runs from the quantizer back to the input. The
-    beat FIFO holds only the beats rotated while the thresholds are computed,
-    ``norm.latency + thresholds.latency + 1 - rotator.latency + d/L - 1`` of them at full rate,
-    not a whole key, which is what keeps ``L = 1`` small.
+    norm, which needs every coordinate, so the rotated beats wait in the rotator's output FIFO
+    (block or distributed RAM, its places reserved before a vector enters the rotator) while the
+    norm unit and the :class:`~axelram.hdl.quantizer.ThresholdUnit` finish; the thresholds wait
+    in a FIFO while the key's beats pass the :class:`~axelram.hdl.quantizer.Quantizer`, one per
+    cycle. Both FIFOs are sized for whichever path is the longer one at this ``L``: at small
+    ``L`` the rotation (whose input FIFO waits for the key's last beat) comes after the
+    thresholds, at large ``L`` the norm's square root comes last. The FIFOs' flags are
+    registers, so no handshake path runs from the quantizer back to the input.
 
     Throughput one beat per cycle (one key per ``d / L`` cycles) with keys back to back.
     :attr:`latency` cycles from the transfer of a key's last beat to its row, nothing stalling.
-    Backpressure on ``o`` stalls the quantizer, then the FIFO fills and ``i.ready`` drops.
+    Backpressure on ``o`` stalls the quantizer, then the FIFOs fill and ``i.ready`` drops.
 
     With ``queries`` the rotator is shared with query vectors (``d/2 log2 d`` butterflies fewer
     at ``L = d``): a vector whose first beat finds ``queries.valid`` high is a query (queries
@@ -81,10 +80,11 @@ class KeyEncoder(Folded, wiring.Component):
             members["queries"] = In(stream.Signature(beat))
             members["rotated_queries"] = Out(stream.Signature(rotated))
         super().__init__(members)
-        self._rotator = StreamRotator(params, lanes)
         self._norm = NormUnit(params, lanes)
         self._thresholds = ThresholdUnit(params)
         self._quantizer = Quantizer(params, lanes)
+        # The rotated beats wait in the rotator's output FIFO for the key's thresholds.
+        self._rotator = StreamRotator(params, lanes, ready_after=self._threshold_latency)
 
     @property
     def rotator(self) -> StreamRotator:
@@ -92,19 +92,26 @@ class KeyEncoder(Folded, wiring.Component):
         return self._rotator
 
     @property
-    def buffer_depth(self) -> int:
-        """Rotated beats the FIFO holds: those rotated before the key's thresholds are known,
-        plus the FIFO's own two-cycle latency and one beat of slack."""
-        wait = (self._norm.latency + self._thresholds.latency + self._FIFOS
-                - (self._rotator.latency - self.beats + 1))
-        return max(wait, 0) + 3
+    def _threshold_latency(self) -> int:
+        """From a key's last beat to its thresholds at the head of their FIFO: the norm, the
+        thresholds and the three two-entry FIFOs on their path."""
+        return self._norm.latency + self._thresholds.latency + self._FIFOS
+
+    @property
+    def _scales_depth(self) -> int:
+        """Thresholds FIFO entries: the keys whose thresholds are known while an earlier key's
+        beats still wait to be rotated, plus one being written and one of slack."""
+        ahead = self._rotator.latency - self._threshold_latency + 1
+        return max(ahead // self.beats, 0) + 2
 
     @property
     def latency(self) -> int:
-        """``norm.latency + thresholds.latency + 3 + (d/L - 1) + quantizer.latency``: the norm,
-        the thresholds, the three two-entry FIFOs on their path, the key's other beats behind
-        the first, then the quantizer."""
-        return (self._norm.latency + self._thresholds.latency + self._FIFOS + self.beats - 1
+        """``max(rotator.latency, thresholds + d/L - 1) + quantizer.latency``: the key's last
+        beat passes the quantizer once it is rotated (``rotator.latency`` after the first beat)
+        and once the key's thresholds are known (``norm.latency + thresholds.latency + 3``
+        after the last beat, the three two-entry FIFOs on their path) and the other beats are
+        through; then the quantizer."""
+        return (max(self._rotator.latency, self._threshold_latency + self.beats - 1)
                 + self._quantizer.latency)
 
     def elaborate(self, platform):
@@ -114,9 +121,8 @@ class KeyEncoder(Folded, wiring.Component):
         m.submodules.norm = norm = self._norm
         m.submodules.thresholds = thresholds = self._thresholds
         m.submodules.quantizer = quantizer = self._quantizer
-        m.submodules.buffer = buffer = fifo.SyncFIFOBuffered(
-            width=lanes * p.rotated_width, depth=self.buffer_depth)
         m.d.comb += rotator.signs.eq(self.signs)
+        key_ready = Signal()    # the quantizer takes a rotated key beat
         # Two-entry FIFOs before the norm unit and after it: their `w_rdy` are registers, so the
         # norm path's stalls never reach the input's ready or the rotator's clock enables.
         m.submodules.beats_in = beats_in = fifo.SyncFIFO(width=lanes * p.in_width, depth=2)
@@ -135,7 +141,7 @@ class KeyEncoder(Folded, wiring.Component):
             # The rotator keeps vectors in order: a tag per vector in flight says which are
             # queries (at most latency / beats + 2 of them).
             m.submodules.tags = tags = fifo.SyncFIFO(
-                width=1, depth=rotator.latency // beats + 2)
+                width=1, depth=rotator.capacity // beats + 2)
             out_phase = Signal(range(beats))
             rotated_taken = Signal()
             m.d.comb += [
@@ -155,14 +161,14 @@ class KeyEncoder(Folded, wiring.Component):
             m.d.comb += [
                 rotator.i.valid.eq(Mux(select, self.queries.valid, self.i.valid & beats_in.w_rdy)),
                 rotator.i.payload.eq(Mux(select, self.queries.payload, self.i.payload)),
-                rotator.o.ready.eq(Mux(to_table, self.rotated_queries.ready, buffer.w_rdy)),
+                rotator.o.ready.eq(Mux(to_table, self.rotated_queries.ready, key_ready)),
             ]
         else:
             select, to_table = Const(0), Const(0)
             m.d.comb += [
                 rotator.i.valid.eq(self.i.valid & beats_in.w_rdy),
                 rotator.i.payload.eq(self.i.payload),
-                rotator.o.ready.eq(buffer.w_rdy),
+                rotator.o.ready.eq(key_ready),
             ]
         m.d.comb += [
             self.i.ready.eq(~select & rotator.i.ready & beats_in.w_rdy),
@@ -171,8 +177,6 @@ class KeyEncoder(Folded, wiring.Component):
             norm.i.valid.eq(beats_in.r_rdy),
             norm.i.payload.eq(beats_in.r_data),
             beats_in.r_en.eq(norm.i.ready),
-            buffer.w_en.eq(rotator.o.valid & ~to_table),
-            buffer.w_data.eq(rotator.o.payload),
         ]
 
         # The join: the key's thresholds wait in a two-entry FIFO while its beats leave the
@@ -188,20 +192,20 @@ class KeyEncoder(Folded, wiring.Component):
             norms.r_en.eq(thresholds.i.ready),
         ]
         layout = thresholds.o.payload.shape()
-        m.submodules.scales = scales = fifo.SyncFIFO(width=layout.size, depth=2)
+        m.submodules.scales = scales = fifo.SyncFIFO(width=layout.size, depth=self._scales_depth)
         head = layout(scales.r_data)                    # the key being quantized
-        beat = Signal(range(beats))                     # beat index of the buffer's head
+        beat = Signal(range(beats))                     # beat index of the rotator's output
         consumed = Signal()
         m.d.comb += [
             scales.w_en.eq(thresholds.o.valid),
             scales.w_data.eq(thresholds.o.payload),
             thresholds.o.ready.eq(scales.w_rdy),
-            quantizer.i.valid.eq(scales.r_rdy & buffer.r_rdy),
-            quantizer.i.payload.rotated.eq(buffer.r_data),
+            quantizer.i.valid.eq(scales.r_rdy & rotator.o.valid & ~to_table),
+            quantizer.i.payload.rotated.eq(rotator.o.payload),
             quantizer.i.payload.thresholds.eq(head.thresholds),
             quantizer.i.payload.field.eq(head.field),
             consumed.eq(quantizer.i.valid & quantizer.i.ready),
-            buffer.r_en.eq(scales.r_rdy & quantizer.i.ready),
+            key_ready.eq(scales.r_rdy & quantizer.i.ready),
             scales.r_en.eq(consumed & (beat == beats - 1)),
         ]
         with m.If(consumed):

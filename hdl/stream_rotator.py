@@ -1,7 +1,7 @@
 """The folded rotator: ``lanes`` coordinates per cycle, a lane butterfly network and SDF stages."""
 
 from amaranth.hdl import Module, Mux, Signal, signed
-from amaranth.lib import data, stream, wiring
+from amaranth.lib import data, fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..golden.params import Params
@@ -19,30 +19,37 @@ class StreamRotator(Folded, wiring.Component):
     goes through a fully parallel ``L``-point butterfly network across the lanes
     (``log2(L)`` registered stages; the sign flip is folded into the first when ``L = d``, and
     has two registered stages of its own when folded: the beat with its sign bits, selected by
-    the beat index, then the flipped beat), then each lane through
-    a radix-2 single-path delay-feedback (SDF) ``d/L``-point transform over the beats: stages of
-    distance ``D = d/(2L), ..., 2, 1`` beats, each a ``D``-deep register buffer per lane and an
-    output register. ``lanes = d`` is the parallel :class:`~axelram.hdl.rotator.Rotator` (no SDF
+    the beat index, then the flipped beat), then each lane through a radix-2 single-path
+    delay-feedback (SDF) ``d/L``-point transform over the beats: stages of distance
+    ``D = d/(2L), ..., 2, 1`` beats, each a ``D``-deep register buffer per lane and an output
+    register. ``lanes = d`` is the parallel :class:`~axelram.hdl.rotator.Rotator` (no SDF
     stage); ``lanes = 1`` has no lane butterflies.
 
-    Latency :attr:`latency` ``= log2(d) + d/L - 1`` (plus 2 when ``L < d``) cycles from the
-    transfer of a vector's first input beat to its first output beat when nothing stalls;
-    throughput one vector per ``d/L`` cycles (one beat per cycle). Every register moves on one
-    advance condition: a vector always starts at beat phase 0; mid-vector the pipeline waits for
-    input beats; after the last vector it runs on zero beats, whole vector slots of ``d/L`` of
-    them, until every real beat has left (an input vector arriving meanwhile waits for the next
-    phase 0); it stops while the output holds a beat that is not accepted. ``i.ready`` does not
-    depend on ``i.valid``, ``o.valid`` comes from a register.
+    The core never stalls: its registers have no clock enable, so no handshake signal fans out
+    to them, and it always runs on beat slots of ``d/L`` cycles (a slot without a vector carries
+    whatever it carries; SDF stages mix beats of one slot only). So that a vector, once begun,
+    has a beat every cycle and room at the output, the core sits between two FIFOs. The input
+    FIFO (``d/L + 2`` beats, only when ``L < d``) lets a vector in once all its beats are there;
+    the output FIFO (:attr:`output_depth` beats) has a place reserved for each beat of a vector
+    before the vector enters, with extra places for a consumer that starts late (``ready_after``).
+    A vector enters at a slot boundary, or at once when the core is empty.
+
+    Latency :attr:`latency` ``= d/L + log2(d) + d/L + 3`` when ``L < d`` (``log2(d) + 2`` when
+    ``L = d``) cycles from the transfer of a vector's first input beat to its first output
+    beat, the rotator empty and nothing stalling: the vector's beats arrive, then the core
+    (:attr:`core_latency`), then the output FIFO's two cycles. Throughput one vector per
+    ``d / L`` cycles (one beat per cycle). ``i.ready`` and ``o.valid`` come from registers.
 
     Arithmetic: ``log2(L) * L/2`` butterflies (adder and subtractor) across the lanes plus
     ``log2(d/L) * L`` in the SDF stages, ``(L/2) log2(L) + L log2(d/L)`` in all (d=128: 7 for
     L=1, 13 for L=2, 144 for L=32, 448 for L=128; twice as many adders/subtractors), plus
-    ``2 L log2(d/L)`` two-way multiplexers. Registers: the delay buffers (plain registers, a
-    shift register per lane and stage) hold ``d - L`` words in all, the stage of distance ``D``
-    ``L * D`` words of ``params.fwht_width(s)`` bits for its butterfly level ``s`` (d=128 and
-    L = 1, 2, 32, 128: 127, 126, 96, 0 words; 2406, 2508, 2240, 0 bits at in_width=16); plus
-    ``L * log2(d)`` pipeline register words (one per lane and butterfly level) and ``latency``
-    valid bits. Every level is ``params.fwht_width(level)`` bits wide, so nothing overflows.
+    ``2 L log2(d/L)`` two-way multiplexers. Registers: the delay buffers (a shift register per
+    lane and stage) hold ``d - L`` words in all, the stage of distance ``D`` ``L * D`` words of
+    ``params.fwht_width(s)`` bits for its butterfly level ``s`` (d=128 and L = 1, 2, 32, 128:
+    127, 126, 96, 0 words; 2406, 2508, 2240, 0 bits at in_width=16); plus ``L * log2(d)``
+    pipeline register words (one per lane and butterfly level). The FIFOs are memories (block
+    or distributed RAM). Every level is ``params.fwht_width(level)`` bits wide, so nothing
+    overflows.
 
     Parameters
     ----------
@@ -50,6 +57,10 @@ class StreamRotator(Folded, wiring.Component):
         ``d`` and ``in_width`` are used.
     lanes : int
         ``L``, a power of two in ``1..d``.
+    ready_after : int
+        Cycles from a vector's last input beat to when the consumer starts taking its beats
+        (default 0: always ready); the output FIFO grows by the cycles it waits beyond
+        :attr:`latency`, so that such a consumer still sees one vector per ``d/L`` cycles.
 
     Members
     -------
@@ -60,11 +71,14 @@ class StreamRotator(Folded, wiring.Component):
     o : Out(stream.Signature(ArrayLayout(signed(rotated_width), L)))
     """
 
-    def __init__(self, params: Params, lanes: int):
+    def __init__(self, params: Params, lanes: int, *, ready_after: int = 0):
         if not isinstance(params, Params):
             raise TypeError(f"params must be a Params, got {params!r}")
+        if not isinstance(ready_after, int) or isinstance(ready_after, bool) or ready_after < 0:
+            raise ValueError(f"ready_after must be a non-negative integer, got {ready_after!r}")
         self._params = params
         self._lanes = check_lanes(params, lanes)
+        self._ready_after = ready_after
         super().__init__({
             "signs": In(params.d),
             "i": In(stream.Signature(data.ArrayLayout(signed(params.in_width), lanes))),
@@ -72,10 +86,38 @@ class StreamRotator(Folded, wiring.Component):
         })
 
     @property
-    def latency(self) -> int:
-        """``log2(d) + beats - 1``, plus 2 when folded: one register per butterfly level, ``D``
+    def core_latency(self) -> int:
+        """``log2(d) + d/L - 1``, plus 2 when folded: one register per butterfly level, ``D``
         more per SDF stage, and the registered input beat and flipped beat."""
         return self._flip_stages + self._params.log2_d + self.beats - 1
+
+    @property
+    def latency(self) -> int:
+        """The input FIFO's ``d/L`` cycles when folded (a vector enters once its last beat is
+        in), the core, the output FIFO's 2."""
+        return (self.beats if self.beats > 1 else 0) + self.core_latency + self._OUTPUT_FIFO
+
+    @property
+    def output_depth(self) -> int:
+        """Output FIFO places: ``core_latency + 2 + d/L``, plus the cycles a late consumer
+        waits, ``ready_after + d/L - 1 - latency`` when positive.
+
+        A vector enters only when its ``d/L`` beats find places no earlier beat holds. With an
+        always-ready consumer a beat holds its place from its vector's entry until 3 cycles
+        after it leaves the core (FIFO write, FIFO output, the credit register), so the beats
+        of earlier vectors hold ``core_latency + 2`` places whenever a vector enters (the sum
+        over a vector's beats ``k`` of ``floor((core_latency + 2 + k) / (d/L))``, which is
+        Hermite's identity), and a consumer late by ``W`` cycles holds ``W`` more."""
+        wait = max(self._ready_after + self.beats - 1 - self.latency, 0)
+        return self.core_latency + self._OUTPUT_FIFO + self.beats + wait
+
+    @property
+    def capacity(self) -> int:
+        """Beats the rotator can hold: input FIFO, core and output FIFO."""
+        collect = self.beats + 2 if self.beats > 1 else 0
+        return collect + self.core_latency + self.output_depth
+
+    _OUTPUT_FIFO = 2    # SyncFIFOBuffered: write to output valid
 
     @property
     def _flip_stages(self) -> int:
@@ -84,76 +126,79 @@ class StreamRotator(Folded, wiring.Component):
     def elaborate(self, platform):
         p, lanes, beats = self._params, self._lanes, self.beats
         log2_lanes = lanes.bit_length() - 1
+        core = self.core_latency
         m = Module()
 
-        # Handshake. `phase` is the beat index of the input slot; a slot is real (it takes a
-        # vector's beats) or a dummy (zeros that push the last real beats out). Every stage knows
-        # the beat index of its input from `phase` and its constant distance from the input.
-        # `chain` carries a valid bit per pipeline step; its last register is o.valid, which also
-        # clears when taken while the pipeline does not move. `flush` counts the steps left until
-        # the last real beat reaches the output register.
+        # Input: a vector enters (`start`) when all its beats are at hand, a place waits for
+        # each of them in the output FIFO, and the core is at a slot boundary (`phase` = 0).
+        # `phase` is the beat index of the slot being fed; it runs freely while the core holds
+        # a beat and rests at 0 when it is empty (`flush`: cycles until the last beat fed has
+        # left the core), so that an idle rotator takes a vector at once.
+        if beats > 1:
+            m.submodules.beats_in = collect = fifo.SyncFIFOBuffered(
+                width=lanes * p.in_width, depth=beats + 2)
+            m.d.comb += [collect.w_data.eq(self.i.payload), collect.w_en.eq(self.i.valid),
+                         self.i.ready.eq(collect.w_rdy)]
+            have = collect.r_rdy & (collect.r_level >= beats)
+            beat_in = data.ArrayLayout(signed(p.in_width), lanes)(collect.r_data)
+        else:
+            collect = None
+            have, beat_in = self.i.valid, self.i.payload
+        m.submodules.beats_out = out = fifo.SyncFIFOBuffered(
+            width=lanes * p.rotated_width, depth=self.output_depth)
+        free = Signal(range(self.output_depth + 1), init=self.output_depth)  # unreserved
         phase = Signal(range(beats))
-        real = Signal()
-        flush = Signal(range(self.latency))
-        chain = [*(Signal(name=f"valid_{n}") for n in range(self.latency - 1)), self.o.valid]
-        hold = Signal()
         start = Signal()
-        accept = Signal()
-        advance = Signal()
-        transfer = Signal()
-        m.d.comb += [
-            hold.eq(self.o.valid & ~self.o.ready),
-            start.eq(phase == 0),
-            accept.eq(start | real),
-            self.i.ready.eq(~hold & accept),
-            transfer.eq(self.i.valid & self.i.ready),
-            advance.eq(~hold & Mux(accept, self.i.valid | (start & (flush != 0)), 1)),
-        ]
-        with m.If(advance):
-            m.d.sync += [
-                phase.eq(Mux(phase == beats - 1, 0, phase + 1)),
-                [later.eq(earlier)
-                 for earlier, later in zip([transfer, *chain], chain, strict=False)],
+        feed = Signal()
+        taken = Signal()
+        m.d.comb += taken.eq(self.o.valid & self.o.ready)
+        m.d.sync += free.eq(free - Mux(start, beats, 0) + taken)
+        if collect is None:
+            m.d.comb += [self.i.ready.eq(free >= beats), start.eq(have & self.i.ready),
+                         feed.eq(start)]
+        else:
+            running = Signal()   # between a vector's first and last beat
+            flush = Signal(range(core + 1))
+            m.d.comb += [
+                start.eq(~running & have & (free >= beats) & (phase == 0)),
+                feed.eq(start | running),
+                collect.r_en.eq(feed),
             ]
-            with m.If(start):
-                m.d.sync += real.eq(transfer)
-            with m.If(transfer):
-                m.d.sync += flush.eq(self.latency - 1)
-            with m.Elif(flush != 0):
-                m.d.sync += flush.eq(flush - 1)
-        with m.Elif(self.o.ready):
-            m.d.sync += self.o.valid.eq(0)
+            m.d.sync += [
+                running.eq(Mux(start, 1, running & (phase != beats - 1))),
+                flush.eq(Mux(feed, core, Mux(flush != 0, flush - 1, 0))),
+                phase.eq(Mux(~feed & (flush == 0), 0, Mux(phase == beats - 1, 0, phase + 1))),
+            ]
+        valid = feed
+        for _ in range(core):
+            valid, earlier = Signal(), valid
+            m.d.sync += valid.eq(earlier)
 
-        # Sign flip of the beat (zeros in a dummy slot), then the lane butterflies, as in the
-        # parallel rotator with d = L. The beat is zeroed from `i.valid` and `accept`, not from
-        # `i.ready`, so that no downstream handshake reaches the datapath (whenever the
-        # registers load, the two agree). Folded, the beat and its sign bits (a multiplexer on
-        # `phase`) are registered first, then the flipped beat, so that the sign selection, the
-        # negation and the first addition are each a stage of their own.
-        beat = [Mux(self.i.valid & accept, x, 0) for x in self.i.payload]
+        # Sign flip of the beat, then the lane butterflies, as in the parallel rotator with
+        # d = L. Folded, the beat and its sign bits (a multiplexer on `phase`) are registered
+        # first, then the flipped beat, so that the sign selection, the negation and the first
+        # addition are each a stage of their own.
         if beats > 1:
             signs = Signal(lanes, name="beat_signs")
             inputs = [Signal(signed(p.in_width), name=f"in_{j}") for j in range(lanes)]
             values = [Signal(signed(p.flip_width), name=f"flip_{j}") for j in range(lanes)]
-            with m.If(advance):
-                m.d.sync += [signs.eq(self.signs.word_select(phase, lanes)),
-                             [reg.eq(x) for reg, x in zip(inputs, beat, strict=True)],
-                             [value.eq(Mux(signs[j], -x, x))
-                              for j, (value, x) in enumerate(zip(values, inputs, strict=True))]]
+            m.d.sync += [signs.eq(self.signs.word_select(phase, lanes)),
+                         [reg.eq(x) for reg, x in zip(inputs, beat_in, strict=True)],
+                         [value.eq(Mux(signs[j], -x, x))
+                          for j, (value, x) in enumerate(zip(values, inputs, strict=True))]]
         else:
-            values = [Mux(self.signs[j], -x, x) for j, x in enumerate(beat)]
+            values = [Mux(self.signs[j], -x, x) for j, x in enumerate(beat_in)]
         for level in range(1, log2_lanes + 1):
             h = 1 << (level - 1)
-            out = [Signal(signed(p.fwht_width(level)), name=f"lane{level}_{j}")
-                   for j in range(lanes)]
+            out_level = [Signal(signed(p.fwht_width(level)), name=f"lane{level}_{j}")
+                         for j in range(lanes)]
             for j in range(lanes):
                 if not j & h:
-                    with m.If(advance):
-                        m.d.sync += [
-                            out[j].eq(values[j] + values[j + h]),
-                            out[j + h].eq(values[j] - values[j + h]),
-                        ]
-            values = out
+                    m.d.sync += [
+                        out_level[j].eq(values[j] + values[j + h]),
+                        out_level[j + h].eq(values[j] - values[j + h]),
+                    ]
+            values = out_level
 
         # SDF stages. Per group of 2D input beats: the first D beats (a) go into the buffer
         # while the buffer's oldest words (the previous group's a - b) go out; the next D beats
@@ -164,23 +209,29 @@ class StreamRotator(Folded, wiring.Component):
         while depth:
             level += 1
             second = (phase - offset)[depth.bit_length() - 1]
-            out = []
+            stage = []
             for j, value in enumerate(values):
                 width = signed(p.fwht_width(level))
                 buffer = [Signal(width, name=f"sdf{level}_{j}_buf{n}") for n in range(depth)]
                 result = Signal(width, name=f"sdf{level}_{j}")
-                with m.If(advance):
-                    m.d.sync += [
-                        buffer[0].eq(Mux(second, buffer[-1] - value, value)),
-                        [later.eq(earlier)
-                         for earlier, later in zip(buffer, buffer[1:], strict=False)],
-                        result.eq(Mux(second, buffer[-1] + value, buffer[-1])),
-                    ]
-                out.append(result)
-            values = out
+                m.d.sync += [
+                    buffer[0].eq(Mux(second, buffer[-1] - value, value)),
+                    [later.eq(earlier) for earlier, later in zip(buffer, buffer[1:], strict=False)],
+                    result.eq(Mux(second, buffer[-1] + value, buffer[-1])),
+                ]
+                stage.append(result)
+            values = stage
             offset += depth + 1
             depth //= 2
 
-        for o, value in zip(self.o.payload, values, strict=True):
-            m.d.comb += o.eq(value)
+        # Output: every beat that leaves the core has its place reserved in the FIFO.
+        rotated = Signal(data.ArrayLayout(signed(p.rotated_width), lanes))
+        m.d.comb += [
+            [lane.eq(value) for lane, value in zip(rotated, values, strict=True)],
+            out.w_en.eq(valid),
+            out.w_data.eq(rotated),
+            self.o.valid.eq(out.r_rdy),
+            self.o.payload.eq(out.r_data),
+            out.r_en.eq(self.o.ready),
+        ]
         return m
