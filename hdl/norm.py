@@ -20,16 +20,17 @@ class NormUnit(Folded, wiring.Component):
     between beats are allowed). Matches :func:`axelram.golden.fixed.key_norm` and
     :func:`axelram.golden.fixed.encode_norm`.
 
-    Structure: ``L`` squarers and a pipelined adder tree over the lanes (a register after the
-    squarers and one per level, ``params.norm_tree_width(level)`` bits); for ``L < d`` an
+    Structure: ``L`` squarers and a pipelined adder tree over the lanes (a register before and
+    after the squarers and one per level, ``params.norm_tree_width(level)`` bits); for ``L < d`` an
     accumulator of ``norm_sq_width`` bits over the key's beats; the digit-by-digit square root,
-    one root bit per step; when ``norm_rounded``, a register after the reduced-float encoder.
+    one root bit per step; when ``norm_rounded``, the reduced-float encoder in two registered
+    stages (the leading one's position and the bits below it, then the rounding).
     The root is a ``norm_width``-stage pipeline, or, when ``d / L > norm_width``
     (:attr:`serial_root`: a key's sum cannot come sooner than a root takes), a load and one
     step per cycle on a single subtractor that reads only registers.
 
     Latency :attr:`latency` cycles from the transfer of a key's last beat to its ``o.valid``
-    when nothing stalls: ``1 + log2(L) + norm_width + norm_rounded``, plus one for the
+    when nothing stalls: ``2 + log2(L) + norm_width + 2 norm_rounded``, plus one for the
     accumulator when ``L < d`` and one for the serial root's load. Throughput one beat per
     cycle: keys back to back, one per ``d / L`` cycles. ``i.ready`` does not depend on
     ``i.valid``. For ``L = d`` it is ``~o.valid | o.ready`` (one stall signal for the whole
@@ -96,13 +97,15 @@ class NormUnit(Folded, wiring.Component):
 
     @property
     def latency(self) -> int:
-        """Cycles from a key's last beat to its ``o.valid``: squarers, tree levels, the
-        accumulator (``lanes < d``), the serial root's load, root steps and the encoder
-        register (``norm_rounded``)."""
+        """Cycles from a key's last beat to its ``o.valid``: the squarers' input and output
+        registers, tree levels, the
+        accumulator (``lanes < d``), the serial root's load, root steps and the encoder's two
+        registers (``norm_rounded``)."""
         p = self._params
         log2_lanes = self._lanes.bit_length() - 1
-        return (1 + log2_lanes + (self.beats > 1) + self.serial_root + p.norm_width
-                + p.norm_rounded)
+        return (self._SQUARE_STAGES + log2_lanes + (self.beats > 1) + self.serial_root
+                + p.norm_width
+                + self._ENCODER_STAGES * p.norm_rounded)
 
     def elaborate(self, platform):
         p, lanes = self._params, self._lanes
@@ -118,12 +121,13 @@ class NormUnit(Folded, wiring.Component):
 
         # Folded: handshake segments from the beats to the beats' sums (squarers and lane tree,
         # a stall pipeline), to the keys' sums (the accumulator), to the roots (a stall pipeline
-        # or the serial root), to o (the encoder register when rounded).
+        # or the serial root), to o (the encoder's registers when rounded).
         lane_sums = stream.Signature(unsigned(p.norm_tree_width(lanes.bit_length() - 1))).create(
             path=("lane_sums",))
         sums = stream.Signature(unsigned(p.norm_sq_width)).create(path=("sums",))
         roots = stream.Signature(unsigned(p.norm_width)).create(path=("roots",))
-        advance = stall_pipeline(m, self.i, lane_sums, lanes.bit_length())
+        advance = stall_pipeline(m, self.i, lane_sums,
+                                 self._SQUARE_STAGES + lanes.bit_length() - 1)
         m.d.comb += lane_sums.payload.eq(self._squares(m, advance))
         self._accumulate(m, lane_sums, sums)
         if self.serial_root:
@@ -133,17 +137,19 @@ class NormUnit(Folded, wiring.Component):
             m.d.comb += roots.payload.eq(self._root_pipeline(m, advance, sums.payload))
         m.d.comb += norm.eq(roots.payload)
         if p.norm_rounded:
-            self._encode(m, stall_pipeline(m, roots, self.o, 1), norm)
+            self._encode(m, stall_pipeline(m, roots, self.o, self._ENCODER_STAGES), norm)
         else:
             m.d.comb += [self.o.valid.eq(roots.valid), roots.ready.eq(self.o.ready)]
             self._encode(m, None, norm)
         return m
 
     def _squares(self, m, advance):
-        """The sum of the beat's squares: a register after the squarers, one per tree level."""
+        """The sum of the beat's squares: registers before and after the squarers (so that a
+        multiplier block's combinational delay is a stage of its own), one per tree level."""
         p = self._params
         stage = partial(register, m, advance)
-        values = [stage(k * k, p.norm_tree_width(0)) for k in self.i.payload]
+        beat = [stage(k, k.shape()) for k in self.i.payload]
+        values = [stage(k * k, p.norm_tree_width(0)) for k in beat]
         level = 0
         while len(values) > 1:
             level += 1
@@ -222,9 +228,16 @@ class NormUnit(Folded, wiring.Component):
         with m.Elif(roots.ready):
             m.d.sync += roots.valid.eq(0)
 
+    # The squarers' input and output registers.
+    _SQUARE_STAGES = 2
+
+    # The reduced-float encoder: the leading one's position and the bits below it, then the
+    # rounding (an incrementer and the renormalization), each a registered stage.
+    _ENCODER_STAGES = 2
+
     def _encode(self, m, advance, norm):
-        """``o.payload`` from the norm: the norm itself, or (``advance`` the register's load
-        condition) the norm and its reduced float, registered."""
+        """``o.payload`` from the norm: the norm itself, or (``advance`` the registers' load
+        condition) the norm and its reduced float, through the encoder's two stages."""
         p = self._params
         if not p.norm_rounded:
             m.d.comb += [self.o.payload.norm.eq(norm), self.o.payload.field.eq(norm)]
@@ -234,21 +247,22 @@ class NormUnit(Folded, wiring.Component):
         # (the highest set bit wins), t = N >> (e0 - 1) with M + 1 bits (2N when e0 = 0), the
         # mantissa (t + 1) >> 1 rounds to nearest with ties up; a carry into bit M renormalizes.
         width, mantissa = p.norm_width, p.norm_mantissa
+        stage = partial(register, m, advance)
         e0 = Signal(range(width - mantissa + 1))
         t = Signal(mantissa + 1)
         m.d.comb += [e0.eq(0), t.eq(norm << 1)]
         for e in range(1, width - mantissa + 1):
             with m.If(norm[mantissa + e - 1]):
                 m.d.comb += [e0.eq(e), t.eq(norm[e - 1:mantissa + e])]
+        e0, t = stage(e0, e0.shape()), stage(t, t.shape())
         rounded = Signal(mantissa + 1)
         m.d.comb += rounded.eq((t + 1) >> 1)
         carry = rounded[mantissa]
         exponent = Signal(p.exponent_width)
         m.d.comb += exponent.eq(e0 + carry)
         field = Cat(Mux(carry, rounded >> 1, rounded)[:mantissa], exponent)
-        stage = partial(register, m, advance)
         m.d.comb += [
-            self.o.payload.norm.eq(stage(norm, width)),
+            self.o.payload.norm.eq(stage(stage(norm, width), width)),
             self.o.payload.field.eq(stage(field, p.norm_field_width)),
         ]
 

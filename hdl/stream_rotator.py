@@ -1,11 +1,11 @@
 """The folded rotator: ``lanes`` coordinates per cycle, a lane butterfly network and SDF stages."""
 
 from amaranth.hdl import Module, Mux, Signal, signed
-from amaranth.lib import data, fifo, stream, wiring
+from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..golden.params import Params
-from .pipeline import Folded, check_lanes
+from .pipeline import DistributedFIFO, Folded, check_lanes
 
 __all__ = ["StreamRotator"]
 
@@ -47,9 +47,9 @@ class StreamRotator(Folded, wiring.Component):
     lane and stage) hold ``d - L`` words in all, the stage of distance ``D`` ``L * D`` words of
     ``params.fwht_width(s)`` bits for its butterfly level ``s`` (d=128 and L = 1, 2, 32, 128:
     127, 126, 96, 0 words; 2406, 2508, 2240, 0 bits at in_width=16); plus ``L * log2(d)``
-    pipeline register words (one per lane and butterfly level). The FIFOs are memories (block
-    or distributed RAM). Every level is ``params.fwht_width(level)`` bits wide, so nothing
-    overflows.
+    pipeline register words (one per lane and butterfly level). The FIFOs are in distributed
+    RAM (:class:`~axelram.hdl.pipeline.DistributedFIFO`). Every level is
+    ``params.fwht_width(level)`` bits wide, so nothing overflows.
 
     Parameters
     ----------
@@ -129,46 +129,52 @@ class StreamRotator(Folded, wiring.Component):
         core = self.core_latency
         m = Module()
 
-        # Input: a vector enters (`start`) when all its beats are at hand, a place waits for
-        # each of them in the output FIFO, and the core is at a slot boundary (`phase` = 0).
-        # `phase` is the beat index of the slot being fed; it runs freely while the core holds
-        # a beat and rests at 0 when it is empty (`flush`: cycles until the last beat fed has
-        # left the core), so that an idle rotator takes a vector at once.
-        if beats > 1:
-            m.submodules.beats_in = collect = fifo.SyncFIFOBuffered(
-                width=lanes * p.in_width, depth=beats + 2)
-            m.d.comb += [collect.w_data.eq(self.i.payload), collect.w_en.eq(self.i.valid),
-                         self.i.ready.eq(collect.w_rdy)]
-            have = collect.r_rdy & (collect.r_level >= beats)
-            beat_in = data.ArrayLayout(signed(p.in_width), lanes)(collect.r_data)
-        else:
-            collect = None
-            have, beat_in = self.i.valid, self.i.payload
-        m.submodules.beats_out = out = fifo.SyncFIFOBuffered(
+        # Input: a vector enters (`start`) when all its beats are at hand (`whole`), a place
+        # waits for each of them in the output FIFO (`room`), and the core is at a slot
+        # boundary (`phase` = 0). `phase` is the beat index of the slot being fed; it runs
+        # freely while the core holds a beat and rests at 0 when it is empty (`flush`: cycles
+        # until the last beat fed has left the core), so that an idle rotator takes a vector at
+        # once. Every term of `start` is a register or one comparison of a register.
+        m.submodules.beats_out = out = DistributedFIFO(
             width=lanes * p.rotated_width, depth=self.output_depth)
         free = Signal(range(self.output_depth + 1), init=self.output_depth)  # unreserved
+        room = Signal(init=1)                                              # free >= beats
         phase = Signal(range(beats))
         start = Signal()
         feed = Signal()
-        taken = Signal()
-        m.d.comb += taken.eq(self.o.valid & self.o.ready)
-        m.d.sync += free.eq(free - Mux(start, beats, 0) + taken)
-        if collect is None:
-            m.d.comb += [self.i.ready.eq(free >= beats), start.eq(have & self.i.ready),
-                         feed.eq(start)]
+        free_next = free - Mux(start, beats, 0) + (self.o.valid & self.o.ready)
+        m.d.sync += [free.eq(free_next), room.eq(free_next >= beats)]
+        if beats == 1:
+            m.d.comb += [self.i.ready.eq(room), start.eq(self.i.valid & room), feed.eq(start)]
+            beat_in = self.i.payload
         else:
-            running = Signal()   # between a vector's first and last beat
+            m.submodules.beats_in = collect = DistributedFIFO(
+                width=lanes * p.in_width, depth=beats + 2)
+            arrived = Signal(range(beats))                      # index of the next input beat
+            whole = Signal(range((beats + 2) // beats + 1))     # complete vectors in the FIFO
+            running = Signal()                                  # a vector is being fed
             flush = Signal(range(core + 1))
+            last_in = Signal()
             m.d.comb += [
-                start.eq(~running & have & (free >= beats) & (phase == 0)),
+                collect.w_data.eq(self.i.payload),
+                collect.w_en.eq(self.i.valid),
+                self.i.ready.eq(collect.w_rdy),
+                last_in.eq(self.i.valid & self.i.ready & (arrived == beats - 1)),
+                start.eq(~running & (whole != 0) & room & (phase == 0)),
                 feed.eq(start | running),
                 collect.r_en.eq(feed),
             ]
+            with m.If(self.i.valid & self.i.ready):
+                m.d.sync += arrived.eq(Mux(arrived == beats - 1, 0, arrived + 1))
             m.d.sync += [
+                whole.eq(whole + last_in - start),
                 running.eq(Mux(start, 1, running & (phase != beats - 1))),
                 flush.eq(Mux(feed, core, Mux(flush != 0, flush - 1, 0))),
                 phase.eq(Mux(~feed & (flush == 0), 0, Mux(phase == beats - 1, 0, phase + 1))),
             ]
+            # A vector's last beat is readable 2 cycles after it is written, by when (d/L >= 2)
+            # the vector's earlier beats have been fed.
+            beat_in = data.ArrayLayout(signed(p.in_width), lanes)(collect.r_data)
         valid = feed
         for _ in range(core):
             valid, earlier = Signal(), valid

@@ -272,18 +272,20 @@ def test_norm_params_type():
         NormUnit(8, 2)
 
 
-# (d, in_width, variant, lanes): beats, latency, serial root. norm_width is 23 at d=128,
-# in_width=16 (rounded), 15 for "frac5" at d=16, in_width=8 (rounded), 14 for "exact" there.
+# (d, in_width, variant, lanes): beats, latency (2 + log2 L + (L < d) + serial + norm_width +
+# the encoder's stages), serial root. norm_width is 23 at d=128,
+# in_width=16 (rounded: 2 encoder stages), 15 for "frac5" at d=16, in_width=8 (rounded), 14 for
+# "exact" there (no encoder stage).
 @pytest.mark.parametrize(("d", "in_width", "variant", "lanes", "beats", "latency", "serial"), [
-    (128, 16, "default", None, 1, 32, False),
-    (128, 16, "default", 128, 1, 32, False),
-    (128, 16, "default", 32, 4, 31, False),
-    (128, 16, "default", 2, 64, 28, True),
-    (128, 16, "default", 1, 128, 27, True),
-    (16, 8, "frac5", 1, 16, 19, True),
-    (16, 8, "frac5", 2, 8, 19, False),
-    (16, 8, "exact", 1, 16, 17, True),
-    (16, 8, "exact", 16, 1, 19, False),
+    (128, 16, "default", None, 1, 34, False),
+    (128, 16, "default", 128, 1, 34, False),
+    (128, 16, "default", 32, 4, 33, False),
+    (128, 16, "default", 2, 64, 30, True),
+    (128, 16, "default", 1, 128, 29, True),
+    (16, 8, "frac5", 1, 16, 21, True),
+    (16, 8, "frac5", 2, 8, 21, False),
+    (16, 8, "exact", 1, 16, 18, True),
+    (16, 8, "exact", 16, 1, 20, False),
 ])
 def test_norm_properties(d, in_width, variant, lanes, beats, latency, serial):
     unit = NormUnit(Params(d=d, in_width=in_width, **VARIANTS[variant]), lanes)
