@@ -5,8 +5,8 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..golden.params import Params
-from .arith import const_mul
-from .pipeline import Folded, check_lanes, stall_pipeline
+from .arith import const_mul, csd, tree_depth
+from .pipeline import Folded, check_lanes, register, stall_pipeline
 
 __all__ = ["QueryTable"]
 
@@ -24,12 +24,15 @@ class QueryTable(Folded, wiring.Component):
     carries coordinates ``k*L .. k*L + L - 1`` (lane ``l`` is coordinate ``k*L + l``), and a
     query is ``d / L`` consecutive beats counted from reset. Each beat's ``L * half`` products by
     the design-time centroids are canonical-signed-digit shift-and-add trees (no multiplier),
-    then rounded; the rounded beat shifts into a fill register of ``d * half`` entries (no write
+    pipelined: the shifted terms are registered, then every level of their sum, one adder per
+    stage, shorter trees padded to the longest; then rounded in a stage of its own. The rounded
+    beat shifts into a fill register of ``d * half`` entries (no write
     address), which is also the output register: ``o.valid`` rises when a query's last beat
     has shifted in. ``lanes = d`` (the default) is the parallel table: one beat per query.
 
-    Latency :attr:`latency` ``= 2`` cycles (1 when ``table_shift`` is 0) from the transfer of a
-    query's last beat to ``o.valid``, for every ``L``; throughput one beat per cycle, one query
+    Latency :attr:`latency` ``= 2 + tree_depth(most CSD digits)`` cycles (one fewer when
+    ``table_shift`` is 0: no rounding) from the transfer of a query's last beat to ``o.valid``,
+    for every ``L``; throughput one beat per cycle, one query
     per ``d / L`` cycles while ``o`` is taken at once. The product and rounding pipeline and the
     fill register move on one advance condition (:func:`~axelram.hdl.pipeline.stall_pipeline`):
     ``i.ready`` is low exactly while ``o.valid`` is high and ``o.ready`` low (a finished table
@@ -41,13 +44,10 @@ class QueryTable(Folded, wiring.Component):
 
     Arithmetic for the ``L`` lanes: ``L * sum(len(csd(c)) - 1)`` constant-product adders (the
     negative CSD digits as negations) and ``L * half`` rounding incrementers (none when
-    ``table_shift`` is 0), plus the beat counter's incrementer when ``L < d``. Registers:
-    ``L * half`` product registers of ``table_entry_width + 1`` bits (none when ``table_shift``
-    is 0), the ``d * half`` entries of the fill register, a ``log2(d / L)``-bit beat counter and
-    ``latency`` valid bits. For d=128, b=3 (19 adders and 9 negations per coordinate, of which
-    Yosys shares one adder between two centroids; 18-bit entries) and L = 1, 2, 32, 128:
-    19, 38, 608, 2432 adders; 4, 8, 128, 512 incrementers; 9301, 9376, 11652, 18946 register
-    bits.
+    ``table_shift`` is 0), plus the beat counter's incrementer when ``L < d``. Registers: per
+    lane and centroid, the CSD terms and every level of their sum (the products' full width),
+    the ``d * half`` entries of the fill register, a ``log2(d / L)``-bit beat counter and
+    ``latency`` valid bits.
 
     Parameters
     ----------
@@ -77,8 +77,14 @@ class QueryTable(Folded, wiring.Component):
 
     @property
     def latency(self) -> int:
-        """Cycles from a query's last beat to ``o.valid``: 2, or 1 when ``table_shift`` is 0."""
-        return 2 if self._params.table_shift else 1
+        """Cycles from a query's last beat to ``o.valid``: the terms, the levels of the
+        deepest product tree, and the rounding (when ``table_shift`` is not 0)."""
+        return 1 + self._product_depth + (self._params.table_shift != 0)
+
+    @property
+    def _product_depth(self) -> int:
+        """Adder levels of the deepest centroid product."""
+        return max(tree_depth(len(csd(int(c)))) for c in self._params.centroids_fixed)
 
     @property
     def _entries(self) -> data.ArrayLayout:
@@ -97,24 +103,21 @@ class QueryTable(Folded, wiring.Component):
             beat = stream.Signature(data.ArrayLayout(self._entries, lanes)).create(path=("beat",))
         advance = stall_pipeline(m, self.i, beat, self.latency)
 
-        # round_shift(x, s) = (x + 2**(s-1)) >> s = ((x >> (s-1)) + 1) >> 1. Stage 1 keeps
-        # x >> (s-1) only (table_entry_width + 1 bits hold it, as round_shift(x, s) fits
-        # table_entry_width), so the register between the product tree and the rounding
-        # incrementer is one bit wider than an entry, not as wide as the full product.
+        def stage(value):
+            return register(m, advance, value, value.shape())
+
+        # round_shift(x, s) = (x + 2**(s-1)) >> s = ((x >> (s-1)) + 1) >> 1, registered in the
+        # entry's width (round_shift(x, s) fits table_entry_width).
         s = p.table_shift
         for z, out in zip(self.i.payload, beat.payload, strict=True):
             for c, entry in zip(p.centroids_fixed, out, strict=True):
-                product = const_mul(z, int(c))
-                if not s:
-                    with m.If(advance):
-                        m.d.sync += entry.eq(product)
-                    continue
-                floor = Signal(signed(p.table_entry_width + 1))
-                with m.If(advance):
-                    m.d.sync += [
-                        floor.eq(product >> (s - 1)),
-                        entry.eq((floor + 1) >> 1),
-                    ]
+                product = const_mul(z, int(c), stage)
+                for _ in range(self._product_depth - tree_depth(len(csd(int(c))))):
+                    product = stage(product)
+                if s:
+                    product = register(m, advance, ((product >> (s - 1)) + 1) >> 1,
+                                       signed(p.table_entry_width))
+                m.d.comb += entry.eq(product)
 
         if not folded:
             return m

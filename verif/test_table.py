@@ -274,12 +274,14 @@ def test_table_params_type():
         QueryTable(8)
 
 
+# Latency: the CSD terms, the levels of the deepest product tree (b=3: 4, 6, 6 and 7 digits, 3
+# levels), the rounding; b=2 with table_shift 0: 6 and 8 digits (3 levels), no rounding.
 @pytest.mark.parametrize(("params", "lanes", "expected"), [
-    (Params(d=8), None, (8, 1, 2)), (Params(d=8), 1, (1, 8, 2)),
-    (Params(d=128, b=3), 1, (1, 128, 2)), (Params(d=128, b=3), 2, (2, 64, 2)),
-    (Params(d=128, b=3), 32, (32, 4, 2)), (Params(d=128, b=3), 128, (128, 1, 2)),
-    (Params(d=4, b=2, in_width=8, table_width=32), None, (4, 1, 1)),  # table_shift 0
-    (Params(d=4, b=2, in_width=8, table_width=32), 2, (2, 2, 1)),
+    (Params(d=8), None, (8, 1, 5)), (Params(d=8), 1, (1, 8, 5)),
+    (Params(d=128, b=3), 1, (1, 128, 5)), (Params(d=128, b=3), 2, (2, 64, 5)),
+    (Params(d=128, b=3), 32, (32, 4, 5)), (Params(d=128, b=3), 128, (128, 1, 5)),
+    (Params(d=4, b=2, in_width=8, table_width=32), None, (4, 1, 4)),  # table_shift 0
+    (Params(d=4, b=2, in_width=8, table_width=32), 2, (2, 2, 4)),
 ])
 def test_table_properties(params, lanes, expected):
     table = QueryTable(params, lanes=lanes)
