@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: gen test regress bench lint clean
+.PHONY: gen test regress bench sweep lint clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,11 @@ regress: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/golden.py
+
+# The scaling sweep on the ECP5-85K (d 16..128 x b 2..4; hours), checked against the baseline
+# kept in the repository (docs/sweep.md).
+sweep: $(STAMP)
+	$(BIN)/axelram sweep --target ecp5-85k -o build/sweep --check baselines/sweep-ecp5-85k.json
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
