@@ -188,6 +188,14 @@ def _synth(args):
     result = synthesize(macro, args.target, clock_mhz=args.clock, workdir=out)
     summary = {"target": args.target, "params": _params_dict(p), "signs": source,
                "lanes": lanes, "share_rotator": args.share_rotator, **result}
+    section, line = [], None  # the baseline's Markdown section and console line
+    if args.baseline:
+        from .compare import format_comparison, side_by_side, summary_line
+
+        summary["baseline"], comparison = side_by_side(
+            p, args.target, result, clock_mhz=args.clock, workdir=out / "baseline")
+        summary["comparison"] = comparison
+        section, line = format_comparison(comparison), summary_line(comparison)
     write_atomic(out / "report.json", json.dumps(summary, indent=1) + "\n")
     rows = [("LUT4s", result["luts"]), ("flip-flops", result["ffs"]),
             ("carry cells", result["carries"]), ("block RAMs", result["brams"]),
@@ -200,16 +208,123 @@ def _synth(args):
         (f"# AXELRAM d={p.d} b={p.b} T={p.depth}, {lanes} lane(s), on {args.target} "
         f"({args.clock:g} MHz asked)"), "",
         "| metric | value |", "| --- | --- |", *(f"| {k} | {v} |" for k, v in rows), "",
-        "| nextpnr resource | used / available |", "| --- | --- |", *usage, ""]))
+        "| nextpnr resource | used / available |", "| --- | --- |", *usage, "",
+        *section]))
     print(f"{args.target}: {result['luts']} LUT4s, {result['ffs']} flip-flops, "
           f"{result['carries']} carry cells, {result['brams']} block RAMs, {result['dsps']} DSPs, "
           + ("no Fmax (not placed)" if result["fmax_mhz"] is None
              else f"Fmax {result['fmax_mhz']:.1f} MHz") + f"; wrote {out / 'report.md'}")
+    if line:
+        print(line)
     if not result["fits"]:
         over = ", ".join(f"{name} {result['utilization'][name][0]}/"
                          f"{result['utilization'][name][1]} (+{extra})"
                          for name, extra in result["overflow"].items())
         print(f"axelram: error: does not fit {args.target}: {over}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _sweep(args):
+    # Imported here: gen/sweep.py imports this module (DEFAULT_LANES, write_atomic).
+    from .sweep import plan_sweep, run_sweep
+
+    try:
+        plan = plan_sweep(args.target, args.out, jobs=args.jobs, only=args.only,
+                          check=args.check, update=args.update)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    return run_sweep(plan)
+
+
+def _board_defaults(args, defaults: dict, lanes: int):
+    """Fill the macro options the user left out (None) from ``defaults``, then Params'."""
+    for name, value in {**_params_dict(Params()), **defaults, "lanes": lanes}.items():
+        if getattr(args, name, 0) is None:
+            setattr(args, name, value)
+
+
+def _board(args):
+    from .board import BOARDS, BoardError, build
+
+    spec = BOARDS[args.board]
+    _board_defaults(args, spec.params, spec.lanes)
+    if args.signs_port or args.share_rotator:
+        raise UsageError("--signs-port and --share-rotator do not apply to a board build (the "
+                         "host link reports the sign ROM and uses the macro's own rotators)")
+    p = _params(args)
+    lanes = _lanes(args, p)
+    signs, source = _signs(args, p.d)
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"output {out} exists and is not a directory")
+    if not out.resolve().parent.is_dir():
+        raise UsageError(f"output directory's parent does not exist: {out.parent}")
+    try:
+        report = build(args.board, p, lanes=lanes, signs=signs, sign_source=source,
+                       baud=args.baud, out=out)
+    except (ValueError, BoardError) as error:
+        raise UsageError(f"{error}") from None
+    usage = ", ".join(f"{name} {used}/{available}"
+                      for name, (used, available) in report["utilization"].items() if used)
+    print(f"{args.board}: wrote {out / report['bitstream']}, report.md; {usage}; Fmax "
+          f"{report['fmax_mhz']:.1f} MHz at {report['clock_mhz']:g} MHz (margin "
+          f"{report['margin_mhz']:.1f} MHz); {report['build_seconds']:.0f} s")
+
+
+def _host(args):
+    from . import host
+    from .sim import accuracy, to_integers
+
+    keys = load_npy(args.keys, (2,), "keys")
+    queries = load_npy(args.queries, (2,), "queries")
+    if len(keys) == 0 or len(queries) == 0:
+        raise UsageError("keys and queries must hold at least one vector each")
+    for path in (args.out, args.raw_out):
+        if path is not None and not Path(path).resolve().parent.is_dir():
+            raise UsageError(f"output directory does not exist: {Path(path).parent}")
+    try:
+        link = host.Link(host.open_port(args.port, args.baud), args.baud)
+        link.resync()
+        identity = link.identify()
+        p = identity.params
+        asked = {name: getattr(args, name) for name in _params_dict(p)
+                 if getattr(args, name) is not None}
+        wrong = [f"{name} {getattr(p, name)} (asked {value})" for name, value in asked.items()
+                 if getattr(p, name) != value]
+        if args.lanes is not None and args.lanes != identity.lanes:
+            wrong.append(f"lanes {identity.lanes} (asked {args.lanes})")
+        if args.signs is not None or args.sign_seed is not None:
+            if tuple(int(s) for s in _signs(args, p.d)[0]) != identity.signs:
+                wrong.append("another sign vector than asked")
+        if wrong:
+            raise UsageError(f"the board's macro differs: {', '.join(wrong)}")
+        if keys.shape[1] != p.d or queries.shape[1] != p.d:
+            raise UsageError(f"the board's macro has d={p.d}; keys {keys.shape} and queries "
+                             f"{queries.shape} must be (N, {p.d})")
+        if len(keys) > p.depth:
+            raise UsageError(f"{len(keys)} keys do not fit the board's store of {p.depth}")
+        key_ints, key_scale = to_integers(keys, p)
+        query_ints, query_scale = to_integers(queries, p)
+        print(f"axelram host: {args.port} at {args.baud} baud: {identity.describe()}")
+        result = host.run(link, key_ints, query_ints, identity)
+    except host.LinkError as error:
+        raise UsageError(str(error)) from None
+    estimate = result["board"] * 2.0**p.score_scale_log2 * key_scale * query_scale
+    metrics = accuracy(estimate, queries @ keys.T, p.d)
+    mismatches = int(np.count_nonzero(result["board"] != result["golden"]))
+    print(f"board vs golden model: {result['board'].size - mismatches:,} of "
+          f"{result['board'].size:,} scores bit-exact")
+    print(f"accuracy vs exact q.k: RMS error {metrics['rms_error']:.4g} "
+          f"({metrics['relative_rms_error']:.2%} of RMS q.k), top-1 agreement "
+          f"{metrics['top1_agreement']:.1%}")
+    _save_npy(args.out, estimate)
+    if args.raw_out:
+        _save_npy(args.raw_out, result["board"])
+    if mismatches:
+        first = np.argwhere(result["board"] != result["golden"])[0]
+        print(f"axelram: error: the board differs from the golden model in {mismatches} scores "
+              f"(first: query {first[0]}, key {first[1]})", file=sys.stderr)
         return 1
     return 0
 
@@ -355,7 +470,65 @@ def _parser() -> argparse.ArgumentParser:
     syn.add_argument("--target", required=True, choices=list(TARGETS))
     syn.add_argument("--clock", type=float, default=200.0, help="clock to aim for, MHz")
     syn.add_argument("-o", "--out", required=True, help="output directory")
+    syn.add_argument("--baseline", action="store_true",
+                     help="also place the conventional baseline (same d, in_width, depth) and "
+                     "compare; its not fitting is reported, not an error")
     syn.set_defaults(run=_synth)
+
+    swp = commands.add_parser(
+        "sweep", help="axelram synth for d in 16..128 and b in 2..4, checked against a baseline",
+        description="Synthesize, place and route the macro for d in {16, 32, 64, 128} and b in "
+        "{2, 3, 4} (other parameters at their defaults); write OUT/sweep.json and OUT/sweep.md "
+        "(docs/sweep.md).")
+    swp.add_argument("--target", default="ecp5-85k", choices=list(TARGETS))
+    swp.add_argument("-o", "--out", required=True, help="output directory")
+    swp.add_argument("--jobs", type=int, default=1,
+                     help="configurations placed and routed in parallel (default 1)")
+    swp.add_argument("--only", help="these configurations only, DxB comma-separated: 16x3,32x2")
+    reference = swp.add_mutually_exclusive_group()
+    reference.add_argument("--check", metavar="BASELINE",
+                           help="compare with a sweep baseline; exit 1 if a metric is out of "
+                           "tolerance")
+    reference.add_argument("--update", metavar="BASELINE",
+                           help="write the configurations run into a sweep baseline (others "
+                           "kept)")
+    swp.set_defaults(run=_sweep)
+
+    brd = commands.add_parser(
+        "board", help="bitstream of the macro behind a UART host link for a real board",
+        description="Build the macro behind its UART host link for an FPGA board with "
+        "amaranth-boards, Yosys and nextpnr (docs/board.md). Macro options left out take the "
+        "board's defaults.")
+    from .board import BOARDS
+
+    brd.add_argument("--board", required=True, choices=list(BOARDS))
+    _add_params(brd)
+    _add_signs(brd)
+    _add_lanes(brd)
+    brd.set_defaults(run=_board, lanes=None, **{name: None for name in _params_dict(Params())})
+    brd.add_argument("--baud", type=int, default=115200, help="UART baud rate (default 115200)")
+    brd.add_argument("-o", "--out", required=True, help="output directory")
+
+    hst = commands.add_parser(
+        "host", help="write keys and score queries on a board over its serial port",
+        description="Talk to a board built by `axelram board`: check its macro against the "
+        "options given, write the keys, score the queries, compare every score with the "
+        "golden model (exit 1 on a mismatch). Needs pyserial: pip install 'axelram[host]'.")
+    hst.add_argument("--port", required=True, help="serial port, e.g. /dev/ttyUSB0")
+    hst.add_argument("--baud", type=int, default=115200, help="baud rate (default 115200)")
+    hst.add_argument("--keys", required=True, help=".npy of keys (N, d)")
+    hst.add_argument("--queries", required=True, help=".npy of queries (Q, d)")
+    hst.add_argument("--out", required=True, help=".npy for the scores, estimates of q.k")
+    hst.add_argument("--raw-out", help=".npy for the board's integer scores")
+    _add_params(hst)
+    _add_lanes(hst)
+    checked = hst.add_argument_group("sign vector (checked against the board's)")
+    checked = checked.add_mutually_exclusive_group()
+    checked.add_argument("--signs", metavar="FILE", help="signs.json from axelram calibrate")
+    checked.add_argument("--sign-seed", type=int, help="seeded sign vector")
+    hst.add_argument("--layer", type=int, default=0, help="layer of --signs (default 0)")
+    hst.set_defaults(run=_host, signs_port=False, lanes=None,
+                     **{name: None for name in _params_dict(Params())})
 
     rep = commands.add_parser(
         "report", help="operation counts measured from the netlist, beside the paper's")

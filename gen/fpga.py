@@ -35,7 +35,9 @@ class Target:
 
     ``cells`` maps each reported quantity (``luts``, ``ffs``, ``carries``, ``brams``, ``dsps``) to
     the Yosys cell types that count for it; ``resources`` maps nextpnr's utilization entries that
-    decide the fit to the device's count of them.
+    decide the fit to the device's count of them. ``bram_bits`` is the device's block RAM in bits
+    (data sheet: ECP5 EBR 18 Kbit each, usable as data at widths 9, 18 and 36; iCE40 EBR 4 Kbit;
+    the UP5K's SPRAM is not counted).
     """
 
     family: str
@@ -44,6 +46,7 @@ class Target:
     package: str
     cells: dict
     resources: dict
+    bram_bits: int
 
 
 _ECP5_CELLS = {"luts": ("LUT4",), "ffs": ("TRELLIS_FF",), "carries": ("CCU2C",),
@@ -65,12 +68,13 @@ _ICE40_CELLS = {"luts": ("SB_LUT4",),
 TARGETS = {
     "ecp5-85k": Target("ecp5", "LFE5U-85F", "--85k", "CABGA381", _ECP5_CELLS,
                        {"TRELLIS_COMB": 83640, "TRELLIS_FF": 83640, "DP16KD": 208,
-                        "MULT18X18D": 156}),
+                        "MULT18X18D": 156}, bram_bits=208 * 18432),
     "ecp5-25k": Target("ecp5", "LFE5U-25F", "--25k", "CABGA381", _ECP5_CELLS,
                        {"TRELLIS_COMB": 24288, "TRELLIS_FF": 24288, "DP16KD": 56,
-                        "MULT18X18D": 28}),
+                        "MULT18X18D": 28}, bram_bits=56 * 18432),
     "ice40-up5k": Target("ice40", "iCE40UP5K", "--up5k", "sg48", _ICE40_CELLS,
-                         {"ICESTORM_LC": 5280, "ICESTORM_RAM": 30, "ICESTORM_DSP": 8}),
+                         {"ICESTORM_LC": 5280, "ICESTORM_RAM": 30, "ICESTORM_DSP": 8},
+                         bram_bits=30 * 4096),
 }
 
 _CORE = "top.core"
@@ -189,6 +193,10 @@ def synthesize(component: wiring.Component, target: str, *, clock_mhz: float = 2
     # Yosys 0.70's ABC9 reintegration can abort on the unused alias wires Amaranth emits
     # ("Assert `GetSize(conn.first) == GetSize(conn.second)'"); purging them first avoids it.
     cleanup = ["hierarchy -top top", "proc", "opt_clean -purge"]
+    if t.family == "ice40":
+        # The iCE40 has no distributed RAM: a memory that asks for it (DistributedFIFO) would
+        # find no mapping; there Yosys chooses.
+        cleanup.append("setattr -unset ram_style")
     script = "; ".join(["read_verilog top.v", *cleanup, *synth, "write_json top.json"])
     files = yosys(script, {"top.v": text}, outputs=("stat.json", "top.json"))
     for name, content in {"top.v": text, **files}.items():

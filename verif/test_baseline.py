@@ -1,0 +1,262 @@
+"""The conventional baseline against :func:`axelram.golden.baseline.baseline_scores`."""
+
+import cocotb
+import numpy as np
+import pytest
+from cocotb.triggers import FallingEdge, ReadOnly, RisingEdge
+
+from axelram.golden.baseline import baseline_score_width, baseline_scores
+from axelram.golden.params import Params
+from axelram.hdl.baseline import ConventionalMacro
+from axelram.verif import harness
+from axelram.verif.tb import (
+    Clocked,
+    StreamSink,
+    StreamSource,
+    case_params,
+    case_rng,
+    pack,
+    pauses,
+)
+from axelram.verif.vectors import extreme_vectors, random_vectors
+
+
+class BaselineTB(Clocked):
+    """Drives keys and queries, collects scores grouped per query (``last`` closes a group)."""
+
+    def __init__(self, dut, gaps=False, backpressure=False, rng=None):
+        super().__init__(dut)
+        self.p = case_params()
+        self.width = baseline_score_width(self.p)
+        self.rng = rng if rng is not None else case_rng()
+        dut.clear.value = 0
+        self.keys = StreamSource(dut, "keys", pauses(self.rng, gaps))
+        self.queries = StreamSource(dut, "queries", pauses(self.rng, gaps))
+        self.scores = StreamSink(dut, "scores", pauses(self.rng, backpressure))
+
+    def pack(self, vectors):
+        return [pack(v, self.p.in_width) for v in vectors]
+
+    def stimulus(self, count):
+        """All coordinates at the minimum, at the maximum, alternating, spikes, zero (the
+        extremes of :func:`extreme_vectors`, with no sign flip), then random vectors."""
+        return np.concatenate([extreme_vectors(self.p, np.ones(self.p.d)),
+                               random_vectors(self.rng, self.p, count)])
+
+    def groups(self):
+        """Received scores split per query: a list of int64 arrays."""
+        groups, current = [], []
+        for value in self.scores.received:
+            score = value & ((1 << self.width) - 1)
+            current.append(score - (1 << self.width) if score >> (self.width - 1) else score)
+            if value >> self.width:
+                groups.append(np.array(current, dtype=np.int64))
+                current = []
+        assert not current, "scores after the last query's `last`"
+        return groups
+
+    async def wait_count(self, count: int, timeout: int = 200):
+        for _ in range(timeout):
+            await ReadOnly()
+            if int(self.dut.count.value) == count:
+                return
+            await FallingEdge(self.clk)
+        raise AssertionError(f"count {int(self.dut.count.value)}, expected {count}")
+
+    async def wait_groups(self, count: int, keys: int):
+        """Wait until ``count`` queries have sent their last score."""
+        for _ in range(40 * count * (keys + 20) + 200):
+            if self.answered() >= count:
+                return
+            await FallingEdge(self.clk)
+        raise AssertionError(f"{self.answered()} of {count} queries answered")
+
+    def answered(self) -> int:
+        """Queries whose last score was received."""
+        return sum(value >> self.width for value in self.scores.received)
+
+    def check(self, keys, queries, groups):
+        """Each query scored the first ``len(group)`` keys, exactly as the model does."""
+        assert len(groups) == len(queries)
+        for query, group in zip(queries, groups, strict=True):
+            assert 1 <= len(group) <= len(keys)
+            expected = baseline_scores(query[None], keys[:len(group)], self.p)[0]
+            np.testing.assert_array_equal(group, expected)
+
+
+@cocotb.test()
+@cocotb.parametrize(gaps=[False, True], backpressure=[False, True])
+async def baseline_store_then_query(dut, gaps, backpressure):
+    """Keys, then queries; every query scores every key, the extremes included."""
+    tb = BaselineTB(dut, gaps, backpressure, case_rng(2 * gaps + backpressure))
+    await tb.reset()
+    p = tb.p
+    keys = tb.stimulus(p.depth - len(extreme_vectors(p, np.ones(p.d))))
+    queries = tb.stimulus(3)
+    await tb.keys.send(tb.pack(keys))
+    await tb.wait_count(len(keys))
+    assert int(dut.full.value) == 1
+    await tb.queries.send(tb.pack(queries))
+    await tb.wait_groups(len(queries), len(keys))
+    tb.check(keys, queries, tb.groups())
+    assert all(len(g) == len(keys) for g in tb.groups())
+    # The largest and smallest scores any input can give were among them: no overflow.
+    scores = np.concatenate(tb.groups())
+    assert scores.max() == p.d * p.in_min ** 2 and scores.min() == p.d * p.in_min * p.in_max
+
+
+@cocotb.test()
+async def baseline_interleaved(dut):
+    """Keys and queries at the same time: each query scores the keys stored when it started."""
+    tb = BaselineTB(dut, True, True, case_rng(10))
+    await tb.reset()
+    keys = tb.stimulus(tb.p.depth - len(extreme_vectors(tb.p, np.ones(tb.p.d))))
+    queries = tb.stimulus(2)
+    await tb.keys.send(tb.pack(keys[:2]))
+    await tb.wait_count(2)
+    writer = cocotb.start_soon(tb.keys.send(tb.pack(keys[2:])))
+    await tb.queries.send(tb.pack(queries))
+    await writer
+    await tb.wait_groups(len(queries), len(keys))
+    groups = tb.groups()
+    tb.check(keys, queries, groups)
+    assert [len(g) for g in groups] == sorted(len(g) for g in groups)
+    assert len(groups[0]) < len(keys), "no query started while keys were still arriving"
+
+
+@cocotb.test()
+async def baseline_full_store_refuses_keys(dut):
+    """At ``depth`` keys the store is full: further keys wait and are not written."""
+    tb = BaselineTB(dut)
+    await tb.reset()
+    keys = random_vectors(tb.rng, tb.p, tb.p.depth + 3)
+    writer = cocotb.start_soon(tb.keys.send(tb.pack(keys)))
+    await tb.wait_count(tb.p.depth)
+    await tb.cycles(20)
+    assert tb.keys.sent == tb.p.depth and int(dut.full.value) == 1
+    assert int(dut.count.value) == tb.p.depth
+    writer.cancel()
+    dut.keys__valid.value = 0
+    await tb.queries.send(tb.pack(keys[:1]))
+    await tb.wait_groups(1, tb.p.depth)
+    tb.check(keys[:tb.p.depth], keys[:1], tb.groups())
+
+
+@cocotb.test()
+async def baseline_clear(dut):
+    """A query against the empty store gives no score; ``clear`` empties the store, and the
+    keys written afterwards are the ones scored."""
+    tb = BaselineTB(dut)
+    await tb.reset()
+    old, new = tb.stimulus(3), random_vectors(tb.rng, tb.p, 3)
+    await tb.queries.send(tb.pack(old[:1]))
+    await tb.cycles(ConventionalMacro(tb.p).latencies["query"] + 10)
+    assert tb.scores.received == []
+    await tb.keys.send(tb.pack(old))
+    await tb.wait_count(len(old))
+    await FallingEdge(tb.clk)
+    dut.clear.value = 1
+    await FallingEdge(tb.clk)
+    dut.clear.value = 0
+    await tb.wait_count(0, timeout=2)
+    await tb.keys.send(tb.pack(new))
+    await tb.wait_count(len(new))
+    queries = random_vectors(tb.rng, tb.p, 2)
+    await tb.queries.send(tb.pack(queries))
+    await tb.wait_groups(len(queries), len(new))
+    tb.check(new, queries, tb.groups())
+    assert all(len(g) == len(new) for g in tb.groups())
+
+
+@cocotb.test()
+async def baseline_one_score_per_cycle(dut):
+    """Without backpressure a query's scores leave on consecutive cycles."""
+    tb = BaselineTB(dut)
+    await tb.reset()
+    keys = random_vectors(tb.rng, tb.p, tb.p.depth)
+    await tb.keys.send(tb.pack(keys))
+    await tb.wait_count(len(keys))
+    await tb.queries.send(tb.pack(keys[:1]))
+    edges = 0  # falling edges seen since the first score arrived
+    while len(tb.scores.received) < len(keys):
+        await FallingEdge(tb.clk)
+        edges += 1 if tb.scores.received else 0
+        assert edges < 50 * len(keys)
+    assert edges == len(keys)  # one more score at every edge: no bubble
+
+
+async def _edges_until(tb, condition, limit=1000):
+    """Rising edges until ``condition()`` holds in a ReadOnly phase."""
+    for edges in range(limit):
+        await ReadOnly()
+        if condition():
+            return edges
+        await RisingEdge(tb.clk)
+    raise AssertionError("condition never held")
+
+
+@cocotb.test()
+async def baseline_latencies(dut):
+    """The measured write and query latencies are the ones the component documents."""
+    tb = BaselineTB(dut)
+    await tb.reset()
+    latency = ConventionalMacro(tb.p).latencies
+    vector = tb.pack(random_vectors(tb.rng, tb.p, 1))
+    # An input transferred in cycle c shows in cycle c + latency: `latency - 1` edges later.
+    await tb.keys.send(vector)  # returns at the falling edge after the transfer
+    assert await _edges_until(tb, lambda: int(dut.count.value) == 1) + 1 == latency["write"]
+    await FallingEdge(tb.clk)
+    sending = cocotb.start_soon(tb.queries.send(vector))
+    while True:  # sample mid-cycle until the query is about to transfer
+        await FallingEdge(tb.clk)
+        await ReadOnly()
+        if dut.queries__valid.value and dut.queries__ready.value:
+            break
+    await RisingEdge(tb.clk)  # the query's transfer
+    edges = await _edges_until(tb, lambda: int(dut.scores__valid.value))
+    await sending
+    assert edges + 1 == latency["query"]
+
+
+@cocotb.test()
+async def baseline_reset_mid_traffic(dut):
+    """Reset while keys, queries and scores are in flight; afterwards it works from empty."""
+    tb = BaselineTB(dut, True, True, case_rng(20))
+    await tb.reset()
+    keys = tb.stimulus(tb.p.depth - len(extreme_vectors(tb.p, np.ones(tb.p.d))))
+    await tb.keys.send(tb.pack(keys[:4]))
+    writer = cocotb.start_soon(tb.keys.send(tb.pack(keys[4:])))
+    querier = cocotb.start_soon(tb.queries.send(tb.pack(keys[:3])))
+    await tb.cycles(int(tb.rng.integers(3, 30)))
+    writer.cancel()
+    querier.cancel()
+    tb.scores.stop()
+    dut.keys__valid.value = 0
+    dut.queries__valid.value = 0
+    await tb.reset()
+    await ReadOnly()
+    assert int(dut.count.value) == 0 and not dut.scores__valid.value
+    await FallingEdge(tb.clk)
+    tb = BaselineTB(dut, True, True, case_rng(21))
+    fresh, queries = random_vectors(tb.rng, tb.p, 6), random_vectors(tb.rng, tb.p, 2)
+    await tb.keys.send(tb.pack(fresh))
+    await tb.wait_count(len(fresh))
+    await tb.queries.send(tb.pack(queries))
+    await tb.wait_groups(len(queries), len(fresh))
+    tb.check(fresh, queries, tb.groups())
+
+
+FAST = {(4, 8), (16, 16), (8, 8)}
+
+
+@pytest.mark.parametrize(("d", "in_width", "simulator"), harness.cases(
+    verilator=[(d, w) for d in (2, 4, 16, 32, 128) for w in (8, 16)],
+    icarus=[(4, 16), (8, 8)],
+    slow=lambda d, w: (d, w) not in FAST,
+))
+def test_baseline(d, in_width, simulator, request):
+    params = {"d": d, "in_width": in_width, "depth": 20}
+    harness.run(
+        ConventionalMacro(Params(**params)), test_module=__name__, case=request.node.name,
+        simulator=simulator, env={"params": params}, seed=6000 + d + in_width,
+    )
