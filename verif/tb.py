@@ -93,6 +93,25 @@ class Clocked:
         for _ in range(n):
             await FallingEdge(self.clk)
 
+    async def edges_until(self, condition, limit: int = 10_000) -> int:
+        """Rising edges until ``condition()`` holds in a ReadOnly phase."""
+        for edges in range(limit):
+            await ReadOnly()
+            if condition():
+                return edges
+            await RisingEdge(self.clk)
+        raise AssertionError(f"condition never held in {limit} cycles")
+
+    async def back_to_back(self, sink, count: int):
+        """Wait until ``sink`` has ``count`` items; assert one came every cycle from the first
+        on (no bubble)."""
+        edges = 0  # falling edges seen since the first item arrived
+        while len(sink.received) < count:
+            await FallingEdge(self.clk)
+            edges += 1 if sink.received else 0
+            assert edges < 50 * count, f"{len(sink.received)} of {count} after {edges} cycles"
+        assert edges == count, f"{count} items took {edges} cycles"
+
 
 class StreamSource:
     """Drives ``<name>__valid`` and ``<name>__payload``; payloads are integers."""

@@ -177,22 +177,7 @@ async def baseline_one_score_per_cycle(dut):
     await tb.keys.send(tb.pack(keys))
     await tb.wait_count(len(keys))
     await tb.queries.send(tb.pack(keys[:1]))
-    edges = 0  # falling edges seen since the first score arrived
-    while len(tb.scores.received) < len(keys):
-        await FallingEdge(tb.clk)
-        edges += 1 if tb.scores.received else 0
-        assert edges < 50 * len(keys)
-    assert edges == len(keys)  # one more score at every edge: no bubble
-
-
-async def _edges_until(tb, condition, limit=1000):
-    """Rising edges until ``condition()`` holds in a ReadOnly phase."""
-    for edges in range(limit):
-        await ReadOnly()
-        if condition():
-            return edges
-        await RisingEdge(tb.clk)
-    raise AssertionError("condition never held")
+    await tb.back_to_back(tb.scores, len(keys))
 
 
 @cocotb.test()
@@ -204,7 +189,7 @@ async def baseline_latencies(dut):
     vector = tb.pack(random_vectors(tb.rng, tb.p, 1))
     # An input transferred in cycle c shows in cycle c + latency: `latency - 1` edges later.
     await tb.keys.send(vector)  # returns at the falling edge after the transfer
-    assert await _edges_until(tb, lambda: int(dut.count.value) == 1) + 1 == latency["write"]
+    assert await tb.edges_until(lambda: int(dut.count.value) == 1) + 1 == latency["write"]
     await FallingEdge(tb.clk)
     sending = cocotb.start_soon(tb.queries.send(vector))
     while True:  # sample mid-cycle until the query is about to transfer
@@ -213,7 +198,7 @@ async def baseline_latencies(dut):
         if dut.queries__valid.value and dut.queries__ready.value:
             break
     await RisingEdge(tb.clk)  # the query's transfer
-    edges = await _edges_until(tb, lambda: int(dut.scores__valid.value))
+    edges = await tb.edges_until(lambda: int(dut.scores__valid.value))
     await sending
     assert edges + 1 == latency["query"]
 

@@ -193,22 +193,7 @@ async def macro_one_score_per_cycle(dut):
     await tb.keys.send(tb.pack(keys))
     await tb.wait_count(len(keys))
     await tb.queries.send(tb.pack(keys[:1]))
-    edges = 0  # falling edges seen since the first score arrived
-    while len(tb.scores.received) < len(keys):
-        await FallingEdge(tb.clk)
-        edges += 1 if tb.scores.received else 0
-        assert edges < 50 * len(keys)
-    assert edges == len(keys)  # one more score at every edge: no bubble
-
-
-async def _edges_until(tb, condition, limit=10_000):
-    """Rising edges until ``condition()`` holds in a ReadOnly phase."""
-    for edges in range(limit):
-        await ReadOnly()
-        if condition():
-            return edges
-        await RisingEdge(tb.clk)
-    raise AssertionError("condition never held")
+    await tb.back_to_back(tb.scores, len(keys))
 
 
 @cocotb.test()
@@ -222,7 +207,7 @@ async def macro_latencies(dut):
     # cycle c shows in cycle c + latency: `latency - 1` edges later. The write latency counts
     # from the key's last beat, the query latency from the query's first.
     await tb.keys.send(beats)  # returns at the falling edge after the last beat's transfer
-    assert await _edges_until(tb, lambda: int(dut.count.value) == 1) + 1 == latency["write"]
+    assert await tb.edges_until(lambda: int(dut.count.value) == 1) + 1 == latency["write"]
     await FallingEdge(tb.clk)
     sending = cocotb.start_soon(tb.queries.send(beats))
     while True:  # sample mid-cycle until the first beat is about to transfer
@@ -231,7 +216,7 @@ async def macro_latencies(dut):
         if dut.queries__valid.value and dut.queries__ready.value:
             break
     await RisingEdge(tb.clk)  # the first beat's transfer
-    edges = await _edges_until(tb, lambda: int(dut.scores__valid.value))
+    edges = await tb.edges_until(lambda: int(dut.scores__valid.value))
     await sending
     assert tb.queries.sent == tb.beats
     assert edges + 1 == latency["query"]
