@@ -32,6 +32,7 @@ from ..golden.params import Params
 from ..hdl.host_link import HostLink
 from ..hdl.uart import check_divisor
 from .fpga import _UTILISATION, TARGETS
+from .synth import prepare
 
 __all__ = ["Board", "BOARDS", "CONSTRAINTS", "BoardError", "BoardTop", "divisor_for",
            "read_constraints", "check_constraints", "build"]
@@ -68,10 +69,12 @@ BOARDS = {
                        {"d": 128, "b": 3, "in_width": 16, "depth": 4096}, 1),
     # The largest macro found to place on the UP5K's 5280 logic cells: d=16, b=2, int8 inputs
     # and 8-bit query-table entries (d=16 b=3 needs 6600 cells; 10- and 12-bit entries need 89%
-    # and 93% of them and nextpnr does not place them); 2048 keys take 27 of its 30 block RAMs
-    # (docs/board.md).
+    # and 93% of them and nextpnr does not place them), the score's multiplication in an
+    # SB_MAC16 (in fabric it takes the cells that make the design fail to place); 2048 keys
+    # take 27 of its 30 block RAMs (docs/board.md).
     "icebreaker": Board("icebreaker", ICEBreakerPlatform, "icebreaker.pcf", "bin", "ice40-up5k",
-                        {"d": 16, "b": 2, "in_width": 8, "depth": 2048, "table_width": 8}, 1),
+                        {"d": 16, "b": 2, "in_width": 8, "depth": 2048, "table_width": 8,
+                         "score_multiplier": "dsp"}, 1),
 }
 
 
@@ -204,16 +207,12 @@ def build(board: str, params: Params, *, lanes: int, signs, sign_source: str, ba
     out = Path(out)
     top = BoardTop(params, lanes=lanes, signs=signs, divisor=divisor)
     start = time.perf_counter()
-    # Yosys 0.70's ABC9 reintegration can abort on the unused alias wires Amaranth emits;
-    # purging them first avoids it (as gen/fpga.py does). iCE40: multipliers go to the SB_MAC16
-    # DSPs (synth_ice40 maps them to LUTs unless asked: a third of the LUTs of d=8); and it has
-    # no distributed RAM, so the FIFOs that ask for it (ram_style "distributed",
-    # axelram.hdl.pipeline.DistributedFIFO) are left to Yosys there.
-    overrides = {"script_after_read": "hierarchy -top top; proc; opt_clean -purge"}
-    if TARGETS[spec.target].family == "ice40":
-        overrides = {"synth_opts": "-dsp",
-                     "script_after_read": overrides["script_after_read"]
-                     + "; setattr -unset ram_style"}
+    # The flows' Yosys preparation (gen/synth.py prepare). iCE40: multipliers go to the SB_MAC16
+    # DSPs (synth_ice40 maps them to LUTs unless asked: a third of the LUTs of d=8).
+    family = TARGETS[spec.target].family
+    overrides = {"script_after_read": "; ".join(prepare(family))}
+    if family == "ice40":
+        overrides["synth_opts"] = "-dsp"
     plan = platform.build(top, name="top", do_build=False, **overrides)
     name = f"top.{spec.constraints.rsplit('.', 1)[1]}"
     used = spec.constraints_path.read_text()

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..golden.params import Params
+from ..golden.params import SCORE_MULTIPLIERS, Params
 from ..golden.signs import calibrate, signs_from_seed, signs_to_text
 from ..hdl.macro import Macro
 from ..hdl.pipeline import check_lanes
@@ -57,6 +57,10 @@ def _add_params(parser):
                        help="largest query-table entry width")
     group.add_argument("--norm-mantissa", type=int, default=defaults.norm_mantissa,
                        help="significant bits of the stored norm (0: exact)")
+    group.add_argument("--score-multiplier", default=defaults.score_multiplier,
+                       choices=SCORE_MULTIPLIERS,
+                       help="the score's multiplication: shift-and-add in fabric, pipelined "
+                       "(default), or a DSP multiplier for flows that register it inside")
 
 
 def _add_signs(parser):
@@ -348,7 +352,8 @@ def _params(args) -> Params:
         return Params(d=args.d, b=args.b, in_width=args.in_width, depth=args.depth,
                       codebook=args.codebook, codebook_frac=args.codebook_frac,
                       norm_frac=args.norm_frac, table_width=args.table_width,
-                      norm_mantissa=args.norm_mantissa)
+                      norm_mantissa=args.norm_mantissa,
+                      score_multiplier=args.score_multiplier)
     except (TypeError, ValueError) as error:
         raise UsageError(str(error)) from None
 

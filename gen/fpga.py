@@ -16,6 +16,7 @@ import re
 import subprocess
 import sys
 import tempfile
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,9 +25,10 @@ from amaranth.hdl import Cat, ClockDomain, Module, ResetInserter, Signal, Value
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from .synth import yosys
+from .synth import prepare, yosys
 
-__all__ = ["Target", "TARGETS", "NextpnrError", "SerialHarness", "synthesize"]
+__all__ = ["Target", "TARGETS", "NextpnrError", "SerialHarness", "fold_output_registers",
+           "synthesize"]
 
 
 @dataclass(frozen=True)
@@ -137,12 +139,65 @@ class SerialHarness(wiring.Component):
         return m
 
 
+def fold_output_registers(netlist: dict) -> int:
+    """Fold into each ECP5 block RAM the flip-flops that register its outputs; the count folded.
+
+    Yosys maps an inferred memory's read port to a DP16KD with ``REGMODE = NOREG`` (it has no
+    rule for the output register, YosysHQ/yosys#5814), so a register after the RAM stays in
+    fabric, behind the unregistered output's 5.6 ns from the clock. This pass edits the Yosys
+    JSON netlist (module ``top``): for a port of a DP16KD with ``NOREG``, its output enable
+    tied high and its reset tied low, whose every used output bit drives exactly one load,
+    the ``DI`` of a TRELLIS_FF on the port's clock with no enable and no reset, it sets
+    ``REGMODE = OUTREG``, moves the flip-flops' outputs onto the RAM's and deletes them. The
+    output register then does what they did (load every clock edge, never reset): the design
+    is unchanged, one cycle of the read is spent inside the RAM.
+    """
+    module = netlist["modules"]["top"]
+    cells = module["cells"]
+    loads = {}
+    for name, cell in cells.items():
+        for port, bits in cell["connections"].items():
+            if cell["port_directions"].get(port) == "input":
+                for bit in bits:
+                    loads.setdefault(bit, []).append((name, port))
+    for port in module["ports"].values():
+        for bit in port["bits"]:
+            loads.setdefault(bit, []).append((None, None))
+
+    def plain_ff(load, clock):
+        name, port = load
+        if name is None or port != "DI" or cells[name]["type"] != "TRELLIS_FF":
+            return False
+        conn = cells[name]["connections"]
+        return (conn["CLK"] == clock and conn.get("CE", ["1"]) == ["1"]
+                and conn.get("LSR", ["0"]) == ["0"])
+
+    folded = 0
+    for ram in [cell for cell in cells.values() if cell["type"] == "DP16KD"]:
+        conn, params = ram["connections"], ram["parameters"]
+        for side in "AB":
+            if (params.get(f"REGMODE_{side}", "NOREG") != "NOREG"
+                    or conn.get(f"OCE{side}") != ["1"] or conn.get(f"RST{side}") != ["0"]):
+                continue
+            outputs = {port: bits[0] for port, bits in conn.items()
+                       if port.startswith(f"DO{side}") and loads.get(bits[0])}
+            if not outputs or not all(len(loads[bit]) == 1
+                                      and plain_ff(loads[bit][0], conn[f"CLK{side}"])
+                                      for bit in outputs.values()):
+                continue
+            params[f"REGMODE_{side}"] = "OUTREG"
+            for port, bit in outputs.items():
+                ff = loads[bit][0][0]
+                conn[port] = cells.pop(ff)["connections"]["Q"]
+                folded += 1
+    return folded
+
+
 def _tool(name: str) -> str:
     return str(Path(sys.executable).parent / name)
 
 
-def _cell_counts(stat: dict, module: str, target: Target) -> dict[str, int]:
-    cells = stat["modules"][f"\\{module}"]["num_cells_by_type"]
+def _cell_counts(cells: dict[str, int], target: Target) -> dict[str, int]:
     return {kind: sum(cells.get(t, 0) for t in types) for kind, types in target.cells.items()}
 
 
@@ -163,12 +218,15 @@ def synthesize(component: wiring.Component, target: str, *, clock_mhz: float = 2
     keeps ``top.v``, ``yosys.log``, ``stat.json``, ``top.json``, ``nextpnr.log`` and
     ``report.json``; by default a scratch directory is used and removed.
 
+    On ECP5 the netlist goes through :func:`fold_output_registers` before nextpnr.
+
     Returns ``luts``, ``ffs``, ``carries`` (CCU2C / SB_CARRY cells), ``brams``, ``dsps`` (the
-    component's Yosys cells); ``fmax_mhz`` (``None`` when nextpnr did not route, or found no
-    register-to-register path); ``utilization`` (nextpnr resource -> ``(used, available)``);
-    ``fits`` and ``overflow`` (resource -> cells beyond the device's count, empty when it
-    fits). Raises :class:`~axelram.gen.synth.YosysError` or :class:`NextpnrError` (with the log's
-    tail) when a tool fails for another reason than a design too large for the device.
+    component's cells, as placed: after the fold on ECP5); ``fmax_mhz`` (``None`` when nextpnr
+    did not route, or found no register-to-register path); ``utilization`` (nextpnr resource ->
+    ``(used, available)``); ``fits`` and ``overflow`` (resource -> cells beyond the device's
+    count, empty when it fits). Raises :class:`~axelram.gen.synth.YosysError` or
+    :class:`NextpnrError` (with the log's tail) when a tool fails for another reason than a
+    design too large for the device.
     """
     if target not in TARGETS:
         raise ValueError(f"target must be one of {', '.join(TARGETS)}, got {target!r}")
@@ -190,18 +248,18 @@ def synthesize(component: wiring.Component, target: str, *, clock_mhz: float = 2
     if harnessed:
         synth = [f"setattr -mod -set keep_hierarchy 1 {_CORE}", *synth,
                  f"setattr -mod -unset keep_hierarchy {_CORE}", "flatten"]
-    # Yosys 0.70's ABC9 reintegration can abort on the unused alias wires Amaranth emits
-    # ("Assert `GetSize(conn.first) == GetSize(conn.second)'"); purging them first avoids it.
-    cleanup = ["hierarchy -top top", "proc", "opt_clean -purge"]
-    if t.family == "ice40":
-        # The iCE40 has no distributed RAM: a memory that asks for it (DistributedFIFO) would
-        # find no mapping; there Yosys chooses.
-        cleanup.append("setattr -unset ram_style")
-    script = "; ".join(["read_verilog top.v", *cleanup, *synth, "write_json top.json"])
+    script = "; ".join(["read_verilog top.v", *prepare(t.family), *synth, "write_json top.json"])
     files = yosys(script, {"top.v": text}, outputs=("stat.json", "top.json"))
+    if harnessed:
+        cells = json.loads(files["stat.json"])["modules"][f"\\{_CORE}"]["num_cells_by_type"]
+    else:
+        design = json.loads(files["top.json"])
+        fold_output_registers(design)
+        files["top.json"] = json.dumps(design)
+        cells = Counter(cell["type"] for cell in design["modules"]["top"]["cells"].values())
     for name, content in {"top.v": text, **files}.items():
         (workdir / name).write_text(content)
-    counts = _cell_counts(json.loads(files["stat.json"]), _CORE if harnessed else "top", t)
+    counts = _cell_counts(cells, t)
 
     pins = ["--pcf-allow-unconstrained"] if harnessed else ["--out-of-context"]
     result = subprocess.run(

@@ -23,8 +23,13 @@ BLOCKS = {
 
 
 def measure(p: Params, lanes: int) -> dict:
-    """Operation counts and register bits of every block's netlist (Yosys), by block."""
-    return {name: operation_counts(block(p, lanes)) for name, block in BLOCKS.items()}
+    """Operation counts and register bits of every block's netlist (Yosys), by block. With
+    ``score_multiplier = "fabric"`` the score datapath's one multiplication is shifts and adds
+    (:func:`axelram.hdl.arith.shift_add_mul`), adders in the netlist: it is added to its
+    multipliers."""
+    counts = {name: operation_counts(block(p, lanes)) for name, block in BLOCKS.items()}
+    counts["score datapath"]["multipliers"] += p.score_multiplier == "fabric"
+    return counts
 
 
 def report_rows(p: Params, lanes: int, counts: dict) -> list[tuple[str, str, str, str]]:
@@ -34,6 +39,7 @@ def report_rows(p: Params, lanes: int, counts: dict) -> list[tuple[str, str, str
     rot, norm, quant, write, table, score = (counts[k] for k in (
         "rotator", "norm unit", "quantizer", "write path", "query table", "score datapath"))
     folded = f"{lanes} lane(s), {d // lanes} cycle(s) per vector"
+    mantissa = p.norm_mantissa if p.norm_rounded else p.norm_width
     conventional = T * d
     ours = table["multipliers"] + T * score["multipliers"]
     paper = d * levels + T
@@ -63,7 +69,9 @@ def report_rows(p: Params, lanes: int, counts: dict) -> list[tuple[str, str, str
          ("entries, plus a narrow tree counting the negated lookups and one correction adder"
           " (ones'-complement lookups)")),
         ("per key: norm scaling", "1 multiplication", f"{score['multipliers']} multiplier",
-         "significand x sum, then an exponent shift"),
+         (f"significand x sum by shift-and-add ({mantissa} partial products, {mantissa - 1} "
+          "adders, pipelined), then an exponent shift" if p.score_multiplier == "fabric" else
+          "significand x sum, registered for a DSP block, then an exponent shift")),
         ("multiplications, 1 query over T keys",
          f"d 2^b + T = {paper:,} vs T d = {conventional:,} ({conventional / paper:.1f}x)",
          f"{ours:,} ({conventional / ours:.1f}x)", "true (variable x variable) multiplications"),

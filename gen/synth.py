@@ -9,7 +9,7 @@ from pathlib import Path
 
 from amaranth.back import rtlil
 
-__all__ = ["YosysError", "yosys", "netlist_cells", "operation_counts"]
+__all__ = ["YosysError", "yosys", "netlist_cells", "operation_counts", "prepare"]
 
 # Word-level passes that leave one cell per arithmetic operator of the design, with constant
 # inputs propagated (a sign flip driven by a constant disappears) and widths trimmed.
@@ -30,6 +30,25 @@ REGISTERS = ("$dff", "$dffe", "$sdff", "$sdffe", "$sdffce", "$adff", "$adffe")
 
 class YosysError(Exception):
     pass
+
+
+def prepare(family: str) -> list[str]:
+    """The Yosys commands the FPGA flows run between reading the Verilog and synthesis.
+
+    - ``proc; opt_clean -purge``: Yosys 0.70's ABC9 reintegration can abort on the unused alias
+      wires Amaranth emits ("Assert `GetSize(conn.first) == GetSize(conn.second)'").
+    - The flip-flops of a signal marked ``keep`` are kept as cells: the macro copies a
+      high-fanout enable into several such registers, each driving part of the load, and
+      ``opt_merge`` would otherwise merge the copies back into one (a ``keep`` on the wire alone
+      does not stop it).
+    - iCE40 (``family`` ``"ice40"``): it has no distributed RAM, so a memory that asks for it
+      (:class:`~axelram.hdl.pipeline.DistributedFIFO`) is left to Yosys.
+    """
+    commands = ["hierarchy -top top", "proc", "opt_clean -purge",
+                "setattr -set keep 1 a:keep %ci1 c:* %i"]
+    if family == "ice40":
+        commands.append("setattr -unset ram_style")
+    return commands
 
 
 def yosys(script: str, files: dict[str, str], outputs: tuple[str, ...] = ()) -> dict[str, str]:

@@ -67,6 +67,9 @@ def _bit_length(n):
     return length + (n > 0)
 
 
+SCORE_MULTIPLIERS = ("fabric", "dsp")
+
+
 def _check_int(name, value, lo, hi, extra=""):
     if not isinstance(value, int) or isinstance(value, bool):
         raise TypeError(f"{name} must be an integer, got {value!r}")
@@ -101,6 +104,13 @@ class Params:
         0..32. M > 0 stores the norm rounded to M significant bits with an exponent (a reduced
         float, like the paper's FP16 norm); 0, or an M that holds every norm already, stores the
         exact norm (see :attr:`norm_rounded`).
+    score_multiplier : str
+        How the hardware builds the score's one multiplication (significand x sum); the golden
+        model does not depend on it. ``"fabric"``: shifts and adds with a register after every
+        adder (:func:`axelram.hdl.arith.shift_add_mul`), for a flow that cannot put pipeline
+        registers inside a DSP block (Yosys on ECP5); ``"dsp"``: a multiplier with registers on
+        its inputs and two after it, for a flow that packs them into the DSP block (Yosys
+        ``synth_ice40 -dsp``, vendor tools).
 
     Every width, shift and constant is a property of this object.
     """
@@ -114,6 +124,7 @@ class Params:
     norm_frac: int = 4
     table_width: int = 18
     norm_mantissa: int = 12
+    score_multiplier: str = "fabric"
 
     def __post_init__(self):
         if not isinstance(self.d, int) or isinstance(self.d, bool):
@@ -129,6 +140,9 @@ class Params:
         _check_int("norm_frac", self.norm_frac, 0, 16)
         _check_int("table_width", self.table_width, 2, 48)
         _check_int("norm_mantissa", self.norm_mantissa, 0, 32)
+        if self.score_multiplier not in SCORE_MULTIPLIERS:
+            raise ValueError(f"score_multiplier must be one of {', '.join(SCORE_MULTIPLIERS)}, "
+                             f"got {self.score_multiplier!r}")
         boundaries = self.boundaries_fixed
         if boundaries.size and (boundaries[0] <= 0 or np.any(np.diff(boundaries) <= 0)):
             raise ValueError(f"codebook_frac must be larger: {self.codebook_frac} fractional bits "

@@ -1,8 +1,8 @@
-"""Arithmetic helpers shared by the blocks: constant multiplication and adder trees."""
+"""Arithmetic helpers shared by the blocks: constant and variable multiplication, adder trees."""
 
-from amaranth.hdl import Const
+from amaranth.hdl import Const, Mux
 
-__all__ = ["csd", "const_mul", "tree_sum", "tree_depth"]
+__all__ = ["csd", "const_mul", "shift_add_mul", "shift_add_depth", "tree_sum", "tree_depth"]
 
 
 def csd(constant: int) -> list[tuple[int, int]]:
@@ -22,18 +22,23 @@ def csd(constant: int) -> list[tuple[int, int]]:
     return digits
 
 
-def tree_sum(values, stage=None):
-    """Balanced binary sum of Amaranth values; 0 for no values.
+def tree_sum(values, stage=None, drop: int = 0):
+    """Balanced binary sum of Amaranth values, shifted right by ``drop`` bits; 0 for no values.
 
     Combinational, or pipelined when ``stage`` is given: ``stage(value)`` returns a register
-    loaded with ``value``, and every level of the tree is registered (``tree_depth`` levels).
+    loaded with ``value``, and every level of the tree is registered (``tree_depth`` levels);
+    the last one keeps only the bits above ``drop``.
     """
     values = list(values)
     if not values:
         return Const(0)
+    if len(values) == 1:
+        return values[0] >> drop
     while len(values) > 1:
         pairs = zip(values[0::2], values[1::2], strict=False)
         values = [a + b for a, b in pairs] + values[len(values) & ~1 :]
+        if len(values) == 1:
+            values = [values[0] >> drop]
         if stage is not None:
             values = [stage(value) for value in values]
     return values[0]
@@ -44,13 +49,35 @@ def tree_depth(count: int) -> int:
     return max(count - 1, 0).bit_length()
 
 
-def const_mul(x, constant: int, stage=None):
-    """``x * constant`` as shifts and adds of its CSD digits: no multiplier is inferred.
+def const_mul(x, constant: int, stage=None, drop: int = 0):
+    """``(x * constant) >> drop`` as shifts and adds of its CSD digits: no multiplier is
+    inferred.
 
     Pipelined when ``stage`` is given (see :func:`tree_sum`): the terms are registered, then
-    every level of their sum, ``1 + tree_depth(len(csd(constant)))`` registers in all.
+    every level of their sum, ``1 + tree_depth(len(csd(constant)))`` registers in all; no
+    register holds the ``drop`` bits that are shifted out.
     """
     terms = [(x << shift) if sign > 0 else -(x << shift) for shift, sign in csd(constant)]
+    if len(terms) == 1:
+        terms, drop = [terms[0] >> drop], 0
     if stage is not None:
         terms = [stage(term) for term in terms]
+    return tree_sum(terms, stage, drop)
+
+
+def shift_add_mul(x, y, stage):
+    """``x * y`` for an unsigned ``y``, pipelined in fabric: no hard multiplier is inferred.
+
+    The partial products ``x << k`` selected by the bits of ``y`` are registered, then every level
+    of their sum (:func:`tree_sum`): :func:`shift_add_depth` registers in all, each stage one
+    AND or one adder. A DSP multiplier that Yosys infers has no pipeline registers inside (ECP5
+    MULT18X18D: 3.9 ns from input to output), so a wide product through it caps the clock near
+    100 MHz; this form runs at the speed of one adder per cycle.
+    """
+    terms = [stage(Mux(y[k], x << k, 0)) for k in range(len(y))]
     return tree_sum(terms, stage)
+
+
+def shift_add_depth(width: int) -> int:
+    """Registers of :func:`shift_add_mul` for a ``width``-bit ``y``."""
+    return 1 + tree_depth(width)

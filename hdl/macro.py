@@ -1,18 +1,22 @@
 """The AXELRAM macro: key write path, index store, and the read path that scores every key."""
 
-from amaranth.hdl import Const, Module, Mux, Signal, signed
-from amaranth.lib import data, fifo, stream, wiring
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
+from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..golden.params import Params
 from .encoder import KeyEncoder
-from .pipeline import Folded, check_lanes
+from .pipeline import DistributedFIFO, Folded, check_lanes, register
 from .score import ScoreDatapath
 from .store import IndexStore
 from .stream_rotator import StreamRotator
 from .table import QueryTable
 
-__all__ = ["Macro"]
+__all__ = ["Macro", "TABLE_LOADS"]
+
+#: Copies of the register that loads the held query table, each driving ``d / TABLE_LOADS`` of
+#: its coordinates.
+TABLE_LOADS = 16
 
 
 class Macro(Folded, wiring.Component):
@@ -32,7 +36,11 @@ class Macro(Folded, wiring.Component):
     per cycle, into the score datapath: one score per stored key and cycle, whatever ``L``. A
     query is scored against the keys counted when its table is ready (keys still in the write
     path are not); a query against an empty store produces no score. The next query's table is
-    computed while the current one is scored.
+    computed while the current one is scored, and its reads follow the current query's last
+    read after one idle cycle. Nothing on the read path stalls: a read is issued only with a
+    place reserved for its score in the output FIFO (``read_latency + score latency + 3``
+    places, enough for one score per cycle while ``scores.ready`` stays high), so
+    ``scores.ready`` drives no clock enable across the datapath.
 
     With its own rotator (the default) the query path runs beside the write path. With
     ``share_rotator`` the query takes ``d / L`` cycles of the write path's rotator instead (keys
@@ -69,10 +77,6 @@ class Macro(Folded, wiring.Component):
     signs : In(d), only when ``signs`` is None
         Bit ``j`` set negates coordinate ``j``; hold it stable while keys or queries flow.
     """
-
-    # Cycles from a row on the store's read port to the row entering the score datapath: the
-    # FIFO's write and its output buffer.
-    _ROW_TO_DATAPATH = 2
 
     def __init__(self, params: Params, *, lanes: int | None = None, signs=None,
                  share_rotator: bool = False):
@@ -112,13 +116,20 @@ class Macro(Folded, wiring.Component):
         ``query``, a query's first beat accepted (macro idle, store not empty) to its first
         score valid, its beats back to back. Then one score per cycle."""
         rotator = (self._encoder.rotator if self._share_rotator else self._query_rotator)
-        # The table is latched as it leaves the table unit; the first read is issued next cycle.
-        read_start = 1 + self._store.read_latency + self._ROW_TO_DATAPATH
+        # The query starts as its table is complete, its first read is issued the next cycle;
+        # the score leaves the waiting FIFO two cycles after it enters.
+        read = 1 + self._store.read_latency + self._score.latency + 2
         return {
             "write": self._encoder.latency + 1,
-            "query": (rotator.latency + self.beats - 1 + self._table.latency + read_start
-                      + self._score.latency),
+            "query": rotator.latency + self.beats - 1 + self._table.latency + read,
         }
+
+    @property
+    def _score_fifo_depth(self) -> int:
+        """Places for the scores of every read in flight at one read per cycle: a read's
+        place is free again the cycle after its score leaves, ``read_latency + score latency +
+        2 + 1`` cycles after the read."""
+        return self._store.read_latency + self._score.latency + 3
 
     def elaborate(self, platform):
         p, beats = self._params, self.beats
@@ -172,7 +183,7 @@ class Macro(Folded, wiring.Component):
             m.d.sync += stale.eq(stale - 1)
 
         # -- Read path. ----------------------------------------------------------------------
-        busy = Signal()          # a query is being scored
+        busy = Signal()          # a query's rows are being read
         if self._share_rotator:
             # One query at a time in the shared rotator, admitted at its first beat once the
             # table unit has handed over the previous table.
@@ -198,61 +209,67 @@ class Macro(Folded, wiring.Component):
             wiring.connect(m, wiring.flipped(self.queries), query_rotator.i)
             wiring.connect(m, query_rotator.o, table.i)
         m.submodules.score = score = self._score
-        # Rows read from the store land in this FIFO; reads are issued only while it has room
-        # for every row still on its way, which keeps one row per cycle flowing.
-        m.submodules.rows = rows = fifo.SyncFIFOBuffered(
-            width=p.row_width, depth=store.read_latency + 3)
+        # Scores wait in this FIFO. A read is issued only with a place there reserved for its
+        # score (`outstanding` counts the reads whose score has not left it), so nothing on
+        # the read path waits for `scores.ready`: no handshake drives a clock enable across the
+        # score datapath.
+        m.submodules.waiting = waiting = DistributedFIFO(width=p.score_width + 1,
+                                                          depth=self._score_fifo_depth)
 
-        table_held = Signal.like(table.o.payload)
+        # A query starts when its table is complete and the previous query's last read is
+        # issued: it counts the stored keys, and `load` (a register, copied for fanout) takes
+        # the table into `table_held` the next cycle. The previous query's last row reaches
+        # the lookup registers no later than that cycle, the new query's first row after it.
         keys = Signal(range(p.depth + 1))       # keys the query scores
-        issued = Signal(range(p.depth + 1))     # rows read so far
-        emitted = Signal(range(p.depth + 1))    # scores sent so far
-        outstanding = Signal(range(rows.depth + 1))
-        read = Signal()
+        issued = Signal(range(p.depth))         # rows read so far
+        outstanding = Signal(range(waiting.depth + 1))
+        start, read, last_read, popped = Signal(), Signal(), Signal(), Signal()
+        loads = [Signal(name=f"load_{n}", attrs={"keep": 1})
+                 for n in range(min(TABLE_LOADS, p.d))]
         m.d.comb += [
-            table.o.ready.eq(~busy),
-            read.eq(busy & (issued < keys) & (outstanding < rows.depth)),
+            start.eq(~busy & table.o.valid & ~loads[0]),
+            table.o.ready.eq(loads[0]),
+            read.eq(busy & (outstanding != waiting.depth)),
+            last_read.eq(issued == keys - 1),
             store.read_en.eq(read),
             store.read_addr.eq(issued),
         ]
-        with m.If(table.o.valid & ~busy):
-            m.d.sync += [
-                table_held.eq(table.o.payload),
-                keys.eq(store.count),
-                issued.eq(0),
-                emitted.eq(0),
-                busy.eq(store.count != 0),
-            ]
-        with m.If(read):
+        m.d.sync += [load.eq(start) for load in loads]
+        table_bits = table.o.payload.as_value()
+        width = len(table_bits) // p.d
+        table_held = [Signal(width, name=f"table_{j}") for j in range(p.d)]
+        for j, entries in enumerate(table_held):
+            with m.If(loads[j * len(loads) // p.d]):
+                m.d.sync += entries.eq(table_bits[j * width:(j + 1) * width])
+        with m.If(start):
+            m.d.sync += [keys.eq(store.count), issued.eq(0), busy.eq(store.count != 0)]
+        with m.Elif(read):
             m.d.sync += issued.eq(issued + 1)
+            with m.If(last_read):
+                m.d.sync += busy.eq(0)
 
-        reading = Signal(store.read_latency)    # reads on their way out of the RAM
-        m.d.sync += reading.eq((reading << 1) | read)
-        popped = Signal()
+        # Each read's row reaches the datapath `read_latency` cycles later; whether it is the
+        # query's last goes along, and joins its score in the FIFO.
+        valid, last = read, last_read
+        for _ in range(self._store.read_latency):
+            valid, last = register(m, 1, valid), register(m, 1, last)
         m.d.comb += [
-            rows.w_en.eq(reading[-1]),
-            rows.w_data.eq(store.read_data),
-            score.table.eq(table_held),
-            score.i.valid.eq(rows.r_rdy),
-            score.i.payload.eq(rows.r_data),
-            rows.r_en.eq(score.i.ready),
-            popped.eq(rows.r_rdy & score.i.ready),
+            score.table.eq(Cat(table_held)),
+            score.i.valid.eq(valid),
+            score.i.payload.eq(store.read_data),
+        ]
+        for _ in range(self._score.latency):
+            last = register(m, 1, last)
+        m.d.comb += [
+            waiting.w_en.eq(score.o.valid),
+            waiting.w_data.eq(Cat(score.o.payload, last)),
+            self.scores.valid.eq(waiting.r_rdy),
+            self.scores.payload.eq(waiting.r_data),
+            waiting.r_en.eq(self.scores.ready),
+            popped.eq(waiting.r_rdy & waiting.r_en),
         ]
         with m.If(read & ~popped):
             m.d.sync += outstanding.eq(outstanding + 1)
         with m.Elif(popped & ~read):
             m.d.sync += outstanding.eq(outstanding - 1)
-
-        last = Signal()
-        m.d.comb += [
-            last.eq(emitted == keys - 1),
-            self.scores.valid.eq(score.o.valid),
-            self.scores.payload.score.eq(score.o.payload),
-            self.scores.payload.last.eq(last),
-            score.o.ready.eq(self.scores.ready),
-        ]
-        with m.If(self.scores.valid & self.scores.ready):
-            m.d.sync += emitted.eq(emitted + 1)
-            with m.If(last):
-                m.d.sync += busy.eq(0)
         return m

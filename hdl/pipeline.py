@@ -2,9 +2,17 @@
 in distributed RAM."""
 
 from amaranth.hdl import Signal
-from amaranth.lib import fifo
+from amaranth.lib import fifo, wiring
+from amaranth.lib.wiring import Out
 
-__all__ = ["stall_pipeline", "register", "check_lanes", "Folded", "DistributedFIFO"]
+__all__ = ["stall_pipeline", "register", "check_lanes", "Folded", "DistributedFIFO", "flow"]
+
+
+def flow(shape) -> wiring.Signature:
+    """A stream without backpressure: ``valid`` and ``payload``, and the receiver takes each
+    payload in the cycle it is valid. (Amaranth 0.5 cannot emit a component port for an
+    ``always_ready`` stream's constant ``ready``.)"""
+    return wiring.Signature({"valid": Out(1), "payload": Out(shape)})
 
 
 class DistributedFIFO(fifo.SyncFIFOBuffered):
@@ -71,9 +79,10 @@ def stall_pipeline(m, i, o, stages: int) -> Signal:
     return i.ready
 
 
-def register(m, advance, value, shape) -> Signal:
-    """A pipeline register of ``shape`` that loads ``value`` while ``advance`` is high."""
-    reg = Signal(shape)
+def register(m, advance, value, shape=None) -> Signal:
+    """A pipeline register of ``shape`` (``value``'s own by default) that loads ``value`` while
+    ``advance`` is high."""
+    reg = Signal(value.shape() if shape is None else shape)
     with m.If(advance):
         m.d.sync += reg.eq(value)
     return reg

@@ -3,11 +3,12 @@
 from functools import partial
 
 from amaranth.hdl import Module, Mux, signed
-from amaranth.lib import data, stream, wiring
+from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..golden.params import Params
-from .pipeline import register, stall_pipeline
+from .arith import shift_add_depth, shift_add_mul
+from .pipeline import flow, register
 
 __all__ = ["ScoreDatapath"]
 
@@ -19,12 +20,21 @@ class ScoreDatapath(wiring.Component):
     table only (``d * 2**(b-1)`` entries, 512 instead of 1024 for d=128, b=3; the
     :class:`~axelram.hdl.table.QueryTable` output).
 
-    Latency ``log2(d) + 4`` cycles (``log2(d) + 3`` when the norm is stored exactly): lookup,
-    ``log2(d)`` adder-tree levels, the multiplier's input register, its output register, the
-    exponent shift. Throughput one score per cycle. Operations: ``d`` half-table lookups
-    (``2**(b-1)``-way multiplexers) with a conditional ones' complement, ``d - 1`` adders of the
-    entries, ``d - 1`` narrow adders that count the negated lookups and one correction adder,
-    one true multiplication (``sum * m``, for a DSP) and a barrel shifter over
+    Latency :attr:`latency` ``= log2(d) + 3 + D`` cycles: lookup, ``log2(d)`` adder-tree levels,
+    the corrected sum (with the significand, the multiplier's input registers), the
+    multiplication's ``D`` registers, the output register with the exponent shift. ``D`` is
+    ``1 + ceil(log2(m))`` for an ``m``-bit significand with ``params.score_multiplier =
+    "fabric"`` (shift-and-add, :func:`~axelram.hdl.arith.shift_add_mul`: ``m`` partial
+    products, ``m - 1`` adders; 5 at ``m = 12``), 2 with ``"dsp"`` (a multiplier
+    whose output registers a DSP block absorbs). Throughput one score per cycle. Nothing
+    stalls: ``i`` and ``o`` are streams without backpressure
+    (:func:`~axelram.hdl.pipeline.flow`), every register loads every cycle, and each row valid
+    on ``i`` leaves as a score on ``o`` exactly :attr:`latency` cycles later, valid for that
+    cycle only (the user makes room for it beforehand: :class:`~axelram.hdl.macro.Macro` issues
+    a read only with a place for its score reserved in its output FIFO). Operations: ``d``
+    half-table lookups (``2**(b-1)``-way multiplexers) with a conditional ones' complement,
+    ``d - 1`` adders of the entries, ``d - 1`` narrow adders that count the negated lookups and
+    one correction adder, one true multiplication (``sum * m``) and a barrel shifter over
     ``exponent_max + 1`` positions.
 
     Parameters
@@ -35,13 +45,12 @@ class ScoreDatapath(wiring.Component):
     -------
     table : In(ArrayLayout(ArrayLayout(signed(table_entry_width), half), d))
         The positive half of the query table, ``table[j][c] = P[j][half + c]``. Not a stream: it
-        is sampled with each row as the row is accepted, so the user holds it stable for the
-        duration of a query (from the query's first row accepted on ``i`` to its last) and may
-        change it once the last row of the query has been accepted.
-    i : In(stream.Signature(unsigned(row_width)))
+        is sampled with each row in the cycle the row is valid on ``i``, so the user holds it
+        stable from the query's first row to its last, and may change it in the next cycle.
+    i : In(flow(unsigned(row_width)))
         Packed rows (:func:`axelram.golden.fixed.pack_rows`): index ``j`` in bits
         ``[j*b, (j+1)*b)``, the norm field above ``d*b``.
-    o : Out(stream.Signature(signed(score_width)))
+    o : Out(flow(signed(score_width)))
         One score per row, in order.
     """
 
@@ -52,8 +61,8 @@ class ScoreDatapath(wiring.Component):
         entries = data.ArrayLayout(signed(params.table_entry_width), params.half)
         super().__init__({
             "table": In(data.ArrayLayout(entries, params.d)),
-            "i": In(stream.Signature(params.row_width)),
-            "o": Out(stream.Signature(signed(params.score_width))),
+            "i": In(flow(params.row_width)),
+            "o": Out(flow(signed(params.score_width))),
         })
 
     @property
@@ -62,14 +71,31 @@ class ScoreDatapath(wiring.Component):
 
     @property
     def latency(self) -> int:
-        return self._params.log2_d + 3 + self._params.norm_rounded
+        """Lookup, adder tree, the corrected sum, the multiplier, the output register."""
+        return 1 + self._params.log2_d + 1 + self._multiplier_depth + 1
+
+    @property
+    def _multiplier_depth(self) -> int:
+        """Registers of the multiplication (``params.score_multiplier``): shift-and-add
+        stages, or a DSP multiplier's two output registers."""
+        if self._params.score_multiplier == "fabric":
+            return shift_add_depth(self._mantissa_width)
+        return 2
+
+    @property
+    def _mantissa_width(self) -> int:
+        """The stored norm's significand: the whole norm when it is stored exactly."""
+        p = self._params
+        return p.norm_mantissa if p.norm_rounded else p.norm_width
 
     def elaborate(self, platform):
         p = self._params
         m = Module()
-        advance = stall_pipeline(m, self.i, self.o, self.latency)
-
-        stage = partial(register, m, advance)
+        stage = partial(register, m, 1)
+        valid = self.i.valid
+        for _ in range(self.latency):
+            valid = stage(valid)
+        m.d.comb += self.o.valid.eq(valid)
 
         # Lookup. Index idx < half (top bit clear) is the negative level half-1-c with
         # c = ~idx[:b-1], whose entry is -P[j][half+c] = ~P[j][half+c] + 1. Every legal entry has
@@ -95,17 +121,22 @@ class ScoreDatapath(wiring.Component):
                         for a, b in zip(negative[0::2], negative[1::2], strict=True)]
             field = stage(field, p.norm_field_width)
 
-        # Registers on both sides of the multiplier (a DSP can absorb them): the corrected sum and
-        # the significand; then its output register, then the exponent's barrel shift.
-        mantissa_width = p.norm_mantissa if p.norm_rounded else p.norm_width
+        # The corrected sum and the significand, registered; their product through the shift-add
+        # multiplier, the exponent delayed beside it; then the exponent's barrel shift into the
+        # output register.
+        mantissa_width = self._mantissa_width
         total = stage(entries[0] + negative[0], signed(p.sum_width))
         mantissa = stage(field[:mantissa_width], mantissa_width)
-        if not p.norm_rounded:
-            with m.If(advance):
-                m.d.sync += self.o.payload.eq(total * mantissa)
-            return m
+        if p.score_multiplier == "fabric":
+            product = shift_add_mul(total, mantissa, stage)
+        else:
+            product = stage(stage(total * mantissa))
+        exponent = field[mantissa_width:]
+        for _ in range(1 + self._multiplier_depth):
+            exponent = stage(exponent, p.exponent_width if p.norm_rounded else 0)
+        m.d.sync += self.o.payload.eq(product << exponent)
+        return m
         exponent = stage(stage(field[mantissa_width:], p.exponent_width), p.exponent_width)
         product = stage(total * mantissa, signed(p.score_width))
-        with m.If(advance):
-            m.d.sync += self.o.payload.eq(product << exponent)
+        m.d.sync += self.o.payload.eq(product << exponent)
         return m

@@ -1,12 +1,17 @@
 """The index store: one packed row per key in block RAM, appended in order, read by address."""
 
-from amaranth.hdl import Module, Signal, unsigned
+from amaranth.hdl import Array, Module, Signal, unsigned
 from amaranth.lib import memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..golden.params import Params
+from .pipeline import register
 
-__all__ = ["IndexStore"]
+__all__ = ["IndexStore", "BANK_ROWS"]
+
+#: Rows per memory bank: the deepest ECP5 block RAM shape that holds a byte and its parity
+#: (DP16KD 2048 x 9), so that a bank maps to block RAMs with no multiplexer between them.
+BANK_ROWS = 2048
 
 
 class IndexStore(wiring.Component):
@@ -18,8 +23,13 @@ class IndexStore(wiring.Component):
     cycle. ``clear`` (or reset) empties the store: ``count`` returns to 0, the contents stay in
     the RAM and are overwritten by the next writes.
 
-    Reads: latency :attr:`read_latency` = 2 cycles, throughput one row per cycle. The row at
-    ``read_addr`` in a cycle with ``read_en`` high appears on ``read_data`` two cycles later and
+    The rows are kept in :attr:`banks` memories of :data:`BANK_ROWS` rows (the last one may be
+    shorter), each behind two registers: the RAM's own read register and an output register
+    that the FPGA flow folds into the block RAM (ECP5 ``REGMODE = OUTREG``).
+
+    Reads: latency :attr:`read_latency` = 2 cycles (3 with more than one bank: a registered
+    bank multiplexer), throughput one row per cycle. The row at ``read_addr`` in a cycle with
+    ``read_en`` high appears on ``read_data`` ``read_latency`` cycles later and
     stays there until the next read's row replaces it; ``read_addr`` is ignored while ``read_en``
     is low. A stored row (address below ``count``) reads back as written from the cycle after its
     transfer on, whatever is written meanwhile. Any other address returns whatever the RAM holds;
@@ -67,44 +77,64 @@ class IndexStore(wiring.Component):
 
     @property
     def read_latency(self) -> int:
-        return 2
+        """2 cycles, 3 with more than one bank."""
+        return 2 + (self.banks > 1)
+
+    @property
+    def banks(self) -> int:
+        """Memories of at most :data:`BANK_ROWS` rows that hold the ``depth`` rows."""
+        return -(-self._params.depth // BANK_ROWS)
 
     def elaborate(self, platform):
         p = self._params
         m = Module()
-        m.submodules.memory = mem = memory.Memory(shape=p.row_width, depth=p.depth, init=[],
-                                                   attrs={"no_rw_check": 1})
-
-        wr = mem.write_port()
         write = Signal()
         m.d.comb += [
-            self.full.eq(self.count == p.depth),
             self.w.ready.eq(~self.full & ~self.clear),
             write.eq(self.w.valid & self.w.ready),
-            wr.addr.eq(self.count),
-            wr.data.eq(self.w.payload),
-            wr.en.eq(write),
         ]
+        # `full` is a register beside `count`: the write enables of every block RAM depend on it.
         with m.If(self.clear):
-            m.d.sync += self.count.eq(0)
+            m.d.sync += [self.count.eq(0), self.full.eq(0)]
         with m.Elif(write):
-            m.d.sync += self.count.eq(self.count + 1)
+            m.d.sync += [self.count.eq(self.count + 1), self.full.eq(self.count == p.depth - 1)]
 
-        # The block RAM's own read register, then one more: the unregistered RAM output limited
-        # the score datapath to 131 MHz on ECP5, a registered read ran at 367 MHz. The read port
-        # is asynchronous with an explicit register behind it, so that Yosys' memory_dff merges
+        # Each bank: the block RAM's own read register, then the bank's output register, which
+        # nothing else drives or loads, so that the FPGA flow can fold it into the block RAM's
+        # output register (gen/fpga.py; a registered read ran at 367 MHz on ECP5, the
+        # unregistered RAM output limits a path to about 130 MHz). The read port is
+        # asynchronous with an explicit register behind it, so that Yosys' memory_dff merges
         # them and applies no_rw_check: a read colliding with a write may return anything (only
         # a row not yet stored can collide), so no read-before-write emulation (a second copy of
-        # the write data and a bypass mux) is built around the RAM. Neither register is reset:
+        # the write data and a bypass mux) is built around the RAM. With several banks a
+        # registered multiplexer picks the addressed bank's row. No read register is reset:
         # read_data means something only read_latency cycles after read_en.
-        rd = mem.read_port(domain="comb")
-        ram_data = Signal(p.row_width, reset_less=True)
-        out_data = Signal(p.row_width, reset_less=True)
-        m.d.comb += [
-            rd.addr.eq(self.read_addr),
-            self.read_data.eq(out_data),
-        ]
-        with m.If(self.read_en):
-            m.d.sync += ram_data.eq(rd.data)
-        m.d.sync += out_data.eq(ram_data)
+        shift = (BANK_ROWS - 1).bit_length()
+        outputs = []
+        for k in range(self.banks):
+            rows = min(BANK_ROWS, p.depth - k * BANK_ROWS)
+            mem = memory.Memory(shape=p.row_width, depth=rows, init=[], attrs={"no_rw_check": 1})
+            m.submodules[f"bank_{k}"] = mem
+            wr = mem.write_port()
+            rd = mem.read_port(domain="comb")
+            ram_data = Signal(p.row_width, reset_less=True, name=f"ram_data_{k}")
+            bank_data = Signal(p.row_width, reset_less=True, name=f"bank_data_{k}")
+            m.d.comb += [
+                wr.addr.eq(self.count),
+                wr.data.eq(self.w.payload),
+                wr.en.eq(write & (self.count >> shift == k)),
+                rd.addr.eq(self.read_addr),
+            ]
+            with m.If(self.read_en):
+                m.d.sync += ram_data.eq(rd.data)
+            m.d.sync += bank_data.eq(ram_data)
+            outputs.append(bank_data)
+        if self.banks == 1:
+            m.d.comb += self.read_data.eq(outputs[0])
+            return m
+        bank = register(m, self.read_en, self.read_addr >> shift)
+        bank = register(m, 1, bank)
+        selected = Signal(p.row_width, reset_less=True)
+        m.d.sync += selected.eq(Array(outputs)[bank])
+        m.d.comb += self.read_data.eq(selected)
         return m

@@ -1,14 +1,20 @@
 """The query table: the rotated query times every positive centroid, by shifts and adds."""
 
-from amaranth.hdl import Cat, Module, Signal, signed
+from functools import partial
+
+from amaranth.hdl import Cat, Module, Mux, Signal, signed
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..golden.params import Params
 from .arith import const_mul, csd, tree_depth
-from .pipeline import Folded, check_lanes, register, stall_pipeline
+from .pipeline import Folded, check_lanes, register
 
-__all__ = ["QueryTable"]
+__all__ = ["QueryTable", "FILL_ENABLES"]
+
+#: Copies of the fill register's enable: each drives ``d / FILL_ENABLES`` of its coordinates
+#: (512 flip-flops at d=128, b=3).
+FILL_ENABLES = 16
 
 
 class QueryTable(Folded, wiring.Component):
@@ -25,29 +31,29 @@ class QueryTable(Folded, wiring.Component):
     query is ``d / L`` consecutive beats counted from reset. Each beat's ``L * half`` products by
     the design-time centroids are canonical-signed-digit shift-and-add trees (no multiplier),
     pipelined: the shifted terms are registered, then every level of their sum, one adder per
-    stage, shorter trees padded to the longest; then rounded in a stage of its own. The rounded
-    beat shifts into a fill register of ``d * half`` entries (no write
-    address), which is also the output register: ``o.valid`` rises when a query's last beat
-    has shifted in. ``lanes = d`` (the default) is the parallel table: one beat per query.
+    stage, shorter trees padded to the longest; then rounded into the fill register, a shift
+    register of ``d * half`` entries (no write address) that is also the output register.
+    ``lanes = d`` (the default) is the parallel table: one beat per query.
 
-    Latency :attr:`latency` ``= 2 + tree_depth(most CSD digits)`` cycles (one fewer when
-    ``table_shift`` is 0: no rounding) from the transfer of a query's last beat to ``o.valid``,
-    for every ``L``; throughput one beat per cycle, one query
-    per ``d / L`` cycles while ``o`` is taken at once. The product and rounding pipeline and the
-    fill register move on one advance condition (:func:`~axelram.hdl.pipeline.stall_pipeline`):
-    ``i.ready`` is low exactly while ``o.valid`` is high and ``o.ready`` low (a finished table
-    waits; the next query's first beat, if already taken, waits in the pipeline), so ``o`` may be
-    held for any number of cycles and no beat is lost or taken twice. ``o.valid`` comes from
-    registers (for ``L < d`` the last valid bit AND a beat-count compare); ``i.ready`` follows
-    ``o.ready`` combinationally. ``L = d`` has no beat counter and no shift: ``o`` is the
-    pipeline's last register.
+    Nothing in the pipeline stalls, so no handshake drives a clock enable across it (at d=128
+    the fill register alone is 9,000 flip-flops): the beats advance every cycle, and the fill
+    register shifts exactly when a beat reaches it, on a registered valid bit copied
+    :data:`FILL_ENABLES` times (``keep``) so that each copy drives a part of it. Instead the
+    input waits: once a query's last beat is taken, ``i.ready`` stays low until its table has
+    been taken on ``o``, so no beat can reach a table that is waiting. ``i.ready`` and
+    ``o.valid`` are registers; ``o`` may be held for any number of cycles.
+
+    Latency :attr:`latency` ``= 2 + tree_depth(most CSD digits)`` cycles from the transfer of a
+    query's last beat to ``o.valid``, for every ``L``. Throughput one beat per cycle within a
+    query; the next query's first beat is taken the cycle after its table is taken, so with
+    ``o`` taken at once one query per ``d / L + latency`` cycles.
 
     Arithmetic for the ``L`` lanes: ``L * sum(len(csd(c)) - 1)`` constant-product adders (the
     negative CSD digits as negations) and ``L * half`` rounding incrementers (none when
-    ``table_shift`` is 0), plus the beat counter's incrementer when ``L < d``. Registers: per
+    ``table_shift`` is 0), plus the beat counters' incrementers when ``L < d``. Registers: per
     lane and centroid, the CSD terms and every level of their sum (the products' full width),
-    the ``d * half`` entries of the fill register, a ``log2(d / L)``-bit beat counter and
-    ``latency`` valid bits.
+    the ``d * half`` entries of the fill register, two ``log2(d / L)``-bit beat counters,
+    ``latency`` valid bits and their copies.
 
     Parameters
     ----------
@@ -78,8 +84,8 @@ class QueryTable(Folded, wiring.Component):
     @property
     def latency(self) -> int:
         """Cycles from a query's last beat to ``o.valid``: the terms, the levels of the
-        deepest product tree, and the rounding (when ``table_shift`` is not 0)."""
-        return 1 + self._product_depth + (self._params.table_shift != 0)
+        deepest product tree, and the fill register (which takes the rounded products)."""
+        return 2 + self._product_depth
 
     @property
     def _product_depth(self) -> int:
@@ -94,47 +100,58 @@ class QueryTable(Folded, wiring.Component):
     def elaborate(self, platform):
         p, lanes = self._params, self._lanes
         m = Module()
-        # `beat` is the pipeline's last register: the newest rounded beat, the top L coordinates
-        # of the fill register; it may be overwritten unless it completes a table not taken.
-        # With one beat per query (L = d) it is the whole table: the output register itself.
-        folded = self.beats > 1
-        beat = self.o
-        if folded:
-            beat = stream.Signature(data.ArrayLayout(self._entries, lanes)).create(path=("beat",))
-        advance = stall_pipeline(m, self.i, beat, self.latency)
+        stage = partial(register, m, 1)
 
-        def stage(value):
-            return register(m, advance, value, value.shape())
+        # Counts of the beats taken at the input and of those that reached the fill register.
+        taken_in, filled = (Signal(range(self.beats), name=name) for name in ("taken_in", "filled"))
+        transfer, arrive = Signal(), Signal()
+        m.d.comb += transfer.eq(self.i.valid & self.i.ready)
+        with m.If(transfer):
+            m.d.sync += taken_in.eq(Mux(taken_in == self.beats - 1, 0, taken_in + 1))
+        with m.If(arrive):
+            m.d.sync += filled.eq(Mux(filled == self.beats - 1, 0, filled + 1))
 
-        # round_shift(x, s) = (x + 2**(s-1)) >> s = ((x >> (s-1)) + 1) >> 1, registered in the
-        # entry's width (round_shift(x, s) fits table_entry_width).
+        # The input closes at a query's last beat and opens when its table is taken; o.valid
+        # rises as the last beat enters the fill register.
+        ready = Signal(init=1)
+        m.d.comb += self.i.ready.eq(ready)
+        with m.If(self.o.valid & self.o.ready):
+            m.d.sync += [self.o.valid.eq(0), ready.eq(1)]
+        with m.Elif(arrive & (filled == self.beats - 1)):
+            m.d.sync += self.o.valid.eq(1)
+        with m.If(transfer & (taken_in == self.beats - 1)):
+            m.d.sync += ready.eq(0)
+
+        # The products, then their rounding on the way into the fill register.
+        # round_shift(x, s) = (x + 2**(s-1)) >> s = ((x >> (s-1)) + 1) >> 1 (it fits
+        # table_entry_width): the products keep only their bits from s-1 up. With table_shift 0
+        # the product goes in as it is.
         s = p.table_shift
-        for z, out in zip(self.i.payload, beat.payload, strict=True):
-            for c, entry in zip(p.centroids_fixed, out, strict=True):
-                product = const_mul(z, int(c), stage)
+        incoming = []
+        for z in self.i.payload:
+            entries = []
+            for c in p.centroids_fixed:
+                product = const_mul(z, int(c), stage, drop=max(s - 1, 0))
                 for _ in range(self._product_depth - tree_depth(len(csd(int(c))))):
                     product = stage(product)
-                if s:
-                    product = register(m, advance, ((product >> (s - 1)) + 1) >> 1,
-                                       signed(p.table_entry_width))
-                m.d.comb += entry.eq(product)
+                entry = Signal(signed(p.table_entry_width))
+                m.d.comb += entry.eq(((product + 1) >> 1) if s else product)
+                entries.append(entry)
+            incoming.append(Cat(entries))
+        valid = transfer
+        for _ in range(self.latency - 2):
+            valid = stage(valid)
 
-        if not folded:
-            return m
-        # The older beats of the fill register: a valid beat moves down from `beat` when the
-        # pipeline advances and the oldest L coordinates drop out (a shift register, no write
-        # address). `count` is the number of this query's beats below `beat`, so `beat` holds a
-        # query's last beat when it is d/L - 1. `beat.ready` makes i.ready = ~o.valid | o.ready.
-        count = Signal(range(self.beats))
-        older = Signal((p.d - lanes) * self._entries.size)
-        m.d.comb += [
-            self.o.payload.eq(Cat(older, beat.payload)),
-            self.o.valid.eq(beat.valid & (count == self.beats - 1)),
-            beat.ready.eq(~self.o.valid | self.o.ready),
-        ]
-        with m.If(advance & beat.valid):
-            m.d.sync += [
-                count.eq(count + 1),
-                older.eq(Cat(older[lanes * self._entries.size:], beat.payload)),
-            ]
+        # The fill register: a beat enters at the top and the oldest L coordinates drop out at
+        # the bottom, on copies of one registered valid bit, each driving a slice of it.
+        enables = [Signal(name=f"fill_enable_{n}", attrs={"keep": 1})
+                   for n in range(min(FILL_ENABLES, p.d))]
+        m.d.sync += [enable.eq(valid) for enable in enables]
+        m.d.comb += arrive.eq(enables[0])
+        fill = [Signal(self._entries, name=f"fill_{j}") for j in range(p.d)]
+        for j, slot in enumerate(fill):
+            top = j - (p.d - lanes)
+            with m.If(enables[j * len(enables) // p.d]):
+                m.d.sync += slot.eq(incoming[top] if top >= 0 else fill[j + lanes])
+        m.d.comb += self.o.payload.eq(Cat(fill))
         return m

@@ -13,7 +13,7 @@ from functools import cache
 
 import pytest
 
-from axelram.gen.fpga import TARGETS, SerialHarness, synthesize
+from axelram.gen.fpga import TARGETS, SerialHarness, fold_output_registers, synthesize
 from axelram.golden.params import Params
 from axelram.hdl.rotator import Rotator
 from axelram.hdl.store import IndexStore
@@ -105,3 +105,60 @@ def test_cli_synth_bad_clock(tmp_path, capsys):
     assert main(["synth", "--target", "ecp5-25k", "--clock", "0", "-o", str(tmp_path / "x")]) == 2
     assert "--clock must be a positive frequency" in capsys.readouterr().err
     assert not (tmp_path / "x").exists()
+
+
+def ram_netlist(connections=(), params=(), extra_load=False) -> dict:
+    """A Yosys JSON netlist: a DP16KD whose DOB0 and DOB1 (nets 10, 11) each feed a TRELLIS_FF on
+    the RAM's clock (net 2), with outputs on nets 20, 21 that drive the port ``q``.
+    ``connections`` are ``("<cell>.<port>", bits)`` changes, ``params`` the RAM's parameter
+    changes; ``extra_load`` gives net 10 a second load."""
+    def ff(d, q):
+        return {"type": "TRELLIS_FF", "parameters": {},
+                "port_directions": {"CLK": "input", "DI": "input", "LSR": "input", "Q": "output"},
+                "connections": {"CLK": [2], "DI": [d], "LSR": ["0"], "Q": [q]}}
+    ram = {"type": "DP16KD", "parameters": {"REGMODE_A": "NOREG", "REGMODE_B": "NOREG"},
+           "port_directions": {"CLKB": "input", "OCEB": "input", "RSTB": "input",
+                               "CEB": "input", "DOB0": "output", "DOB1": "output",
+                               "DOB2": "output"},
+           "connections": {"CLKB": [2], "OCEB": ["1"], "RSTB": ["0"], "CEB": [3],
+                           "DOB0": [10], "DOB1": [11], "DOB2": [12]}}
+    cells = {"ram": ram, "ff0": ff(10, 20), "ff1": ff(11, 21)}
+    if extra_load:
+        cells["lut"] = {"type": "LUT4", "parameters": {}, "port_directions": {"A": "input"},
+                        "connections": {"A": [10]}}
+    for key, bits in connections:
+        cell, port = key.split(".")
+        cells[cell]["connections"][port] = bits
+        cells[cell]["port_directions"][port] = "input"
+    ram["parameters"].update(params)
+    ports = {"q": {"direction": "output", "bits": [20, 21]}}
+    return {"modules": {"top": {"ports": ports, "cells": cells}}}
+
+
+def test_fold_output_registers():
+    netlist = ram_netlist()
+    assert fold_output_registers(netlist) == 2
+    cells = netlist["modules"]["top"]["cells"]
+    assert set(cells) == {"ram"}
+    ram = cells["ram"]
+    assert ram["parameters"]["REGMODE_B"] == "OUTREG"
+    assert ram["parameters"]["REGMODE_A"] == "NOREG"  # port A has no output register to fold
+    assert (ram["connections"]["DOB0"], ram["connections"]["DOB1"]) == ([20], [21])
+    assert ram["connections"]["DOB2"] == [12]  # unused: no load, left as it was
+
+
+@pytest.mark.parametrize("change", [
+    {"connections": [("ff0.CE", [5])]},    # an enable
+    {"connections": [("ff1.LSR", [6])]},   # a reset
+    {"connections": [("ff0.CLK", [7])]},   # another clock
+    {"connections": [("ram.OCEB", [8])]},  # the RAM's output enable is not tied high
+    {"connections": [("ram.RSTB", [9])]},  # its output reset is not tied low
+    {"extra_load": True},                  # a RAM output has a second load
+    {"params": {"REGMODE_B": "OUTREG"}},   # already registered
+])
+def test_fold_output_registers_leaves(change):
+    """A RAM port is left alone unless every used output feeds one plain flip-flop."""
+    netlist = ram_netlist(**change)
+    before = json.dumps(netlist, sort_keys=True)
+    assert fold_output_registers(netlist) == 0
+    assert json.dumps(netlist, sort_keys=True) == before

@@ -114,12 +114,13 @@ class Clocked:
 
 
 class StreamSource:
-    """Drives ``<name>__valid`` and ``<name>__payload``; payloads are integers."""
+    """Drives ``<name>__valid`` and ``<name>__payload``; payloads are integers. A stream without
+    ``<name>__ready`` (``always_ready``) takes every payload at once."""
 
     def __init__(self, dut, name: str, pause=None):
         self.clk = dut.clk
         self.valid = getattr(dut, f"{name}__valid")
-        self.ready = getattr(dut, f"{name}__ready")
+        self.ready = getattr(dut, f"{name}__ready", None)
         self.payload = getattr(dut, f"{name}__payload")
         self.pause = pause
         self.sent = 0
@@ -135,7 +136,7 @@ class StreamSource:
             self.valid.value = 1
             self.payload.value = int(payload)
             await ReadOnly()
-            while not self.ready.value:
+            while self.ready is not None and not self.ready.value:
                 await FallingEdge(self.clk)
                 await ReadOnly()
             await RisingEdge(self.clk)
@@ -145,23 +146,28 @@ class StreamSource:
 
 
 class StreamSink:
-    """Drives ``<name>__ready`` and records each transferred ``<name>__payload`` as an integer."""
+    """Drives ``<name>__ready`` and records each transferred ``<name>__payload`` as an integer.
+    A stream without ``<name>__ready`` (``always_ready``) cannot be paused."""
 
     def __init__(self, dut, name: str, pause=None):
         self.clk = dut.clk
         self.valid = getattr(dut, f"{name}__valid")
-        self.ready = getattr(dut, f"{name}__ready")
+        self.ready = getattr(dut, f"{name}__ready", None)
         self.payload = getattr(dut, f"{name}__payload")
+        if self.ready is None and pause is not None:
+            raise ValueError(f"stream {name} is always ready: it cannot be paused")
         self.pause = pause
         self.received = []
-        self.ready.value = 0
+        if self.ready is not None:
+            self.ready.value = 0
         self._task = cocotb.start_soon(self._run())
 
     async def _run(self):
         while True:
             await FallingEdge(self.clk)
             ready = not (self.pause is not None and next(self.pause))
-            self.ready.value = int(ready)
+            if self.ready is not None:
+                self.ready.value = int(ready)
             await ReadOnly()
             if ready and self.valid.value:
                 self.received.append(self.payload.value.to_unsigned())
@@ -213,10 +219,10 @@ def consecutive(cycles, start, count):
     assert cycles == list(range(start, start + count)), f"transfers at cycles {cycles}"
 
 
-def stream_test(tb_class, count: str, name: str):
+def stream_test(tb_class, count: str, name: str, backpressure=(False, True)):
     """The cocotb test a pipelined block's module exposes as ``name``: ``tb_class(dut)`` resets,
-    then checks ``tb.stimulus(rng, case()[count])`` with ``tb.check`` under idle gaps and
-    backpressure, each off and on."""
+    then checks ``tb.stimulus(rng, case()[count])`` with ``tb.check`` under idle gaps off and
+    on, and ``backpressure`` off and on (only off for a block whose output is always ready)."""
 
     async def run(dut, gaps, backpressure):
         tb = tb_class(dut)
@@ -226,4 +232,5 @@ def stream_test(tb_class, count: str, name: str):
 
     run.__name__ = run.__qualname__ = name
     run.__doc__ = f"{tb_class.__name__}: stimulus with idle gaps and backpressure off or on."
-    return cocotb.test()(cocotb.parametrize(gaps=[False, True], backpressure=[False, True])(run))
+    cases = cocotb.parametrize(gaps=[False, True], backpressure=list(backpressure))
+    return cocotb.test()(cases(run))

@@ -76,23 +76,25 @@ class ScoreTB(Clocked):
         self.dut.table.value = pack(table[:, p.half:].ravel(), p.table_entry_width)
 
     async def check(self, queries, gaps_rng, bp_rng, gaps, backpressure):
-        """Send each query's rows and drain the pipeline before the table changes."""
+        """Send each query's rows; the table changes the cycle after the last row. The output
+        is always ready: ``backpressure`` must be off."""
         p = self.p
+        assert not backpressure, "the score datapath's output has no ready"
         source = StreamSource(self.dut, "i", pauses(gaps_rng, gaps))
-        sink = StreamSink(self.dut, "o", pauses(bp_rng, backpressure))
+        sink = StreamSink(self.dut, "o")
         expected = []
         for table, idx, field in queries:
             self.set_table(table)
             await source.send(self.row_payloads(idx, field))
             expected.extend(fixed.score(table, idx, field, p))
-            await sink.wait_for(len(expected), timeout_cycles=10 * len(idx) + 100)
+        await sink.wait_for(len(expected), timeout_cycles=10 * len(expected) + 100)
         await self.cycles(5)
         sink.stop()
         got = [unpack(v, p.score_width, 1, signed=True)[0] for v in sink.received]
         np.testing.assert_array_equal(got, expected)
 
 
-score_stream = stream_test(ScoreTB, "rows", "score_stream")
+score_stream = stream_test(ScoreTB, "rows", "score_stream", backpressure=(False,))
 
 
 @cocotb.test()
@@ -103,7 +105,7 @@ async def score_reset_mid_traffic(dut):
     rng = case_rng(7)
     queries = tb.stimulus(rng, 10)
     source = StreamSource(dut, "i", pauses(rng, True))
-    sink = StreamSink(dut, "o", pauses(rng, True))
+    sink = StreamSink(dut, "o")
     table, idx, field = queries[-1]
     tb.set_table(table)
     sending = cocotb.start_soon(source.send(tb.row_payloads(idx, field)))
@@ -112,34 +114,41 @@ async def score_reset_mid_traffic(dut):
     sink.stop()
     dut.i__valid.value = 0
     await tb.reset()
-    await tb.check(queries[:3], rng, rng, True, True)
+    await tb.check(queries[:3], rng, rng, True, False)
 
 
-# (d, b, in_width, norm_mantissa, table_width, codebook): every d x b x in_width with the
-# default Params, then the exact norm, small and large tables, a short mantissa, the beta codebook.
-DEFAULT = (Params.norm_mantissa, Params.table_width, Params.codebook)
+# (d, b, in_width, norm_mantissa, table_width, codebook, score_multiplier): every d x b x
+# in_width with the default Params, then the exact norm, small and large tables, a short
+# mantissa, the beta codebook, and the DSP multiplier.
+DEFAULT = (Params.norm_mantissa, Params.table_width, Params.codebook, Params.score_multiplier)
 SWEEP = [(d, b, w, *DEFAULT) for d in (2, 4, 8, 16, 32, 64, 128, 256) for b in (1, 2, 3, 4)
          for w in (8, 16)]
-VARIANTS = [(16, 3, 16, 0, 18, "gaussian"), (128, 3, 16, 0, 18, "gaussian"),
-            (256, 4, 16, 0, 18, "gaussian"), (16, 2, 8, 4, 18, "gaussian"),
-            (32, 4, 16, 12, 10, "gaussian"), (128, 3, 16, 12, 10, "gaussian"),
-            (64, 2, 16, 12, 24, "gaussian"), (256, 3, 16, 12, 24, "gaussian"),
-            (32, 3, 16, 12, 18, "beta"), (128, 4, 8, 0, 18, "beta")]
+VARIANTS = [(16, 3, 16, 0, 18, "gaussian", "fabric"), (128, 3, 16, 0, 18, "gaussian", "fabric"),
+            (256, 4, 16, 0, 18, "gaussian", "fabric"), (16, 2, 8, 4, 18, "gaussian", "fabric"),
+            (32, 4, 16, 12, 10, "gaussian", "fabric"), (128, 3, 16, 12, 10, "gaussian", "fabric"),
+            (64, 2, 16, 12, 24, "gaussian", "fabric"), (256, 3, 16, 12, 24, "gaussian", "fabric"),
+            (32, 3, 16, 12, 18, "beta", "fabric"), (128, 4, 8, 0, 18, "beta", "fabric"),
+            (16, 3, 16, 12, 18, "gaussian", "dsp"), (128, 3, 16, 12, 18, "gaussian", "dsp"),
+            (16, 2, 8, 0, 8, "gaussian", "dsp"), (64, 4, 16, 0, 18, "gaussian", "dsp")]
 FAST = [(2, 1, 8, *DEFAULT), (16, 3, 16, *DEFAULT), (128, 3, 16, *DEFAULT),
-        (2, 1, 16, *DEFAULT)]  # d=2, in_width=8 stores the norm exactly, in_width=16 rounds it
+        (2, 1, 16, *DEFAULT),  # d=2, in_width=8 stores the norm exactly, in_width=16 rounds it
+        (16, 3, 16, 12, 18, "gaussian", "dsp"), (16, 2, 8, 0, 8, "gaussian", "dsp")]
 
 
 @pytest.mark.parametrize(
-    ("d", "b", "in_width", "norm_mantissa", "table_width", "codebook", "simulator"),
+    ("d", "b", "in_width", "norm_mantissa", "table_width", "codebook", "score_multiplier",
+     "simulator"),
     harness.cases(
         verilator=SWEEP + VARIANTS,
         icarus=[(d, b, w, *DEFAULT) for d in (2, 16) for b in (1, 3) for w in (8, 16)]
-        + [(8, 2, 16, 0, 10, "beta")],
+        + [(8, 2, 16, 0, 10, "beta", "fabric"), (8, 2, 16, 12, 18, "gaussian", "dsp")],
         slow=lambda *case: case not in FAST,
     ))
-def test_score(d, b, in_width, norm_mantissa, table_width, codebook, simulator, request):
+def test_score(d, b, in_width, norm_mantissa, table_width, codebook, score_multiplier,
+               simulator, request):
     params = {"d": d, "b": b, "in_width": in_width, "norm_mantissa": norm_mantissa,
-              "table_width": table_width, "codebook": codebook}
+              "table_width": table_width, "codebook": codebook,
+              "score_multiplier": score_multiplier}
     harness.run(
         ScoreDatapath(Params(**params)), test_module=__name__, case=request.node.name,
         simulator=simulator, env={"params": params, "sign_seed": 1, "rows": 16},

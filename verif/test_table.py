@@ -71,17 +71,18 @@ class Monitor:
     """Checks the table's handshake every cycle and records cycle numbers of the transfers on
     ``i``, of ``o.valid`` and of the transfers on ``o``.
 
-    ``i.ready`` must be low exactly while ``o.valid`` is high and ``o.ready`` low, and a table
-    not taken must stay valid and unchanged in the next cycle.
+    ``i.ready`` must be low exactly from the cycle after a query's last beat (of ``beats``) is
+    taken to the cycle its table is taken on ``o``, and a table not taken must stay valid and
+    unchanged in the next cycle.
     """
 
-    def __init__(self, dut):
-        self.dut = dut
+    def __init__(self, dut, beats: int):
+        self.dut, self.beats = dut, beats
         self.i, self.o_valid, self.o = [], [], []
         self._task = cocotb.start_soon(self._run())
 
     async def _run(self):
-        dut, held = self.dut, None
+        dut, held, closed = self.dut, None, False
         for cycle in itertools.count():
             await FallingEdge(dut.clk)
             await ReadOnly()
@@ -89,15 +90,18 @@ class Monitor:
             if held is not None:
                 assert valid, f"cycle {cycle}: o.valid dropped before the table was taken"
                 assert dut.o__payload.value == held, f"cycle {cycle}: o.payload changed, not taken"
-            assert bool(dut.i__ready.value) == (not valid or ready), (
-                f"cycle {cycle}: i.ready {dut.i__ready.value}, o.valid {valid}, o.ready {ready}")
+            assert bool(dut.i__ready.value) == (not closed), (
+                f"cycle {cycle}: i.ready {dut.i__ready.value}, a query's table "
+                f"{'not yet' if closed else 'already'} taken")
             held = dut.o__payload.value if valid and not ready else None
             if dut.i__valid.value and dut.i__ready.value:
                 self.i.append(cycle)
+                closed = len(self.i) % self.beats == 0
             if valid:
                 self.o_valid.append(cycle)
                 if ready:
                     self.o.append(cycle)
+                    closed = False
 
     def stop(self):
         self._task.cancel()
@@ -132,7 +136,7 @@ class TableTB(Clocked):
         ``slack`` cycles of backpressure are allowed beyond the usual timeout."""
         source = StreamSource(self.dut, "i", source_pauses)
         sink = StreamSink(self.dut, "o", sink_pauses)
-        monitor = Monitor(self.dut)
+        monitor = Monitor(self.dut, self.beats)
         beats = len(z) * self.beats
         await source.send(self.split(z))
         await sink.wait_for(len(z), timeout_cycles=slack + 10 * beats + 100)
@@ -194,15 +198,16 @@ async def table_reset_mid_traffic(dut):
 
 @cocotb.test()
 async def table_timing(dut):
-    """Latency and throughput, nothing stalling: ``o.valid`` comes ``latency`` cycles after a
-    query's last beat, for one cycle; back-to-back queries go in one beat per cycle."""
+    """Latency and throughput, ``o`` always ready: ``o.valid`` comes ``latency`` cycles after a
+    query's last beat, for one cycle; a query's beats go in one per cycle, and the next query's
+    first beat the cycle after the table is taken."""
     tb = TableTB(dut)
     await tb.reset()
     rng = case_rng(9)
     top = tb.p.rotated_max
     z = rng.integers(-top, top, size=(9, tb.p.d), endpoint=True, dtype=np.int64)
     source, sink = StreamSource(dut, "i"), StreamSink(dut, "o")
-    monitor = Monitor(dut)
+    monitor = Monitor(dut, tb.beats)
     for query in z[:3]:  # one at a time
         await source.send(tb.split(query[None]))
         await tb.cycles(tb.latency + 3)
@@ -215,7 +220,9 @@ async def table_timing(dut):
         f"last beats at {last}, o.valid at {monitor.o_valid}, latency {tb.latency}")
     assert monitor.o == monitor.o_valid
     burst = monitor.i[3 * tb.beats:]
-    assert burst == list(range(burst[0], burst[0] + len(burst))), f"beats taken at {burst}"
+    expected = [first + (tb.beats + tb.latency) * q + k
+                for first in burst[:1] for q in range(6) for k in range(tb.beats)]
+    assert burst == expected, f"beats taken at {burst}"
     tb.expect(sink.received, z)
 
 
@@ -275,13 +282,13 @@ def test_table_params_type():
 
 
 # Latency: the CSD terms, the levels of the deepest product tree (b=3: 4, 6, 6 and 7 digits, 3
-# levels), the rounding; b=2 with table_shift 0: 6 and 8 digits (3 levels), no rounding.
+# levels), the fill register; b=2 with table_shift 0 (no rounding): 6 and 8 digits, 3 levels.
 @pytest.mark.parametrize(("params", "lanes", "expected"), [
     (Params(d=8), None, (8, 1, 5)), (Params(d=8), 1, (1, 8, 5)),
     (Params(d=128, b=3), 1, (1, 128, 5)), (Params(d=128, b=3), 2, (2, 64, 5)),
     (Params(d=128, b=3), 32, (32, 4, 5)), (Params(d=128, b=3), 128, (128, 1, 5)),
-    (Params(d=4, b=2, in_width=8, table_width=32), None, (4, 1, 4)),  # table_shift 0
-    (Params(d=4, b=2, in_width=8, table_width=32), 2, (2, 2, 4)),
+    (Params(d=4, b=2, in_width=8, table_width=32), None, (4, 1, 5)),  # table_shift 0
+    (Params(d=4, b=2, in_width=8, table_width=32), 2, (2, 2, 5)),
 ])
 def test_table_properties(params, lanes, expected):
     table = QueryTable(params, lanes=lanes)
