@@ -25,19 +25,20 @@ class NormUnit(Folded, wiring.Component):
     accumulator of ``norm_sq_width`` bits over the key's beats; the digit-by-digit square root,
     one root bit per step; when ``norm_rounded``, the reduced-float encoder in two registered
     stages (the leading one's position and the bits below it, then the rounding).
-    The root is a ``norm_width``-stage pipeline, or, when ``d / L > norm_width``
-    (:attr:`serial_root`: a key's sum cannot come sooner than a root takes), a load and one
-    step per cycle on a single subtractor that reads only registers.
+    The root is a ``norm_width``-stage pipeline, or, when ``d / L >= norm_width + 2``
+    (:attr:`serial_root`: a key's sum cannot come sooner than a root takes), a load, one step
+    per cycle on a single subtractor that reads only registers, and an output register.
 
     Latency :attr:`latency` cycles from the transfer of a key's last beat to its ``o.valid``
     when nothing stalls: ``2 + log2(L) + norm_width + 2 norm_rounded``, plus one for the
-    accumulator when ``L < d`` and one for the serial root's load. Throughput one beat per
-    cycle: keys back to back, one per ``d / L`` cycles. ``i.ready`` does not depend on
+    accumulator when ``L < d`` and two for the serial root's load and output. Throughput one
+    beat per cycle: keys back to back, one per ``d / L`` cycles. ``i.ready`` does not depend on
     ``i.valid``. For ``L = d`` it is ``~o.valid | o.ready`` (one stall signal for the whole
     pipeline). For ``L < d`` it is low exactly when the tree's last register holds a beat, the
     accumulator holds a finished sum, and the root does not take that sum: the pipelined root's
     last stage holds a root that does not move on, or the serial root is still stepping or holds
-    a finished root that does not move on. A root moves on when ``o.ready`` is high or, with
+    a finished root that its output register (holding a root that does not move on) cannot
+    take. A root moves on when ``o.ready`` is high or, with
     ``norm_rounded``, when the encoder register is empty or being taken. With ``o.ready`` always
     high, ``i.ready`` never drops.
 
@@ -91,19 +92,19 @@ class NormUnit(Folded, wiring.Component):
 
     @property
     def serial_root(self) -> bool:
-        """Whether the square root is serial: ``beats > norm_width``, the cycles it needs (one
-        to load the sum, one per root bit). Never for ``lanes = d``."""
-        return self.beats > self._params.norm_width
+        """Whether the square root is serial: ``beats >= norm_width + 2``, the cycles it needs
+        (one to load the sum, one per root bit, one to hand the root over). Never for
+        ``lanes = d``."""
+        return self.beats >= self._params.norm_width + 2
 
     @property
     def latency(self) -> int:
         """Cycles from a key's last beat to its ``o.valid``: the squarers' input and output
-        registers, tree levels, the
-        accumulator (``lanes < d``), the serial root's load, root steps and the encoder's two
-        registers (``norm_rounded``)."""
+        registers, tree levels, the accumulator (``lanes < d``), the serial root's load and
+        output register, root steps and the encoder's two registers (``norm_rounded``)."""
         p = self._params
         log2_lanes = self._lanes.bit_length() - 1
-        return (self._SQUARE_STAGES + log2_lanes + (self.beats > 1) + self.serial_root
+        return (self._SQUARE_STAGES + log2_lanes + (self.beats > 1) + 2 * self.serial_root
                 + p.norm_width
                 + self._ENCODER_STAGES * p.norm_rounded)
 
@@ -190,16 +191,18 @@ class NormUnit(Folded, wiring.Component):
         return root
 
     def _serial_root(self, m, sums, roots):
-        """The roots of the sums, one :func:`_root_step` per cycle: ``norm_width + 1`` cycles
+        """The roots of the sums, one :func:`_root_step` per cycle: ``norm_width + 2`` cycles
         each.
 
-        The sum is loaded as it is taken (remainder and root cleared); then ``left`` counts the
-        steps still to do and ``roots.valid`` marks a finished root. The subtractor reads only
-        registers: the handshake chooses what the registers load, it never feeds the
-        arithmetic. The sum's radicand bits leave ``rest`` from the top, two per step; its
-        ``2 * norm_frac`` zero bits below come in as the shifted-in zeros. Registers: remainder
-        ``W + 1``, root ``W``, radicand ``2 * (W - norm_frac)`` bits for ``W = norm_width`` (85
-        for d=128, in_width=16), a step counter and the valid bit.
+        A sum is loaded (remainder and root cleared) when the stepper is idle and holds no
+        finished root; ``left`` counts the steps still to do; a finished root moves to the
+        output register ``roots.payload`` once that is free. Every condition the stepper's
+        registers load on is a function of three registers (``sums.valid``, ``idle``,
+        ``finished``): the output's handshake reaches only the output register. The subtractor
+        reads only registers. The sum's radicand bits leave ``rest`` from the top, two per
+        step; its ``2 * norm_frac`` zero bits below come in as the shifted-in zeros. Registers:
+        remainder ``W + 1``, root ``W``, output ``W``, radicand ``2 * (W - norm_frac)`` bits for
+        ``W = norm_width`` (108 for d=128, in_width=16), a step counter and three flags.
         """
         p = self._params
         width = p.norm_width
@@ -207,24 +210,27 @@ class NormUnit(Folded, wiring.Component):
         root = Signal(width)
         rest = Signal(2 * (width - p.norm_frac))
         left = Signal(range(width + 1))
-        take = Signal()
+        idle, finished, take, hand_over = Signal(init=1), Signal(), Signal(), Signal()
         m.d.comb += [
-            sums.ready.eq((left == 0) & (~roots.valid | roots.ready)),
+            sums.ready.eq(idle & ~finished),
             take.eq(sums.valid & sums.ready),
-            roots.payload.eq(root),
+            hand_over.eq(finished & (~roots.valid | roots.ready)),
         ]
         next_rem, next_root = _root_step(rem, root, rest[-2:])
         with m.If(take):
-            m.d.sync += [rem.eq(0), root.eq(0), rest.eq(sums.payload), left.eq(width)]
-        with m.Elif(left != 0):
+            m.d.sync += [rem.eq(0), root.eq(0), rest.eq(sums.payload), left.eq(width),
+                         idle.eq(0)]
+        with m.Elif(~idle):
             m.d.sync += [
                 rem.eq(next_rem),
                 root.eq(next_root),
                 rest.eq(rest << 2),
                 left.eq(left - 1),
             ]
-        with m.If(left == 1):
-            m.d.sync += roots.valid.eq(1)
+            with m.If(left == 1):
+                m.d.sync += [idle.eq(1), finished.eq(1)]
+        with m.If(hand_over):
+            m.d.sync += [roots.payload.eq(root), roots.valid.eq(1), finished.eq(0)]
         with m.Elif(roots.ready):
             m.d.sync += roots.valid.eq(0)
 
