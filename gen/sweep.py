@@ -11,7 +11,9 @@ and the run times. :func:`compare` checks a sweep against a baseline with the to
 metric in :data:`TOLERANCES`; ``docs/sweep.md`` describes every field.
 """
 
+import fcntl
 import json
+import os
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -342,6 +344,19 @@ def _measure_all(plan: SweepPlan) -> dict:
     return records
 
 
+def _update(path: Path, target: str, records: dict):
+    """Replace ``records`` in the baseline at ``path``, keeping its other configurations as
+    they are now: read and written under a lock, so that sweeps of different configurations
+    that finish at once all land."""
+    directory = os.open(path.resolve().parent, os.O_RDONLY)
+    try:
+        fcntl.flock(directory, fcntl.LOCK_EX)
+        baseline = load_sweep(path, target) if path.exists() else {}
+        write_atomic(path, _document(target, {**baseline, **records}))
+    finally:
+        os.close(directory)
+
+
 def run_sweep(plan: SweepPlan) -> int:
     """Run ``plan``: write ``OUT/sweep.json`` and ``OUT/sweep.md``, then check against or
     update the baseline. Returns 1 when a check finds a metric out of tolerance, else 0."""
@@ -353,7 +368,7 @@ def run_sweep(plan: SweepPlan) -> int:
     write_atomic(plan.out / "sweep.md", _markdown(plan.target, records))
     print(f"wrote {plan.out / 'sweep.json'} and sweep.md")
     if plan.update is not None:
-        write_atomic(plan.update, _document(plan.target, {**plan.baseline, **records}))
+        _update(plan.update, plan.target, records)
         print(f"updated {plan.update}: {names}")
         return 0
     if plan.check is None:

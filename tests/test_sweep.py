@@ -315,6 +315,17 @@ def test_cli_update(tmp_path, capsys, measured):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a", "b", "base.json"]
 
 
+def test_update_concurrent(tmp_path, measured):
+    """Two sweeps planned before either writes (running at once): both land, because the
+    baseline is read again when it is written."""
+    baseline = tmp_path / "base.json"
+    measured.update({"32x4": _record(32, 4), FAST: _record()})
+    first = sweep.plan_sweep("ecp5-85k", tmp_path / "a", only="32x4", update=baseline)
+    second = sweep.plan_sweep("ecp5-85k", tmp_path / "b", only=FAST, update=baseline)
+    assert sweep.run_sweep(first) == sweep.run_sweep(second) == 0
+    assert load_sweep(baseline, "ecp5-85k") == measured
+
+
 def _fresh(tmp_path, capsys, name: str, jobs: int):
     """Place and route ``name`` now and check it against its baseline entry."""
     status = _run(["sweep", "--only", name, "--jobs", str(jobs), "-o", str(tmp_path),
