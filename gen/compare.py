@@ -28,10 +28,12 @@ def multiplications_per_score(p: Params) -> dict[str, int]:
     """Variable-by-variable multiplications per score, counted in each netlist by Yosys.
 
     The macro's scores come from its :class:`~axelram.hdl.score.ScoreDatapath` (the table is
-    built once per query from constants, by shift-and-add); the baseline has no multiplier
-    outside its dot product.
+    built once per query from constants, by shift-and-add), whose one multiplication may be
+    shifts and adds itself (``shift_add_multipliers``); the baseline has no multiplier outside
+    its dot product.
     """
-    return {"axelram": operation_counts(ScoreDatapath(p))["multipliers"],
+    score = ScoreDatapath(p)
+    return {"axelram": operation_counts(score)["multipliers"] + score.shift_add_multipliers,
             "baseline": operation_counts(ConventionalMacro(p))["multipliers"]}
 
 

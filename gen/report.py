@@ -23,12 +23,13 @@ BLOCKS = {
 
 
 def measure(p: Params, lanes: int) -> dict:
-    """Operation counts and register bits of every block's netlist (Yosys), by block. With
-    ``score_multiplier = "fabric"`` the score datapath's one multiplication is shifts and adds
-    (:func:`axelram.hdl.arith.shift_add_mul`), adders in the netlist: it is added to its
-    multipliers."""
-    counts = {name: operation_counts(block(p, lanes)) for name, block in BLOCKS.items()}
-    counts["score datapath"]["multipliers"] += p.score_multiplier == "fabric"
+    """Operation counts and register bits of every block's netlist (Yosys), by block; the
+    multipliers include those built of shifts and adds (``shift_add_multipliers``)."""
+    counts = {}
+    for name, make in BLOCKS.items():
+        block = make(p, lanes)
+        counts[name] = operation_counts(block)
+        counts[name]["multipliers"] += getattr(block, "shift_add_multipliers", 0)
     return counts
 
 

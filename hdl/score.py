@@ -75,6 +75,12 @@ class ScoreDatapath(wiring.Component):
         return 1 + self._params.log2_d + 1 + self._multiplier_depth + 1
 
     @property
+    def shift_add_multipliers(self) -> int:
+        """Multiplications built of shifts and adds, which a netlist shows as adders, not as
+        multiplier cells: 1 with ``score_multiplier = "fabric"``, else 0."""
+        return int(self._params.score_multiplier == "fabric")
+
+    @property
     def _multiplier_depth(self) -> int:
         """Registers of the multiplication (``params.score_multiplier``): shift-and-add
         stages, or a DSP multiplier's two output registers."""

@@ -64,3 +64,12 @@ def test_cli_report_bad_lanes(capsys):
     assert main(["report", "--d", "8", "--lanes", "3"]) == 2
     assert capsys.readouterr().err.strip() == (
         "axelram: error: --lanes must be a power of two in 1..8 (d), got 3")
+
+
+@pytest.mark.parametrize(("kind", "cells"), [("fabric", 0), ("dsp", 1)])
+def test_score_multiplier(kind, cells):
+    """One multiplication per score either way: shifts and adds (no multiplier cell) or one
+    multiplier cell."""
+    score = ScoreDatapath(Params(d=8, depth=16, score_multiplier=kind))
+    assert operation_counts(score)["multipliers"] == cells
+    assert cells + score.shift_add_multipliers == 1
