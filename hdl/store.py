@@ -27,15 +27,16 @@ class IndexStore(wiring.Component):
     shorter), each behind two registers: the RAM's own read register and an output register
     that the FPGA flow folds into the block RAM (ECP5 ``REGMODE = OUTREG``).
 
-    Reads: latency :attr:`read_latency` = 2 cycles (3 with more than one bank: a registered
-    bank multiplexer), throughput one row per cycle. The row at ``read_addr`` in a cycle with
-    ``read_en`` high appears on ``read_data`` ``read_latency`` cycles later and
-    stays there until the next read's row replaces it; ``read_addr`` is ignored while ``read_en``
-    is low. A stored row (address below ``count``) reads back as written from the cycle after its
-    transfer on, whatever is written meanwhile. Any other address returns whatever the RAM holds;
-    so does the only possible read/write collision, a read of address ``count`` in the cycle
-    that writes it: the Verilog simulates the previous contents, block RAM mapped by Yosys may
-    return anything (the memory carries ``no_rw_check``).
+    Reads: latency :attr:`read_latency` = 2 cycles (3 with more than one bank: a registered bank
+    multiplexer), throughput one row per cycle. The row at ``read_addr`` in a cycle with
+    ``read_en`` high appears on ``read_data`` ``read_latency`` cycles later and stays there
+    until the next read's row replaces it; ``read_addr`` is ignored while ``read_en`` is low.
+    The write is registered (the block RAMs' write enables, address and data come from flip-
+    flops): a row transferred in cycle ``t`` is written to the RAM in cycle ``t + 1`` and reads
+    back as written from cycle ``t + 2`` on, whatever is written meanwhile. Any other address
+    returns whatever the RAM holds; so does the only possible read/write collision, a read of
+    the newest row in cycle ``t + 1``: the Verilog simulates the previous contents, block RAM
+    mapped by Yosys may return anything (the memory carries ``no_rw_check``).
 
     Parameters
     ----------
@@ -109,7 +110,15 @@ class IndexStore(wiring.Component):
         # the write data and a bypass mux) is built around the RAM. With several banks a
         # registered multiplexer picks the addressed bank's row. No read register is reset:
         # read_data means something only read_latency cycles after read_en.
+        # The write is registered: the block RAMs' write enables, address and data come from
+        # flip-flops (one enable per bank), not from the handshake.
         shift = (BANK_ROWS - 1).bit_length()
+        enables = [Signal(name=f"write_{k}") for k in range(self.banks)]
+        address = Signal(range(p.depth), reset_less=True)
+        data = Signal(p.row_width, reset_less=True)
+        m.d.sync += [address.eq(self.count), data.eq(self.w.payload)]
+        m.d.sync += [enable.eq(write & (self.count >> shift == k))
+                     for k, enable in enumerate(enables)]
         outputs = []
         for k in range(self.banks):
             rows = min(BANK_ROWS, p.depth - k * BANK_ROWS)
@@ -120,9 +129,9 @@ class IndexStore(wiring.Component):
             ram_data = Signal(p.row_width, reset_less=True, name=f"ram_data_{k}")
             bank_data = Signal(p.row_width, reset_less=True, name=f"bank_data_{k}")
             m.d.comb += [
-                wr.addr.eq(self.count),
-                wr.data.eq(self.w.payload),
-                wr.en.eq(write & (self.count >> shift == k)),
+                wr.addr.eq(address),
+                wr.data.eq(data),
+                wr.en.eq(enables[k]),
                 rd.addr.eq(self.read_addr),
             ]
             with m.If(self.read_en):

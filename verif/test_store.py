@@ -48,8 +48,10 @@ class StoreTB(Clocked):
         dut.read_en.value = 0
         dut.read_addr.value = 0
         self.source = StreamSource(dut, "w")
-        # The model: rows stored so far, and the RAM's contents by address.
+        # The model: rows stored so far, those already in the RAM (the write is registered: a
+        # row transferred in cycle t is readable from t + 2), and the RAM's contents by address.
         self.count = 0
+        self.readable = 0
         self.contents = [0] * self.p.depth
         self.pending = deque()           # (cycle due, expected row) of reads in flight
         self.shown = None                # the row read_data holds since the last read came back
@@ -86,8 +88,9 @@ class StoreTB(Clocked):
                 self.reads_want.append(self.shown)
             if int(dut.read_en.value) and not rst:
                 addr = dut.read_addr.value.to_unsigned()
-                assert addr < self.count, f"the test read row {addr} of {self.count}"
+                assert addr < self.readable, f"the test read row {addr} of {self.readable}"
                 self.pending.append((cycle + self.latency, self.contents[addr]))
+            self.readable = self.count
             if rst:
                 self.count = 0
                 self.pending.clear()
@@ -125,11 +128,11 @@ class StoreTB(Clocked):
         """Until cancelled: read a random stored row on most cycles, often the newest one."""
         while True:
             await FallingEdge(self.clk)
-            if self.count > 0 and rng.random() < 0.7:
+            if self.readable > 0 and rng.random() < 0.7:
                 newest = rng.random() < 0.3
                 self.dut.read_en.value = 1
-                self.dut.read_addr.value = int(self.count - 1 if newest
-                                               else rng.integers(self.count))
+                self.dut.read_addr.value = int(self.readable - 1 if newest
+                                               else rng.integers(self.readable))
             else:
                 self.idle_read(rng)
 
