@@ -16,10 +16,23 @@ from cocotb.clock import Clock
 from cocotb.triggers import FallingEdge, ReadOnly, RisingEdge
 
 from axelram.golden.params import Params
+from axelram.golden.signs import signs_from_seed
+from axelram.verif.vectors import sign_bits
 
 __all__ = [
     "case", "case_params", "case_rng", "pack", "unpack", "pack_words", "pauses", "Clocked",
-    "StreamSource", "StreamSink", "Transfers", "consecutive", "stream_test",
+    "FoldedTB", "BAD_LANES", "StreamSource", "StreamSink", "Transfers", "consecutive",
+    "stream_test",
+]
+
+#: ``(lanes, error, message)``: lanes that every folded block refuses at d=8
+#: (:func:`axelram.hdl.pipeline.check_lanes`).
+BAD_LANES = [
+    (3, ValueError, r"lanes must be a power of two in 1\.\.8 \(d\), got 3"),
+    (16, ValueError, r"lanes must be a power of two in 1\.\.8 \(d\), got 16"),
+    (0, ValueError, r"lanes must be a power of two in 1\.\.8 \(d\), got 0"),
+    (2.0, TypeError, r"lanes must be an integer, got 2\.0"),
+    (True, TypeError, r"lanes must be an integer, got True"),
 ]
 
 PERIOD_NS = 10
@@ -111,6 +124,22 @@ class Clocked:
             edges += 1 if sink.received else 0
             assert edges < 50 * count, f"{len(sink.received)} of {count} after {edges} cycles"
         assert edges == count, f"{count} items took {edges} cycles"
+
+
+class FoldedTB(Clocked):
+    """Testbench of a block that takes ``lanes`` coordinates per beat: ``p``, ``lanes``,
+    ``beats``, ``latency`` (``None`` unless the case gives it) and ``signs`` from the case; the
+    DUT's ``signs`` port, if it has one, is driven with them."""
+
+    def __init__(self, dut):
+        super().__init__(dut)
+        self.p = case_params()
+        self.lanes = case()["lanes"]
+        self.beats = self.p.d // self.lanes
+        self.latency = case().get("latency")
+        self.signs = signs_from_seed(case()["sign_seed"], self.p.d)
+        if hasattr(dut, "signs"):
+            dut.signs.value = sign_bits(self.signs)
 
 
 class StreamSource:

@@ -11,16 +11,14 @@ from amaranth.hdl import Fragment
 
 from axelram.golden import fixed
 from axelram.golden.params import Params
-from axelram.golden.signs import signs_from_seed
 from axelram.hdl.encoder import KeyEncoder
 from axelram.verif import harness
 from axelram.verif.tb import (
-    Clocked,
+    FoldedTB,
     StreamSink,
     StreamSource,
     Transfers,
     case,
-    case_params,
     case_rng,
     consecutive,
     pack,
@@ -29,18 +27,12 @@ from axelram.verif.tb import (
     stream_test,
     unpack,
 )
-from axelram.verif.vectors import extreme_vectors, random_vectors, sign_bits
+from axelram.verif.vectors import extreme_vectors, random_vectors
 
 
-class EncoderTB(Clocked):
+class EncoderTB(FoldedTB):
     def __init__(self, dut):
         super().__init__(dut)
-        self.p = case_params()
-        self.lanes = case()["lanes"]
-        self.beats = self.p.d // self.lanes
-        self.latency = case()["latency"]
-        self.signs = signs_from_seed(case()["sign_seed"], self.p.d)
-        dut.signs.value = sign_bits(self.signs)
         if case()["queries"]:
             dut.queries__valid.value = 0
             dut.rotated_queries__ready.value = 1

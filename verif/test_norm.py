@@ -12,15 +12,14 @@ from cocotb.triggers import FallingEdge, ReadOnly
 
 from axelram.golden import fixed
 from axelram.golden.params import Params
-from axelram.golden.signs import signs_from_seed
 from axelram.hdl.norm import NormUnit
 from axelram.verif import harness
 from axelram.verif.tb import (
-    Clocked,
+    BAD_LANES,
+    FoldedTB,
     StreamSink,
     StreamSource,
     case,
-    case_params,
     case_rng,
     pack,
     pauses,
@@ -122,14 +121,9 @@ class Handshakes:
         self._task.cancel()
 
 
-class NormTB(Clocked):
+class NormTB(FoldedTB):
     def __init__(self, dut):
         super().__init__(dut)
-        self.p = case_params()
-        self.lanes = case()["lanes"]
-        self.beats = self.p.d // self.lanes
-        self.latency = case()["latency"]
-        self.signs = signs_from_seed(case()["sign_seed"], self.p.d)
         # Long enough for the input to fill the unit with a key in every stage that holds one.
         self.hold = 2 * (self.latency + 4 * self.beats)
 
@@ -256,13 +250,7 @@ def test_norm(d, in_width, variant, lanes, simulator, request):
     )
 
 
-@pytest.mark.parametrize(("lanes", "error", "message"), [
-    (3, ValueError, r"lanes must be a power of two in 1\.\.8 \(d\), got 3"),
-    (16, ValueError, r"lanes must be a power of two in 1\.\.8 \(d\), got 16"),
-    (0, ValueError, r"lanes must be a power of two in 1\.\.8 \(d\), got 0"),
-    (2.0, TypeError, r"lanes must be an integer, got 2\.0"),
-    (True, TypeError, r"lanes must be an integer, got True"),
-])
+@pytest.mark.parametrize(("lanes", "error", "message"), BAD_LANES)
 def test_norm_lanes_arguments(lanes, error, message):
     with pytest.raises(error, match=message):
         NormUnit(Params(d=8), lanes)

@@ -10,15 +10,14 @@ from cocotb.triggers import FallingEdge, ReadOnly
 
 from axelram.golden import fixed
 from axelram.golden.params import Params
-from axelram.golden.signs import signs_from_seed
 from axelram.hdl.table import QueryTable
 from axelram.verif import harness
 from axelram.verif.tb import (
-    Clocked,
+    BAD_LANES,
+    FoldedTB,
     StreamSink,
     StreamSource,
     case,
-    case_params,
     case_rng,
     pack,
     pauses,
@@ -107,14 +106,9 @@ class Monitor:
         self._task.cancel()
 
 
-class TableTB(Clocked):
+class TableTB(FoldedTB):
     def __init__(self, dut):
         super().__init__(dut)
-        self.p = case_params()
-        self.lanes = case()["lanes"]
-        self.beats = self.p.d // self.lanes
-        self.latency = case()["latency"]
-        self.signs = signs_from_seed(case()["sign_seed"], self.p.d)
 
     def split(self, z):
         """Input beats: ``lanes`` coordinates each, a query's beats in order."""
@@ -264,13 +258,7 @@ def test_table(d, b, in_width, table_width, codebook, lanes, simulator, request)
     )
 
 
-@pytest.mark.parametrize(("lanes", "error", "message"), [
-    (3, ValueError, r"lanes must be a power of two in 1\.\.8 \(d\), got 3"),
-    (16, ValueError, r"lanes must be a power of two in 1\.\.8 \(d\), got 16"),
-    (0, ValueError, r"lanes must be a power of two in 1\.\.8 \(d\), got 0"),
-    (2.0, TypeError, r"lanes must be an integer, got 2\.0"),
-    (True, TypeError, r"lanes must be an integer, got True"),
-])
+@pytest.mark.parametrize(("lanes", "error", "message"), BAD_LANES)
 def test_table_arguments(lanes, error, message):
     with pytest.raises(error, match=message):
         QueryTable(Params(d=8), lanes=lanes)
