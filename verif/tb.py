@@ -106,6 +106,20 @@ class Clocked:
         for _ in range(n):
             await FallingEdge(self.clk)
 
+    async def reset_in_traffic(self, payloads, cycles: int, rng, backpressure: bool = True):
+        """Send ``payloads`` on ``i`` with idle gaps (and backpressure on ``o`` unless told
+        otherwise), and ``cycles`` cycles later reset in the middle of it: the source stops,
+        ``i.valid`` drops, then :meth:`reset`. Returns the source (its pauses go on)."""
+        source = StreamSource(self.dut, "i", pauses(rng, True))
+        sink = StreamSink(self.dut, "o", pauses(rng, True) if backpressure else None)
+        sending = cocotb.start_soon(source.send(payloads))
+        await self.cycles(cycles)
+        sending.cancel()
+        sink.stop()
+        self.dut.i__valid.value = 0
+        await self.reset()
+        return source
+
     async def edges_until(self, condition, limit: int = 10_000) -> int:
         """Rising edges until ``condition()`` holds in a ReadOnly phase."""
         for edges in range(limit):

@@ -75,14 +75,8 @@ async def encoder_reset_mid_traffic(dut):
     tb = EncoderTB(dut)
     await tb.reset()
     rng = case_rng(7)
-    source = StreamSource(dut, "i", pauses(rng, True))
-    sink = StreamSink(dut, "o", pauses(rng, True))
-    sending = cocotb.start_soon(source.send(tb.split(random_vectors(rng, tb.p, 20))))
-    await tb.cycles(int(rng.integers(tb.beats + 1, tb.latency + 4 * tb.beats + 1)))
-    sending.cancel()
-    sink.stop()
-    dut.i__valid.value = 0
-    await tb.reset()
+    await tb.reset_in_traffic(tb.split(random_vectors(rng, tb.p, 20)),
+                              int(rng.integers(tb.beats + 1, tb.latency + 4 * tb.beats + 1)), rng)
     await tb.check(tb.stimulus(rng, 10), rng, rng, True, True)
 
 

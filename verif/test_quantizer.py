@@ -148,14 +148,8 @@ async def quantizer_reset_mid_traffic(dut):
     tb = QuantizerTB(dut)
     await tb.reset()
     rng = case_rng(7)
-    source = StreamSource(dut, "i", pauses(rng, True))
-    sink = StreamSink(dut, "o", pauses(rng, True))
-    sending = cocotb.start_soon(source.send(tb.payloads(tb.stimulus(rng, 10))))
-    await tb.cycles(int(rng.integers(1, 10 * tb.p.d // tb.lanes)))
-    sending.cancel()
-    sink.stop()
-    dut.i__valid.value = 0
-    await tb.reset()
+    await tb.reset_in_traffic(tb.payloads(tb.stimulus(rng, 10)),
+                              int(rng.integers(1, 10 * tb.p.d // tb.lanes)), rng)
     await tb.check(tb.stimulus(rng, 20), rng, rng, True, True)
 
 

@@ -56,15 +56,8 @@ async def rotator_reset_mid_traffic(dut):
     tb = RotatorTB(dut)
     await tb.reset()
     rng = case_rng(7)
-    source = StreamSource(dut, "i", pauses(rng, True))
-    sink = StreamSink(dut, "o", pauses(rng, True))
-    sending = cocotb.start_soon(source.send(
-        pack(v, tb.p.in_width) for v in random_vectors(rng, tb.p, 50)))
-    await tb.cycles(int(rng.integers(tb.p.log2_d, tb.p.log2_d + 20)))
-    sending.cancel()
-    sink.stop()
-    dut.i__valid.value = 0
-    await tb.reset()
+    await tb.reset_in_traffic((pack(v, tb.p.in_width) for v in random_vectors(rng, tb.p, 50)),
+                              int(rng.integers(tb.p.log2_d, tb.p.log2_d + 20)), rng)
     await tb.check(tb.stimulus(rng, 20), rng, rng, True, True)
 
 

@@ -104,16 +104,10 @@ async def score_reset_mid_traffic(dut):
     await tb.reset()
     rng = case_rng(7)
     queries = tb.stimulus(rng, 10)
-    source = StreamSource(dut, "i", pauses(rng, True))
-    sink = StreamSink(dut, "o")
     table, idx, field = queries[-1]
     tb.set_table(table)
-    sending = cocotb.start_soon(source.send(tb.row_payloads(idx, field)))
-    await tb.cycles(int(rng.integers(1, tb.p.log2_d + 20)))
-    sending.cancel()
-    sink.stop()
-    dut.i__valid.value = 0
-    await tb.reset()
+    await tb.reset_in_traffic(tb.row_payloads(idx, field),
+                              int(rng.integers(1, tb.p.log2_d + 20)), rng, backpressure=False)
     await tb.check(queries[:3], rng, rng, True, False)
 
 

@@ -174,14 +174,8 @@ async def table_reset_mid_traffic(dut):
     await tb.reset()
     rng = case_rng(7)
     z = rotated_stimulus(rng, tb.p, tb.signs, 20)
-    source = StreamSource(dut, "i", pauses(rng, True))
-    sink = StreamSink(dut, "o", pauses(rng, True))
-    sending = cocotb.start_soon(source.send(tb.split(z)))
-    await tb.cycles(int(rng.integers(1, 8 * tb.beats + 20)))
-    sending.cancel()
-    sink.stop()
-    dut.i__valid.value = 0
-    await tb.reset()
+    source = await tb.reset_in_traffic(tb.split(z), int(rng.integers(1, 8 * tb.beats + 20)),
+                                       rng)
     # Two whole queries and 1 .. beats-1 beats of a third (a third whole one when L = d).
     sink = StreamSink(dut, "o", pauses(rng, True))
     await source.send(tb.split(z)[:2 * tb.beats + int(rng.integers(1, max(2, tb.beats)))])

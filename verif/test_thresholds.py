@@ -64,15 +64,9 @@ async def thresholds_reset_mid_traffic(dut):
     tb = ThresholdTB(dut)
     await tb.reset()
     rng = case_rng(7)
-    source = StreamSource(dut, "i", pauses(rng, True))
-    sink = StreamSink(dut, "o", pauses(rng, True))
     norms, _ = tb.stimulus(rng, 20)
-    sending = cocotb.start_soon(source.send(int(n) for n in norms))
-    await tb.cycles(int(rng.integers(2, 12)))
-    sending.cancel()
-    sink.stop()
-    dut.i__valid.value = 0
-    await tb.reset()
+    await tb.reset_in_traffic((int(n) for n in norms),
+                              int(rng.integers(2, 12)), rng)
     await tb.check(tb.stimulus(rng, 20), rng, rng, True, True)
 
 
