@@ -134,17 +134,18 @@ class StreamRotator(Folded, wiring.Component):
         # boundary (`phase` = 0). `phase` is the beat index of the slot being fed; it runs
         # freely while the core holds a beat and rests at 0 when it is empty (`flush`: cycles
         # until the last beat fed has left the core), so that an idle rotator takes a vector at
-        # once. Every term of `start` is a register or one comparison of a register.
+        # once. Folded, `start` and `feed` (the input FIFO's read enable) are registers.
         m.submodules.beats_out = out = DistributedFIFO(
             width=lanes * p.rotated_width, depth=self.output_depth)
         free = Signal(range(self.output_depth + 1), init=self.output_depth)  # unreserved
-        room = Signal(init=1)                                              # free >= beats
+        room = Signal(init=1)                               # free >= beats (one beat each)
         phase = Signal(range(beats))
         start = Signal()
         feed = Signal()
         free_next = free - Mux(start, beats, 0) + (self.o.valid & self.o.ready)
-        m.d.sync += [free.eq(free_next), room.eq(free_next >= beats)]
+        m.d.sync += free.eq(free_next)
         if beats == 1:
+            m.d.sync += room.eq(free_next >= beats)
             m.d.comb += [self.i.ready.eq(room), start.eq(self.i.valid & room), feed.eq(start)]
             beat_in = self.i.payload
         else:
@@ -160,17 +161,30 @@ class StreamRotator(Folded, wiring.Component):
                 collect.w_en.eq(self.i.valid),
                 self.i.ready.eq(collect.w_rdy),
                 last_in.eq(self.i.valid & self.i.ready & (arrived == beats - 1)),
-                start.eq(~running & (whole != 0) & room & (phase == 0)),
-                feed.eq(start | running),
                 collect.r_en.eq(feed),
             ]
             with m.If(self.i.valid & self.i.ready):
                 m.d.sync += arrived.eq(Mux(arrived == beats - 1, 0, arrived + 1))
+            # `start` and `feed` are registers too: each is loaded with its own condition on
+            # the other registers' next values, so it holds what that condition is in its cycle
+            # (a retiming: the same behavior), and the FIFO's read enable comes from a register.
+            whole_next, running_next = Signal.like(whole), Signal()
+            phase_next, room_next = Signal.like(phase), Signal()  # room: free >= beats
+            m.d.comb += [
+                whole_next.eq(whole + last_in - start),
+                running_next.eq(Mux(start, 1, running & (phase != beats - 1))),
+                phase_next.eq(Mux(~feed & (flush == 0), 0,
+                                  Mux(phase == beats - 1, 0, phase + 1))),
+                room_next.eq(free_next >= beats),
+            ]
+            start_next = ~running_next & (whole_next != 0) & room_next & (phase_next == 0)
             m.d.sync += [
-                whole.eq(whole + last_in - start),
-                running.eq(Mux(start, 1, running & (phase != beats - 1))),
+                whole.eq(whole_next),
+                running.eq(running_next),
                 flush.eq(Mux(feed, core, Mux(flush != 0, flush - 1, 0))),
-                phase.eq(Mux(~feed & (flush == 0), 0, Mux(phase == beats - 1, 0, phase + 1))),
+                phase.eq(phase_next),
+                start.eq(start_next),
+                feed.eq(start_next | running_next),
             ]
             # A vector's last beat is readable 2 cycles after it is written, by when (d/L >= 2)
             # the vector's earlier beats have been fed.
