@@ -139,13 +139,19 @@ class SerialHarness(wiring.Component):
         return m
 
 
+def _integer(parameter) -> int:
+    """A Yosys JSON integer parameter: a string of 32 binary digits (or an int)."""
+    return parameter if isinstance(parameter, int) else int(parameter, 2)
+
+
 def fold_output_registers(netlist: dict) -> int:
     """Fold into each ECP5 block RAM the flip-flops that register its outputs; the count folded.
 
     Yosys maps an inferred memory's read port to a DP16KD with ``REGMODE = NOREG`` (it has no
     rule for the output register, YosysHQ/yosys#5814), so a register after the RAM stays in
     fabric, behind the unregistered output's 5.6 ns from the clock. This pass edits the Yosys
-    JSON netlist (module ``top``): for a port of a DP16KD with ``NOREG``, its output enable
+    JSON netlist (module ``top``): for a port of a DP16KD (at most 18 bits wide: at 36 bits
+    both ports' outputs carry one read) with ``NOREG``, its output enable
     tied high and its reset tied low, whose every used output bit drives exactly one load,
     the ``DI`` of a TRELLIS_FF on the port's clock with no enable and no reset, it sets
     ``REGMODE = OUTREG``, moves the flip-flops' outputs onto the RAM's and deletes them. The
@@ -175,6 +181,9 @@ def fold_output_registers(netlist: dict) -> int:
     folded = 0
     for ram in [cell for cell in cells.values() if cell["type"] == "DP16KD"]:
         conn, params = ram["connections"], ram["parameters"]
+        # At 36 bits the two ports' outputs carry one read together: left alone.
+        if any(_integer(params.get(f"DATA_WIDTH_{side}", 18)) > 18 for side in "AB"):
+            continue
         for side in "AB":
             if (params.get(f"REGMODE_{side}", "NOREG") != "NOREG"
                     or conn.get(f"OCE{side}") != ["1"] or conn.get(f"RST{side}") != ["0"]):

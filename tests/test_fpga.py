@@ -60,6 +60,18 @@ def test_store_block_ram(target):
     assert result["utilization"][bram][0] == STORE_BLOCKS[target], result
 
 
+
+def test_store_output_register_folded():
+    """2048 rows of 40 bits: five DP16KD at 2048 x 9, whose output registers take the store's:
+    the flip-flops left are the registered write (data, address, enable), count and full."""
+    store = Params(d=8, b=3, depth=2048)
+    result = run(IndexStore, store, "ecp5-25k")
+    assert result["brams"] == 5, result
+    count = (store.depth + 1).bit_length()
+    assert result["ffs"] <= store.row_width + 2 * count + 2, result
+    assert result["fmax_mhz"] > 200, result
+
+
 def test_too_large():
     result = run(IndexStore, TOO_DEEP, "ice40-up5k")
     assert result["brams"] == 40, result
@@ -148,6 +160,7 @@ def test_fold_output_registers():
 
 
 @pytest.mark.parametrize("change", [
+    {"params": {"DATA_WIDTH_B": f"{36:032b}"}},  # 36 bits wide: both ports carry the read
     {"connections": [("ff0.CE", [5])]},    # an enable
     {"connections": [("ff1.LSR", [6])]},   # a reset
     {"connections": [("ff0.CLK", [7])]},   # another clock

@@ -3,8 +3,9 @@
 Measured with yowasp Yosys 0.70. Yosys maps the RAM's own read register into the block RAM
 (DP16KD / SB_RAM40_4K read register) but leaves the output register in fabric: its DP16KD map
 always sets ``REGMODE="NOREG"`` (the memory library does not model the output register), so
-``read_data`` costs ``row_width`` flip-flops. On ECP5 a depth above one block's (2K at 9 bits)
-adds a bank multiplexer of ``row_width`` LUTs between the block RAMs and that register.
+``read_data`` costs ``row_width`` flip-flops here (``gen/fpga.py`` folds them into the block
+RAMs before place and route: ``tests/test_fpga.py``). The registered write costs ``row_width``
+more, the address and one enable per 2048-row bank.
 """
 
 import json
@@ -59,9 +60,11 @@ def test_ecp5_block_ram(d, b, depth, blocks, tmp_path):
     store = IndexStore(Params(d=d, b=b, depth=depth))
     cells = synth_cells(store, "ecp5", tmp_path)
     assert cells.get("DP16KD") == blocks, cells
-    # No distributed RAM; flip-flops: the output register, count, and at most a bank select.
+    # No distributed RAM; flip-flops: the output and write-data registers, count, full, the
+    # write address and enable.
     assert "TRELLIS_DPR16X4" not in cells, cells
-    assert _flip_flops(cells, ECP5_FFS) <= store.params.row_width + len(store.count) + 1, cells
+    assert _flip_flops(cells, ECP5_FFS) <= 2 * (store.params.row_width + len(store.count)) + 2, \
+        cells
 
 
 # SB_RAM40_4K is 4 Kbit: 256x16, 512x8, 1Kx4 or 2Kx2. An iCE40 UP5K has 30 of them.
@@ -81,7 +84,9 @@ def test_ice40_block_ram(d, b, depth, blocks, tmp_path):
     cells = synth_cells(store, "ice40", tmp_path)
     assert blocks <= UP5K_BLOCKS
     assert cells.get("SB_RAM40_4K") == blocks, cells
-    # Flip-flops: the output register, count, and one that emulates the read register's
-    # initial value (SB_RAM40_4K has none); LUTs: the counter and the full flag only.
-    assert _flip_flops(cells, ICE40_FFS) <= store.params.row_width + len(store.count) + 1, cells
+    # Flip-flops: the output and write-data registers, count, full, the write address and
+    # enable, and one that emulates the read register's initial value (SB_RAM40_4K has none);
+    # LUTs: the counter and the full flag only.
+    assert _flip_flops(cells, ICE40_FFS) <= 2 * (store.params.row_width + len(store.count)) + 3, \
+        cells
     assert cells.get("SB_LUT4", 0) <= 4 * len(store.count), cells
