@@ -218,23 +218,30 @@ class Macro(Folded, wiring.Component):
 
         # A query starts when its table is complete and the previous query's last read is
         # issued: it counts the stored keys, and `load` (a register, copied for fanout) takes
-        # the table into `table_held` the next cycle. The previous query's last row reaches
-        # the lookup registers no later than that cycle, the new query's first row after it.
+        # the table into `table_held` read_latency - 1 cycles later (`pending` meanwhile). A
+        # read in cycle c reaches the lookup registers in cycle c + read_latency, so the
+        # previous query's last row (read at start - 1 or before) still sees the old table and
+        # the new query's first row (read at start + 1 or after) the new one.
         keys = Signal(range(p.depth + 1))       # keys the query scores
         issued = Signal(range(p.depth))         # rows read so far
         outstanding = Signal(range(waiting.depth + 1))
         start, read, last_read, popped = Signal(), Signal(), Signal(), Signal()
         loads = [Signal(name=f"load_{n}", attrs={"keep": 1})
                  for n in range(min(TABLE_LOADS, p.d))]
+        delayed = [start]
+        for _ in range(store.read_latency - 2):
+            delayed.append(register(m, 1, delayed[-1]))
+        pending = Signal()
+        m.d.comb += pending.eq(Cat(delayed[1:], loads[0]).any())
         m.d.comb += [
-            start.eq(~busy & table.o.valid & ~loads[0]),
+            start.eq(~busy & table.o.valid & ~pending),
             table.o.ready.eq(loads[0]),
             read.eq(busy & (outstanding != waiting.depth)),
             last_read.eq(issued == keys - 1),
             store.read_en.eq(read),
             store.read_addr.eq(issued),
         ]
-        m.d.sync += [load.eq(start) for load in loads]
+        m.d.sync += [load.eq(delayed[-1]) for load in loads]
         table_bits = table.o.payload.as_value()
         width = len(table_bits) // p.d
         table_held = [Signal(width, name=f"table_{j}") for j in range(p.d)]

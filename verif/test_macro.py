@@ -59,7 +59,10 @@ class MacroTB(Clocked):
         assert not current, "scores after the last query's `last`"
         return groups
 
-    async def wait_count(self, count: int, timeout: int = 2000):
+    async def wait_count(self, count: int, timeout: int | None = None):
+        """Wait until ``count`` is ``count``: at most ``timeout`` cycles per beat (by default
+        enough for the whole store at full rate, with gaps)."""
+        timeout = 4 * self.p.depth + 2000 if timeout is None else timeout
         for _ in range(timeout * self.beats):
             await ReadOnly()
             if int(self.dut.count.value) == count:
@@ -158,7 +161,7 @@ async def macro_clear(dut):
     await tb.wait_count(len(new))
     queries = random_vectors(tb.rng, tb.p, 2)
     await tb.queries.send(tb.pack(queries))
-    await tb.scores.wait_for(2 * len(new), 4000)
+    await tb.scores.wait_for(2 * len(new), 8 * len(new) + 4000)
     tb.check(new, queries, tb.groups())
     assert all(len(g) == len(new) for g in tb.groups())
 
@@ -180,7 +183,7 @@ async def macro_clear_with_keys_in_flight(dut):
     assert int(dut.count.value) == len(new)
     queries = random_vectors(tb.rng, tb.p, 2)
     await tb.queries.send(tb.pack(queries))
-    await tb.scores.wait_for(2 * len(new), 4000)
+    await tb.scores.wait_for(2 * len(new), 8 * len(new) + 4000)
     tb.check(new, queries, tb.groups())
 
 
@@ -244,17 +247,20 @@ async def macro_reset_mid_traffic(dut):
     await tb.keys.send(tb.pack(fresh))
     await tb.wait_count(len(fresh))
     await tb.queries.send(tb.pack(queries))
-    await tb.scores.wait_for(2 * len(fresh), 4000)
+    await tb.scores.wait_for(2 * len(fresh), 8 * len(fresh) + 4000)
     tb.check(fresh, queries, tb.groups())
 
 
+# 2100 keys: two banks of the index store (BANK_ROWS = 2048), so a read takes 3 cycles.
 FAST = {(8, 3, 8, 32, 8, False), (16, 2, 16, 24, 1, True), (16, 3, 16, 24, 4, False),
-        (32, 1, 8, 16, 2, False), (8, 3, 8, 24, 8, False), (8, 2, 8, 16, 2, True)}
+        (32, 1, 8, 16, 2, False), (8, 3, 8, 24, 8, False), (8, 2, 8, 16, 2, True),
+        (8, 3, 8, 2100, 8, False)}
 
 
 @pytest.mark.parametrize(("d", "b", "in_width", "depth", "lanes", "share", "simulator"),
                          harness.cases(
-    verilator=[(8, 3, 8, 32, 8, False), (32, 1, 8, 16, 2, False), (64, 4, 16, 16, 64, True)]
+    verilator=[(8, 3, 8, 32, 8, False), (32, 1, 8, 16, 2, False), (64, 4, 16, 16, 64, True),
+               (8, 3, 8, 2100, 8, False), (16, 3, 16, 2100, 1, True)]
     + [(16, b, 16, 24, lanes, share) for b in (2, 3) for lanes in harness.lanes_of(16)
        for share in (False, True)]
     + [(128, 3, 16, 20, lanes, share) for lanes in harness.lanes_of(128)
