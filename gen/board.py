@@ -71,7 +71,7 @@ BOARDS = {
     # and 8-bit query-table entries (d=16 b=3 needs 6600 cells; 10- and 12-bit entries need 89%
     # and 93% of them and nextpnr does not place them), the score's multiplication in an
     # SB_MAC16 (in fabric it takes the cells that make the design fail to place); 2048 keys
-    # take 27 of its 30 block RAMs (docs/board.md).
+    # take 29 of its 30 block RAMs with the output FIFO (docs/board.md).
     "icebreaker": Board("icebreaker", ICEBreakerPlatform, "icebreaker.pcf", "bin", "ice40-up5k",
                         {"d": 16, "b": 2, "in_width": 8, "depth": 2048, "table_width": 8,
                          "score_multiplier": "dsp"}, 1),
