@@ -17,7 +17,20 @@ def check_divisor(divisor) -> int:
     return divisor
 
 
-class UARTReceiver(wiring.Component):
+class _UARTBase(wiring.Component):
+    """What the receiver and the transmitter share: ``divisor`` clock cycles per bit, checked by
+    :func:`check_divisor` and read back as :attr:`divisor`."""
+
+    def __init__(self, divisor: int):
+        self._divisor = check_divisor(divisor)
+        super().__init__()
+
+    @property
+    def divisor(self) -> int:
+        return self._divisor
+
+
+class UARTReceiver(_UARTBase):
     """Bytes from the ``rx`` line, ``divisor`` clock cycles per bit.
 
     ``rx`` passes through a two-flop synchronizer. A low level seen while idle starts a frame;
@@ -58,14 +71,6 @@ class UARTReceiver(wiring.Component):
     o: Out(stream.Signature(8))
     framing_error: Out(1)
     overrun: Out(1)
-
-    def __init__(self, divisor: int):
-        self._divisor = check_divisor(divisor)
-        super().__init__()
-
-    @property
-    def divisor(self) -> int:
-        return self._divisor
 
     @property
     def latency(self) -> int:
@@ -122,7 +127,7 @@ class UARTReceiver(wiring.Component):
         return m
 
 
-class UARTTransmitter(wiring.Component):
+class UARTTransmitter(_UARTBase):
     """Bytes onto the ``tx`` line, ``divisor`` clock cycles per bit.
 
     A byte transferred on ``i`` in cycle ``c`` starts its start bit on ``tx`` in cycle ``c + 1``
@@ -144,14 +149,6 @@ class UARTTransmitter(wiring.Component):
 
     i: In(stream.Signature(8))
     tx: Out(1)
-
-    def __init__(self, divisor: int):
-        self._divisor = check_divisor(divisor)
-        super().__init__()
-
-    @property
-    def divisor(self) -> int:
-        return self._divisor
 
     def elaborate(self, platform):
         divisor = self._divisor
