@@ -241,6 +241,13 @@ def _sweep(args):
     return run_sweep(plan)
 
 
+def _unset_macro_options() -> dict:
+    """``set_defaults`` of ``board`` and ``host``: the macro options (Params' fields and
+    ``lanes``) are None unless given, so that ``board`` can fill them from the board's defaults
+    (:func:`_board_defaults`) and ``host`` checks only the given ones against the board."""
+    return {"lanes": None, **{name: None for name in _params_dict(Params())}}
+
+
 def _board_defaults(args, defaults: dict, lanes: int):
     """Fill the macro options the user left out (None) from ``defaults``, then Params'."""
     for name, value in {**_params_dict(Params()), **defaults, "lanes": lanes}.items():
@@ -510,7 +517,7 @@ def _parser() -> argparse.ArgumentParser:
     _add_params(brd)
     _add_signs(brd)
     _add_lanes(brd)
-    brd.set_defaults(run=_board, lanes=None, **{name: None for name in _params_dict(Params())})
+    brd.set_defaults(run=_board, **_unset_macro_options())
     brd.add_argument("--baud", type=int, default=115200, help="UART baud rate (default 115200)")
     brd.add_argument("-o", "--out", required=True, help="output directory")
 
@@ -532,8 +539,7 @@ def _parser() -> argparse.ArgumentParser:
     checked.add_argument("--signs", metavar="FILE", help="signs.json from axelram calibrate")
     checked.add_argument("--sign-seed", type=int, help="seeded sign vector")
     hst.add_argument("--layer", type=int, default=0, help="layer of --signs (default 0)")
-    hst.set_defaults(run=_host, signs_port=False, lanes=None,
-                     **{name: None for name in _params_dict(Params())})
+    hst.set_defaults(run=_host, signs_port=False, **_unset_macro_options())
 
     rep = commands.add_parser(
         "report", help="operation counts measured from the netlist, beside the paper's")
