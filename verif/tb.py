@@ -17,12 +17,12 @@ from cocotb.triggers import FallingEdge, ReadOnly, RisingEdge
 
 from axelram.golden.params import Params
 from axelram.golden.signs import signs_from_seed
-from axelram.verif.vectors import sign_bits
+from axelram.verif.vectors import extreme_vectors, random_vectors, sign_bits
 
 __all__ = [
     "case", "case_params", "case_rng", "pack", "unpack", "pack_words", "pauses", "Clocked",
-    "FoldedTB", "BAD_LANES", "StreamSource", "StreamSink", "Transfers", "consecutive",
-    "stream_test",
+    "FoldedTB", "BAD_LANES", "KeyQueryTB", "StreamSource", "StreamSink", "Transfers",
+    "consecutive", "stream_test",
 ]
 
 #: ``(lanes, error, message)``: lanes that every folded block refuses at d=8
@@ -154,6 +154,113 @@ class FoldedTB(Clocked):
         self.signs = signs_from_seed(case()["sign_seed"], self.p.d)
         if hasattr(dut, "signs"):
             dut.signs.value = sign_bits(self.signs)
+
+
+class KeyQueryTB(Clocked):
+    """Testbench of a macro that stores keys and scores queries against them (the AXELRAM macro,
+    the conventional baseline): keys on stream ``keys`` and queries on ``queries``, in beats of
+    ``lanes`` coordinates (``d``, one beat a vector, unless given); one score per stored key on
+    ``scores``, ``score_width`` bits with a ``last`` bit above them; a ``clear`` input and a
+    ``count`` output (keys stored). The sources take idle gaps if ``gaps``, the sink applies
+    backpressure if ``backpressure``, both drawn from ``rng`` (a :func:`case_rng` unless given).
+
+    A subclass sets :attr:`signs` (the sign vector of the extreme vectors in :meth:`stimulus`),
+    :attr:`score_width` and :attr:`count_timeout` (cycles per beat that :meth:`wait_count` waits
+    by default)."""
+
+    def __init__(self, dut, gaps=False, backpressure=False, rng=None, lanes=None):
+        super().__init__(dut)
+        self.p = case_params()
+        self.lanes = self.p.d if lanes is None else lanes
+        self.beats = self.p.d // self.lanes
+        self.rng = rng if rng is not None else case_rng()
+        dut.clear.value = 0
+        self.keys = StreamSource(dut, "keys", pauses(self.rng, gaps))
+        self.queries = StreamSource(dut, "queries", pauses(self.rng, gaps))
+        self.scores = StreamSink(dut, "scores", pauses(self.rng, backpressure))
+
+    def stimulus(self, count):
+        """The extremes of :func:`extreme_vectors` (for the sign vector :attr:`signs`), then
+        ``count`` random vectors."""
+        return np.concatenate([extreme_vectors(self.p, self.signs),
+                               random_vectors(self.rng, self.p, count)])
+
+    def store_stimulus(self, extra: int = 0):
+        """:meth:`stimulus` for ``depth + extra`` keys: a full store and ``extra`` more."""
+        return self.stimulus(self.p.depth + extra - len(extreme_vectors(self.p, self.signs)))
+
+    def pack(self, vectors):
+        """The beats of ``vectors``: ``lanes`` coordinates each, a vector's beats in order."""
+        return [pack(beat, self.p.in_width) for beat in vectors.reshape(-1, self.lanes)]
+
+    def groups(self):
+        """Received scores split per query: a list of int64 arrays."""
+        width = self.score_width
+        groups, current = [], []
+        for value in self.scores.received:
+            score = value & ((1 << width) - 1)
+            current.append(score - (1 << width) if score >> (width - 1) else score)
+            if value >> width:
+                groups.append(np.array(current, dtype=np.int64))
+                current = []
+        assert not current, "scores after the last query's `last`"
+        return groups
+
+    async def wait_count(self, count: int, timeout: int | None = None):
+        """Wait until ``count`` is ``count``: at most ``timeout`` cycles per beat
+        (:attr:`count_timeout` unless given)."""
+        timeout = self.count_timeout if timeout is None else timeout
+        for _ in range(timeout * self.beats):
+            await ReadOnly()
+            if int(self.dut.count.value) == count:
+                return
+            await FallingEdge(self.clk)
+        raise AssertionError(f"count {int(self.dut.count.value)}, expected {count}")
+
+    async def clear(self):
+        """Pulse ``clear`` for one cycle; ``count`` must be 0 within two cycles per beat."""
+        await FallingEdge(self.clk)
+        self.dut.clear.value = 1
+        await FallingEdge(self.clk)
+        self.dut.clear.value = 0
+        await self.wait_count(0, timeout=2)
+
+    async def measure_latencies(self, vector) -> dict:
+        """The write and query latencies (as a ``latencies`` property gives them) measured with
+        one ``vector``, written as a key, then sent as a query. An input transferred in cycle c
+        shows in cycle c + latency: ``latency - 1`` edges later. The beats go in back to back
+        (an idle macro takes them at once); the write latency counts from the key's last beat,
+        the query latency from the query's first."""
+        beats = self.pack(vector[None])
+        await self.keys.send(beats)  # returns at the falling edge after the last beat's transfer
+        write = await self.edges_until(lambda: int(self.dut.count.value) == 1) + 1
+        await FallingEdge(self.clk)
+        sending = cocotb.start_soon(self.queries.send(beats))
+        while True:  # sample mid-cycle until the first beat is about to transfer
+            await FallingEdge(self.clk)
+            await ReadOnly()
+            if self.dut.queries__valid.value and self.dut.queries__ready.value:
+                break
+        await RisingEdge(self.clk)  # the first beat's transfer
+        edges = await self.edges_until(lambda: int(self.dut.scores__valid.value))
+        await sending
+        assert self.queries.sent == self.beats
+        return {"write": write, "query": edges + 1}
+
+    async def reset_while_busy(self, keys):
+        """Write ``keys[:4]``; then, while the rest of ``keys`` are written and ``keys[:3]`` sent
+        as queries, reset 3 to 29 cycles later: the sources stop, their ``valid`` drops, the
+        sink stops, then :meth:`reset`."""
+        await self.keys.send(self.pack(keys[:4]))
+        writer = cocotb.start_soon(self.keys.send(self.pack(keys[4:])))
+        querier = cocotb.start_soon(self.queries.send(self.pack(keys[:3])))
+        await self.cycles(int(self.rng.integers(3, 30)))
+        writer.cancel()
+        querier.cancel()
+        self.scores.stop()
+        self.dut.keys__valid.value = 0
+        self.dut.queries__valid.value = 0
+        await self.reset()
 
 
 class StreamSource:

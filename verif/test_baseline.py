@@ -3,65 +3,26 @@
 import cocotb
 import numpy as np
 import pytest
-from cocotb.triggers import FallingEdge, ReadOnly, RisingEdge
+from cocotb.triggers import FallingEdge, ReadOnly
 
 from axelram.golden.baseline import baseline_score_width, baseline_scores
 from axelram.golden.params import Params
 from axelram.hdl.baseline import ConventionalMacro
 from axelram.verif import harness
-from axelram.verif.tb import (
-    Clocked,
-    StreamSink,
-    StreamSource,
-    case_params,
-    case_rng,
-    pack,
-    pauses,
-)
-from axelram.verif.vectors import extreme_vectors, random_vectors
+from axelram.verif.tb import KeyQueryTB, case_rng
+from axelram.verif.vectors import random_vectors
 
 
-class BaselineTB(Clocked):
+class BaselineTB(KeyQueryTB):
     """Drives keys and queries, collects scores grouped per query (``last`` closes a group)."""
 
     def __init__(self, dut, gaps=False, backpressure=False, rng=None):
-        super().__init__(dut)
-        self.p = case_params()
-        self.width = baseline_score_width(self.p)
-        self.rng = rng if rng is not None else case_rng()
-        dut.clear.value = 0
-        self.keys = StreamSource(dut, "keys", pauses(self.rng, gaps))
-        self.queries = StreamSource(dut, "queries", pauses(self.rng, gaps))
-        self.scores = StreamSink(dut, "scores", pauses(self.rng, backpressure))
-
-    def pack(self, vectors):
-        return [pack(v, self.p.in_width) for v in vectors]
-
-    def stimulus(self, count):
-        """All coordinates at the minimum, at the maximum, alternating, spikes, zero (the
-        extremes of :func:`extreme_vectors`, with no sign flip), then random vectors."""
-        return np.concatenate([extreme_vectors(self.p, np.ones(self.p.d)),
-                               random_vectors(self.rng, self.p, count)])
-
-    def groups(self):
-        """Received scores split per query: a list of int64 arrays."""
-        groups, current = [], []
-        for value in self.scores.received:
-            score = value & ((1 << self.width) - 1)
-            current.append(score - (1 << self.width) if score >> (self.width - 1) else score)
-            if value >> self.width:
-                groups.append(np.array(current, dtype=np.int64))
-                current = []
-        assert not current, "scores after the last query's `last`"
-        return groups
-
-    async def wait_count(self, count: int, timeout: int = 200):
-        for _ in range(timeout):
-            await ReadOnly()
-            if int(self.dut.count.value) == count:
-                return
-            await FallingEdge(self.clk)
-        raise AssertionError(f"count {int(self.dut.count.value)}, expected {count}")
+        super().__init__(dut, gaps, backpressure, rng)
+        # No sign vector: the extremes of the stimulus are flipped nowhere (all coordinates at
+        # the minimum, at the maximum, alternating, spikes, zero).
+        self.signs = np.ones(self.p.d)
+        self.score_width = baseline_score_width(self.p)
+        self.count_timeout = 200
 
     async def wait_groups(self, count: int, keys: int):
         """Wait until ``count`` queries have sent their last score."""
@@ -73,7 +34,7 @@ class BaselineTB(Clocked):
 
     def answered(self) -> int:
         """Queries whose last score was received."""
-        return sum(value >> self.width for value in self.scores.received)
+        return sum(value >> self.score_width for value in self.scores.received)
 
     def check(self, keys, queries, groups):
         """Each query scored the first ``len(group)`` keys, exactly as the model does."""
@@ -91,7 +52,7 @@ async def baseline_store_then_query(dut, gaps, backpressure):
     tb = BaselineTB(dut, gaps, backpressure, case_rng(2 * gaps + backpressure))
     await tb.reset()
     p = tb.p
-    keys = tb.stimulus(p.depth - len(extreme_vectors(p, np.ones(p.d))))
+    keys = tb.store_stimulus()
     queries = tb.stimulus(3)
     await tb.keys.send(tb.pack(keys))
     await tb.wait_count(len(keys))
@@ -110,7 +71,7 @@ async def baseline_interleaved(dut):
     """Keys and queries at the same time: each query scores the keys stored when it started."""
     tb = BaselineTB(dut, True, True, case_rng(10))
     await tb.reset()
-    keys = tb.stimulus(tb.p.depth - len(extreme_vectors(tb.p, np.ones(tb.p.d))))
+    keys = tb.store_stimulus()
     queries = tb.stimulus(2)
     await tb.keys.send(tb.pack(keys[:2]))
     await tb.wait_count(2)
@@ -154,11 +115,7 @@ async def baseline_clear(dut):
     assert tb.scores.received == []
     await tb.keys.send(tb.pack(old))
     await tb.wait_count(len(old))
-    await FallingEdge(tb.clk)
-    dut.clear.value = 1
-    await FallingEdge(tb.clk)
-    dut.clear.value = 0
-    await tb.wait_count(0, timeout=2)
+    await tb.clear()
     await tb.keys.send(tb.pack(new))
     await tb.wait_count(len(new))
     queries = random_vectors(tb.rng, tb.p, 2)
@@ -185,22 +142,8 @@ async def baseline_latencies(dut):
     """The measured write and query latencies are the ones the component documents."""
     tb = BaselineTB(dut)
     await tb.reset()
-    latency = ConventionalMacro(tb.p).latencies
-    vector = tb.pack(random_vectors(tb.rng, tb.p, 1))
-    # An input transferred in cycle c shows in cycle c + latency: `latency - 1` edges later.
-    await tb.keys.send(vector)  # returns at the falling edge after the transfer
-    assert await tb.edges_until(lambda: int(dut.count.value) == 1) + 1 == latency["write"]
-    await FallingEdge(tb.clk)
-    sending = cocotb.start_soon(tb.queries.send(vector))
-    while True:  # sample mid-cycle until the query is about to transfer
-        await FallingEdge(tb.clk)
-        await ReadOnly()
-        if dut.queries__valid.value and dut.queries__ready.value:
-            break
-    await RisingEdge(tb.clk)  # the query's transfer
-    edges = await tb.edges_until(lambda: int(dut.scores__valid.value))
-    await sending
-    assert edges + 1 == latency["query"]
+    measured = await tb.measure_latencies(random_vectors(tb.rng, tb.p, 1)[0])
+    assert measured == ConventionalMacro(tb.p).latencies
 
 
 @cocotb.test()
@@ -208,17 +151,7 @@ async def baseline_reset_mid_traffic(dut):
     """Reset while keys, queries and scores are in flight; afterwards it works from empty."""
     tb = BaselineTB(dut, True, True, case_rng(20))
     await tb.reset()
-    keys = tb.stimulus(tb.p.depth - len(extreme_vectors(tb.p, np.ones(tb.p.d))))
-    await tb.keys.send(tb.pack(keys[:4]))
-    writer = cocotb.start_soon(tb.keys.send(tb.pack(keys[4:])))
-    querier = cocotb.start_soon(tb.queries.send(tb.pack(keys[:3])))
-    await tb.cycles(int(tb.rng.integers(3, 30)))
-    writer.cancel()
-    querier.cancel()
-    tb.scores.stop()
-    dut.keys__valid.value = 0
-    dut.queries__valid.value = 0
-    await tb.reset()
+    await tb.reset_while_busy(tb.store_stimulus())
     await ReadOnly()
     assert int(dut.count.value) == 0 and not dut.scores__valid.value
     await FallingEdge(tb.clk)

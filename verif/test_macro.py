@@ -3,72 +3,30 @@
 import cocotb
 import numpy as np
 import pytest
-from cocotb.triggers import FallingEdge, ReadOnly, RisingEdge
+from cocotb.triggers import FallingEdge
 
 from axelram.golden import fixed
 from axelram.golden.params import Params
 from axelram.golden.signs import signs_from_seed
 from axelram.hdl.macro import Macro
 from axelram.verif import harness
-from axelram.verif.tb import (
-    Clocked,
-    StreamSink,
-    StreamSource,
-    case,
-    case_params,
-    case_rng,
-    pack,
-    pauses,
-)
-from axelram.verif.vectors import extreme_vectors, random_vectors
+from axelram.verif.tb import KeyQueryTB, case, case_rng
+from axelram.verif.vectors import random_vectors
 
 
-class MacroTB(Clocked):
+class MacroTB(KeyQueryTB):
     """Drives keys and queries, collects scores grouped per query (``last`` closes a group)."""
 
     def __init__(self, dut, gaps=False, backpressure=False, rng=None):
-        super().__init__(dut)
-        self.p = case_params()
-        self.lanes = case()["lanes"]
-        self.beats = self.p.d // self.lanes
+        super().__init__(dut, gaps, backpressure, rng, lanes=case()["lanes"])
         self.signs = signs_from_seed(case()["sign_seed"], self.p.d)
-        self.rng = rng if rng is not None else case_rng()
-        dut.clear.value = 0
-        self.keys = StreamSource(dut, "keys", pauses(self.rng, gaps))
-        self.queries = StreamSource(dut, "queries", pauses(self.rng, gaps))
-        self.scores = StreamSink(dut, "scores", pauses(self.rng, backpressure))
-
-    def pack(self, vectors):
-        """The beats of ``vectors``: ``lanes`` coordinates each, a vector's beats in order."""
-        return [pack(beat, self.p.in_width) for beat in vectors.reshape(-1, self.lanes)]
+        self.score_width = self.p.score_width
+        # Enough for the whole store at full rate, with gaps.
+        self.count_timeout = 4 * self.p.depth + 2000
 
     def macro(self) -> Macro:
         """The macro under test, for its latencies."""
         return Macro(self.p, lanes=self.lanes, share_rotator=case()["share_rotator"])
-
-    def groups(self):
-        """Received scores split per query: a list of int64 arrays."""
-        width = self.p.score_width
-        groups, current = [], []
-        for value in self.scores.received:
-            score = value & ((1 << width) - 1)
-            current.append(score - (1 << width) if score >> (width - 1) else score)
-            if value >> width:
-                groups.append(np.array(current, dtype=np.int64))
-                current = []
-        assert not current, "scores after the last query's `last`"
-        return groups
-
-    async def wait_count(self, count: int, timeout: int | None = None):
-        """Wait until ``count`` is ``count``: at most ``timeout`` cycles per beat (by default
-        enough for the whole store at full rate, with gaps)."""
-        timeout = 4 * self.p.depth + 2000 if timeout is None else timeout
-        for _ in range(timeout * self.beats):
-            await ReadOnly()
-            if int(self.dut.count.value) == count:
-                return
-            await FallingEdge(self.clk)
-        raise AssertionError(f"count {int(self.dut.count.value)}, expected {count}")
 
     def check(self, keys, queries, groups):
         """Each query scored the first ``len(group)`` keys, exactly as the golden model does."""
@@ -80,10 +38,6 @@ class MacroTB(Clocked):
             expected = fixed.scores(query[None], idx[:n], field[:n], self.signs, self.p)[0]
             np.testing.assert_array_equal(group, expected)
 
-    def stimulus(self, count):
-        return np.concatenate([extreme_vectors(self.p, self.signs),
-                               random_vectors(self.rng, self.p, count)])
-
 
 @cocotb.test()
 @cocotb.parametrize(gaps=[False, True], backpressure=[False, True])
@@ -91,7 +45,7 @@ async def macro_store_then_query(dut, gaps, backpressure):
     """Keys, then queries; every query scores every key; idle gaps and backpressure."""
     tb = MacroTB(dut, gaps, backpressure, case_rng(2 * gaps + backpressure))
     await tb.reset()
-    keys = tb.stimulus(tb.p.depth - len(extreme_vectors(tb.p, tb.signs)))
+    keys = tb.store_stimulus()
     queries = tb.stimulus(4)
     await tb.keys.send(tb.pack(keys))
     await tb.wait_count(len(keys))
@@ -108,7 +62,7 @@ async def macro_interleaved(dut):
     """Keys and queries at the same time: each query scores the keys stored when it started."""
     tb = MacroTB(dut, True, True, case_rng(10))
     await tb.reset()
-    keys = tb.stimulus(tb.p.depth - len(extreme_vectors(tb.p, tb.signs)))
+    keys = tb.store_stimulus()
     queries = tb.stimulus(6)
     await tb.keys.send(tb.pack(keys[:2]))
     await tb.wait_count(2)
@@ -131,7 +85,7 @@ async def macro_full_store_refuses_keys(dut):
     """At ``depth`` keys the store is full: further keys wait and are not written."""
     tb = MacroTB(dut)
     await tb.reset()
-    keys = tb.stimulus(tb.p.depth + 3 - len(extreme_vectors(tb.p, tb.signs)))
+    keys = tb.store_stimulus(extra=3)
     writer = cocotb.start_soon(tb.keys.send(tb.pack(keys)))
     await tb.wait_count(tb.p.depth)
     await tb.cycles(50)
@@ -152,11 +106,7 @@ async def macro_clear(dut):
     old, new = tb.stimulus(5), tb.stimulus(3)
     await tb.keys.send(tb.pack(old))
     await tb.wait_count(len(old))
-    await FallingEdge(tb.clk)
-    dut.clear.value = 1
-    await FallingEdge(tb.clk)
-    dut.clear.value = 0
-    await tb.wait_count(0, timeout=2)
+    await tb.clear()
     await tb.keys.send(tb.pack(new))
     await tb.wait_count(len(new))
     queries = random_vectors(tb.rng, tb.p, 2)
@@ -192,7 +142,7 @@ async def macro_one_score_per_cycle(dut):
     """Without backpressure the scores of a query leave on consecutive cycles."""
     tb = MacroTB(dut)
     await tb.reset()
-    keys = tb.stimulus(tb.p.depth - len(extreme_vectors(tb.p, tb.signs)))
+    keys = tb.store_stimulus()
     await tb.keys.send(tb.pack(keys))
     await tb.wait_count(len(keys))
     await tb.queries.send(tb.pack(keys[:1]))
@@ -204,25 +154,8 @@ async def macro_latencies(dut):
     """The measured write and query latencies are the ones the macro documents."""
     tb = MacroTB(dut)
     await tb.reset()
-    latency = tb.macro().latencies
-    beats = tb.pack(random_vectors(tb.rng, tb.p, 1))
-    # The beats go in back to back (an idle macro takes them at once); an input transferred in
-    # cycle c shows in cycle c + latency: `latency - 1` edges later. The write latency counts
-    # from the key's last beat, the query latency from the query's first.
-    await tb.keys.send(beats)  # returns at the falling edge after the last beat's transfer
-    assert await tb.edges_until(lambda: int(dut.count.value) == 1) + 1 == latency["write"]
-    await FallingEdge(tb.clk)
-    sending = cocotb.start_soon(tb.queries.send(beats))
-    while True:  # sample mid-cycle until the first beat is about to transfer
-        await FallingEdge(tb.clk)
-        await ReadOnly()
-        if dut.queries__valid.value and dut.queries__ready.value:
-            break
-    await RisingEdge(tb.clk)  # the first beat's transfer
-    edges = await tb.edges_until(lambda: int(dut.scores__valid.value))
-    await sending
-    assert tb.queries.sent == tb.beats
-    assert edges + 1 == latency["query"]
+    measured = await tb.measure_latencies(random_vectors(tb.rng, tb.p, 1)[0])
+    assert measured == tb.macro().latencies
 
 
 @cocotb.test()
@@ -230,17 +163,7 @@ async def macro_reset_mid_traffic(dut):
     """Reset while keys and queries are in flight; afterwards the macro works from empty."""
     tb = MacroTB(dut, True, True, case_rng(20))
     await tb.reset()
-    keys = tb.stimulus(tb.p.depth - len(extreme_vectors(tb.p, tb.signs)))
-    await tb.keys.send(tb.pack(keys[:4]))
-    writer = cocotb.start_soon(tb.keys.send(tb.pack(keys[4:])))
-    querier = cocotb.start_soon(tb.queries.send(tb.pack(keys[:3])))
-    await tb.cycles(int(tb.rng.integers(3, 30)))
-    writer.cancel()
-    querier.cancel()
-    tb.scores.stop()
-    dut.keys__valid.value = 0
-    dut.queries__valid.value = 0
-    await tb.reset()
+    await tb.reset_while_busy(tb.store_stimulus())
     assert int(dut.count.value) == 0
     tb = MacroTB(dut, True, True, case_rng(21))
     fresh, queries = tb.stimulus(6), random_vectors(tb.rng, tb.p, 2)
