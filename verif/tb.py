@@ -217,6 +217,20 @@ class KeyQueryTB(Clocked):
             await FallingEdge(self.clk)
         raise AssertionError(f"count {int(self.dut.count.value)}, expected {count}")
 
+    async def write_keys(self, keys):
+        """Write ``keys`` into the empty store; returns when ``count`` shows them all."""
+        await self.keys.send(self.pack(keys))
+        await self.wait_count(len(keys))
+
+    async def write_while_querying(self, keys, queries):
+        """Write ``keys[:2]``; then send ``queries`` while the rest of ``keys`` are written.
+        Returns when both are sent."""
+        await self.keys.send(self.pack(keys[:2]))
+        await self.wait_count(2)
+        writer = cocotb.start_soon(self.keys.send(self.pack(keys[2:])))
+        await self.queries.send(self.pack(queries))
+        await writer
+
     async def clear(self):
         """Pulse ``clear`` for one cycle; ``count`` must be 0 within two cycles per beat."""
         await FallingEdge(self.clk)

@@ -47,8 +47,7 @@ async def macro_store_then_query(dut, gaps, backpressure):
     await tb.reset()
     keys = tb.store_stimulus()
     queries = tb.stimulus(4)
-    await tb.keys.send(tb.pack(keys))
-    await tb.wait_count(len(keys))
+    await tb.write_keys(keys)
     assert int(dut.full.value) == 1
     await tb.queries.send(tb.pack(queries))
     await tb.scores.wait_for(len(queries) * len(keys),
@@ -64,11 +63,7 @@ async def macro_interleaved(dut):
     await tb.reset()
     keys = tb.store_stimulus()
     queries = tb.stimulus(6)
-    await tb.keys.send(tb.pack(keys[:2]))
-    await tb.wait_count(2)
-    writer = cocotb.start_soon(tb.keys.send(tb.pack(keys[2:])))
-    await tb.queries.send(tb.pack(queries))
-    await writer
+    await tb.write_while_querying(keys, queries)
     await tb.scores.wait_for(1, 100)
     for _ in range(40 * len(queries) * (len(keys) + tb.beats)):
         if len(tb.scores.received) and tb.scores.received[-1] >> tb.p.score_width and \
@@ -104,11 +99,9 @@ async def macro_clear(dut):
     tb = MacroTB(dut)
     await tb.reset()
     old, new = tb.stimulus(5), tb.stimulus(3)
-    await tb.keys.send(tb.pack(old))
-    await tb.wait_count(len(old))
+    await tb.write_keys(old)
     await tb.clear()
-    await tb.keys.send(tb.pack(new))
-    await tb.wait_count(len(new))
+    await tb.write_keys(new)
     queries = random_vectors(tb.rng, tb.p, 2)
     await tb.queries.send(tb.pack(queries))
     await tb.scores.wait_for(2 * len(new), 8 * len(new) + 4000)
@@ -127,8 +120,7 @@ async def macro_clear_with_keys_in_flight(dut):
     dut.clear.value = 1
     await FallingEdge(tb.clk)
     dut.clear.value = 0
-    await tb.keys.send(tb.pack(new))
-    await tb.wait_count(len(new))
+    await tb.write_keys(new)
     await tb.cycles(tb.macro().latencies["write"])
     assert int(dut.count.value) == len(new)
     queries = random_vectors(tb.rng, tb.p, 2)
@@ -143,8 +135,7 @@ async def macro_one_score_per_cycle(dut):
     tb = MacroTB(dut)
     await tb.reset()
     keys = tb.store_stimulus()
-    await tb.keys.send(tb.pack(keys))
-    await tb.wait_count(len(keys))
+    await tb.write_keys(keys)
     await tb.queries.send(tb.pack(keys[:1]))
     await tb.back_to_back(tb.scores, len(keys))
 
@@ -167,8 +158,7 @@ async def macro_reset_mid_traffic(dut):
     assert int(dut.count.value) == 0
     tb = MacroTB(dut, True, True, case_rng(21))
     fresh, queries = tb.stimulus(6), random_vectors(tb.rng, tb.p, 2)
-    await tb.keys.send(tb.pack(fresh))
-    await tb.wait_count(len(fresh))
+    await tb.write_keys(fresh)
     await tb.queries.send(tb.pack(queries))
     await tb.scores.wait_for(2 * len(fresh), 8 * len(fresh) + 4000)
     tb.check(fresh, queries, tb.groups())
