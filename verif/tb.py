@@ -20,8 +20,8 @@ from axelram.golden.signs import signs_from_seed
 from axelram.verif.vectors import extreme_vectors, random_vectors, sign_bits
 
 __all__ = [
-    "case", "case_params", "case_rng", "pack", "unpack", "pack_words", "pauses", "Clocked",
-    "FoldedTB", "BAD_LANES", "KeyQueryTB", "StreamSource", "StreamSink", "Transfers",
+    "case", "case_params", "case_rng", "pack", "unpack", "pack_beats", "pack_words", "pauses",
+    "Clocked", "FoldedTB", "BAD_LANES", "KeyQueryTB", "StreamSource", "StreamSink", "Transfers",
     "consecutive", "stream_test",
 ]
 
@@ -71,6 +71,12 @@ def unpack(value: int, width: int, count: int, signed: bool) -> np.ndarray:
         v = (value >> (i * width)) & mask
         out[i] = v - (1 << width) if signed and v >> (width - 1) else v
     return out
+
+
+def pack_beats(vectors, lanes: int, width: int) -> list[int]:
+    """The beats of ``vectors`` (shape ``(n, d)``): ``lanes`` coordinates each, packed with
+    ``width`` bits a coordinate, a vector's beats in order."""
+    return [pack(beat, width) for beat in vectors.reshape(-1, lanes)]
 
 
 def pack_words(rows, p: Params) -> np.ndarray:
@@ -155,6 +161,10 @@ class FoldedTB(Clocked):
         if hasattr(dut, "signs"):
             dut.signs.value = sign_bits(self.signs)
 
+    def split(self, vectors):
+        """Input beats: ``lanes`` coordinates each, a vector's beats in order."""
+        return pack_beats(vectors, self.lanes, self.p.in_width)
+
 
 class KeyQueryTB(Clocked):
     """Testbench of a macro that stores keys and scores queries against them (the AXELRAM macro,
@@ -191,7 +201,7 @@ class KeyQueryTB(Clocked):
 
     def pack(self, vectors):
         """The beats of ``vectors``: ``lanes`` coordinates each, a vector's beats in order."""
-        return [pack(beat, self.p.in_width) for beat in vectors.reshape(-1, self.lanes)]
+        return pack_beats(vectors, self.lanes, self.p.in_width)
 
     def groups(self):
         """Received scores split per query: a list of int64 arrays."""

@@ -21,7 +21,6 @@ from axelram.verif.tb import (
     case,
     case_rng,
     consecutive,
-    pack,
     pack_words,
     pauses,
     stream_test,
@@ -44,10 +43,6 @@ class EncoderTB(FoldedTB):
         keys[::2] >>= rng.integers(0, p.in_width, size=(len(keys[::2]), 1))
         return np.concatenate([extreme_vectors(p, self.signs), np.zeros((1, p.d), np.int64),
                                keys])
-
-    def split(self, vectors):
-        """Input beats: ``lanes`` coordinates each, a vector's beats in order."""
-        return [pack(beat, self.p.in_width) for beat in vectors.reshape(-1, self.lanes)]
 
     def expect(self, keys, received):
         assert len(received) == len(keys), f"{len(received)} rows, {len(keys)} expected"

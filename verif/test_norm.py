@@ -21,7 +21,6 @@ from axelram.verif.tb import (
     StreamSource,
     case,
     case_rng,
-    pack,
     pauses,
 )
 from axelram.verif.vectors import extreme_vectors, random_vectors
@@ -134,10 +133,6 @@ class NormTB(FoldedTB):
             keys_with_norm(rounding_targets(p), p),
             random_vectors(rng, p, count // 2), spread_vectors(rng, p, count - count // 2),
         ])
-
-    def split(self, keys):
-        """Input beats: ``lanes`` coordinates each, a key's beats in order."""
-        return [pack(beat, self.p.in_width) for beat in keys.reshape(-1, self.lanes)]
 
     def expect(self, received, keys):
         p = self.p

@@ -18,7 +18,6 @@ from axelram.verif.tb import (
     Transfers,
     case_rng,
     consecutive,
-    pack,
     pauses,
     stream_test,
     unpack,
@@ -27,16 +26,9 @@ from axelram.verif.vectors import extreme_vectors, random_vectors
 
 
 class StreamRotatorTB(FoldedTB):
-    def __init__(self, dut):
-        super().__init__(dut)
-
     def stimulus(self, rng, count):
         return np.concatenate([extreme_vectors(self.p, self.signs),
                                random_vectors(rng, self.p, count)])
-
-    def split(self, vectors):
-        """Input beats: ``lanes`` coordinates each, a vector's beats in order."""
-        return [pack(beat, self.p.in_width) for beat in vectors.reshape(-1, self.lanes)]
 
     def join(self, received):
         """Output vectors from the output beats (their count must be whole vectors)."""

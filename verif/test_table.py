@@ -19,7 +19,7 @@ from axelram.verif.tb import (
     StreamSource,
     case,
     case_rng,
-    pack,
+    pack_beats,
     pauses,
     unpack,
 )
@@ -107,12 +107,10 @@ class Monitor:
 
 
 class TableTB(FoldedTB):
-    def __init__(self, dut):
-        super().__init__(dut)
-
     def split(self, z):
-        """Input beats: ``lanes`` coordinates each, a query's beats in order."""
-        return [pack(beat, self.p.rotated_width) for beat in z.reshape(-1, self.lanes)]
+        """Input beats of rotated queries: ``lanes`` coordinates of ``rotated_width`` bits
+        each, a query's beats in order."""
+        return pack_beats(z, self.lanes, self.p.rotated_width)
 
     def join(self, received):
         """The received positive half-tables, shape ``(n, d, half)``."""
