@@ -2,7 +2,7 @@
 
 from functools import partial
 
-from amaranth.hdl import Module, Mux, signed
+from amaranth.hdl import C, Cat, Module, Mux, signed
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -20,9 +20,10 @@ class ScoreDatapath(wiring.Component):
     table only (``d * 2**(b-1)`` entries, 512 instead of 1024 for d=128, b=3; the
     :class:`~axelram.hdl.table.QueryTable` output).
 
-    Latency :attr:`latency` ``= log2(d) + 3 + D`` cycles: lookup, ``log2(d)`` adder-tree levels,
+    Latency :attr:`latency` ``= log2(d) + 4 + D`` cycles: lookup, ``log2(d)`` adder-tree levels,
     the corrected sum (with the significand, the multiplier's input registers), the
-    multiplication's ``D`` registers, the output register with the exponent shift. ``D`` is
+    multiplication's ``D`` registers, then the exponent's shift in two steps (by its low bits,
+    then by its high bits into the output register). ``D`` is
     ``1 + ceil(log2(m))`` for an ``m``-bit significand with ``params.score_multiplier =
     "fabric"`` (shift-and-add, :func:`~axelram.hdl.arith.shift_add_mul`: ``m`` partial
     products, ``m - 1`` adders; 5 at ``m = 12``), 2 with ``"dsp"`` (a multiplier
@@ -71,8 +72,8 @@ class ScoreDatapath(wiring.Component):
 
     @property
     def latency(self) -> int:
-        """Lookup, adder tree, the corrected sum, the multiplier, the output register."""
-        return 1 + self._params.log2_d + 1 + self._multiplier_depth + 1
+        """Lookup, adder tree, the corrected sum, the multiplier, the two shift steps."""
+        return 1 + self._params.log2_d + 1 + self._multiplier_depth + 2
 
     @property
     def shift_add_multipliers(self) -> int:
@@ -128,8 +129,9 @@ class ScoreDatapath(wiring.Component):
             field = stage(field, p.norm_field_width)
 
         # The corrected sum and the significand, registered; their product through the shift-add
-        # multiplier, the exponent delayed beside it; then the exponent's barrel shift into the
-        # output register.
+        # multiplier, the exponent delayed beside it; then the exponent's barrel shift in two
+        # registered steps: by the exponent's low bits, then by its high bits into the output
+        # register (one 4-way multiplexer per bit and step at exponent_width = 4).
         mantissa_width = self._mantissa_width
         total = stage(entries[0] + negative[0], signed(p.sum_width))
         mantissa = stage(field[:mantissa_width], mantissa_width)
@@ -139,10 +141,9 @@ class ScoreDatapath(wiring.Component):
             product = stage(stage(total * mantissa))
         exponent = field[mantissa_width:]
         for _ in range(1 + self._multiplier_depth):
-            exponent = stage(exponent, p.exponent_width if p.norm_rounded else 0)
-        m.d.sync += self.o.payload.eq(product << exponent)
-        return m
-        exponent = stage(stage(field[mantissa_width:], p.exponent_width), p.exponent_width)
-        product = stage(total * mantissa, signed(p.score_width))
-        m.d.sync += self.o.payload.eq(product << exponent)
+            exponent = stage(exponent, len(exponent))
+        low = (len(exponent) + 1) // 2
+        shifted = stage(product << exponent[:low], signed(p.score_width))
+        high = stage(exponent[low:], len(exponent) - low)
+        m.d.sync += self.o.payload.eq(shifted << Cat(C(0, low), high))
         return m

@@ -1,17 +1,23 @@
 """The index store: one packed row per key in block RAM, appended in order, read by address."""
 
-from amaranth.hdl import Array, Module, Signal, unsigned
+from functools import partial
+
+from amaranth.hdl import Array, Cat, Module, Signal, unsigned
 from amaranth.lib import memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..golden.params import Params
 from .pipeline import register
 
-__all__ = ["IndexStore", "BANK_ROWS"]
+__all__ = ["IndexStore", "BANK_ROWS", "SLICE_BITS"]
 
 #: Rows per memory bank: the deepest ECP5 block RAM shape that holds a byte and its parity
 #: (DP16KD 2048 x 9), so that a bank maps to block RAMs with no multiplexer between them.
 BANK_ROWS = 2048
+
+#: Row bits per memory slice: four such block RAMs (2048 x 9 each) share one copy of the
+#: registered write and read addresses and enables.
+SLICE_BITS = 36
 
 
 class IndexStore(wiring.Component):
@@ -23,20 +29,23 @@ class IndexStore(wiring.Component):
     cycle. ``clear`` (or reset) empties the store: ``count`` returns to 0, the contents stay in
     the RAM and are overwritten by the next writes.
 
-    The rows are kept in :attr:`banks` memories of :data:`BANK_ROWS` rows (the last one may be
-    shorter), each behind two registers: the RAM's own read register and an output register
-    that the FPGA flow folds into the block RAM (ECP5 ``REGMODE = OUTREG``).
+    The rows are kept in :attr:`banks` banks of :data:`BANK_ROWS` rows (the last one may be
+    shorter), each cut into column slices of :data:`SLICE_BITS`, one memory per slice with its
+    own registered copies of the addresses and enables, and behind two registers: the RAM's own
+    read register and an output register that the FPGA flow folds into the block RAM (ECP5
+    ``REGMODE = OUTREG``).
 
-    Reads: latency :attr:`read_latency` = 2 cycles (3 with more than one bank: a registered bank
+    Reads: latency :attr:`read_latency` = 3 cycles (4 with more than one bank: a registered bank
     multiplexer), throughput one row per cycle. The row at ``read_addr`` in a cycle with
     ``read_en`` high appears on ``read_data`` ``read_latency`` cycles later and stays there
     until the next read's row replaces it; ``read_addr`` is ignored while ``read_en`` is low.
-    The write is registered (the block RAMs' write enables, address and data come from flip-
-    flops): a row transferred in cycle ``t`` is written to the RAM in cycle ``t + 1`` and reads
-    back as written from cycle ``t + 2`` on, whatever is written meanwhile. Any other address
-    returns whatever the RAM holds; so does the only possible read/write collision, a read of
-    the newest row in cycle ``t + 1``: the Verilog simulates the previous contents, block RAM
-    mapped by Yosys may return anything (the memory carries ``no_rw_check``).
+    Both ports are registered in front of the RAMs (the write enables, address and data, the
+    read enable and address come from flip-flops), so a row transferred in cycle ``t`` is
+    written to the RAM in cycle ``t + 1`` and reads back as written for any ``read_addr`` given
+    from cycle ``t + 1`` on, whatever is written meanwhile. Any other address returns whatever
+    the RAM holds; so does the only possible read/write collision, a read of the newest row
+    given in cycle ``t``: the Verilog simulates the previous contents, block RAM mapped by
+    Yosys may return anything (the memory carries ``no_rw_check``).
 
     Parameters
     ----------
@@ -78,8 +87,8 @@ class IndexStore(wiring.Component):
 
     @property
     def read_latency(self) -> int:
-        """2 cycles, 3 with more than one bank."""
-        return 2 + (self.banks > 1)
+        """3 cycles (address, RAM, output registers), 4 with more than one bank."""
+        return 3 + (self.banks > 1)
 
     @property
     def banks(self) -> int:
@@ -100,7 +109,14 @@ class IndexStore(wiring.Component):
         with m.Elif(write):
             m.d.sync += [self.count.eq(self.count + 1), self.full.eq(self.count == p.depth - 1)]
 
-        # Each bank: the block RAM's own read register, then the bank's output register, which
+        # Each bank is cut into column slices of SLICE_BITS, one memory each, with its own
+        # copies of the write enable and address and of the read enable and address: one copy
+        # drives the address pins of only SLICE_BITS / 9 block RAMs (the 90 block RAMs of
+        # d=128, T=4096 on one address register left 4.5 ns of routing). The copies are `keep`,
+        # so that synthesis does not merge them (gen/synth.py). The write is registered this
+        # way (a row transferred in cycle t is written in cycle t + 1), the read address and
+        # enable too (the first read cycle).
+        # Each slice: the block RAM's own read register, then an output register, which
         # nothing else drives or loads, so that the FPGA flow can fold it into the block RAM's
         # output register (gen/fpga.py; a registered read ran at 367 MHz on ECP5, the
         # unregistered RAM output limits a path to about 130 MHz). The read port is
@@ -110,39 +126,49 @@ class IndexStore(wiring.Component):
         # the write data and a bypass mux) is built around the RAM. With several banks a
         # registered multiplexer picks the addressed bank's row. No read register is reset:
         # read_data means something only read_latency cycles after read_en.
-        # The write is registered: the block RAMs' write enables, address and data come from
-        # flip-flops (one enable per bank), not from the handshake.
         shift = (BANK_ROWS - 1).bit_length()
-        enables = [Signal(name=f"write_{k}") for k in range(self.banks)]
-        address = Signal(range(p.depth), reset_less=True)
         data = Signal(p.row_width, reset_less=True)
-        m.d.sync += [address.eq(self.count), data.eq(self.w.payload)]
-        m.d.sync += [enable.eq(write & (self.count >> shift == k))
-                     for k, enable in enumerate(enables)]
+        m.d.sync += data.eq(self.w.payload)
         outputs = []
         for k in range(self.banks):
             rows = min(BANK_ROWS, p.depth - k * BANK_ROWS)
-            mem = memory.Memory(shape=p.row_width, depth=rows, init=[], attrs={"no_rw_check": 1})
-            m.submodules[f"bank_{k}"] = mem
-            wr = mem.write_port()
-            rd = mem.read_port(domain="comb")
-            ram_data = Signal(p.row_width, reset_less=True, name=f"ram_data_{k}")
-            bank_data = Signal(p.row_width, reset_less=True, name=f"bank_data_{k}")
-            m.d.comb += [
-                wr.addr.eq(address),
-                wr.data.eq(data),
-                wr.en.eq(enables[k]),
-                rd.addr.eq(self.read_addr),
-            ]
-            with m.If(self.read_en):
-                m.d.sync += ram_data.eq(rd.data)
-            m.d.sync += bank_data.eq(ram_data)
-            outputs.append(bank_data)
+            bank_data = []
+            for lo in range(0, p.row_width, SLICE_BITS):
+                hi = min(lo + SLICE_BITS, p.row_width)
+                name = f"{k}_{lo // SLICE_BITS}"
+                mem = memory.Memory(shape=hi - lo, depth=rows, init=[],
+                                    attrs={"no_rw_check": 1})
+                m.submodules[f"bank_{name}"] = mem
+                wr = mem.write_port()
+                rd = mem.read_port(domain="comb")
+                copy = partial(Signal, attrs={"keep": 1})
+                write_en, read_en = copy(name=f"write_en_{name}"), copy(name=f"read_en_{name}")
+                write_addr = copy(range(rows), reset_less=True, name=f"write_addr_{name}")
+                read_addr = copy(range(rows), reset_less=True, name=f"read_addr_{name}")
+                ram_data = Signal(hi - lo, reset_less=True, name=f"ram_data_{name}")
+                out_data = Signal(hi - lo, reset_less=True, name=f"out_data_{name}")
+                m.d.sync += [
+                    write_en.eq(write & (self.count >> shift == k)),
+                    write_addr.eq(self.count),
+                    read_en.eq(self.read_en),
+                    read_addr.eq(self.read_addr),
+                    out_data.eq(ram_data),
+                ]
+                with m.If(read_en):
+                    m.d.sync += ram_data.eq(rd.data)
+                m.d.comb += [
+                    wr.addr.eq(write_addr),
+                    wr.data.eq(data[lo:hi]),
+                    wr.en.eq(write_en),
+                    rd.addr.eq(read_addr),
+                ]
+                bank_data.append(out_data)
+            outputs.append(Cat(bank_data))
         if self.banks == 1:
             m.d.comb += self.read_data.eq(outputs[0])
             return m
         bank = register(m, self.read_en, self.read_addr >> shift)
-        bank = register(m, 1, bank)
+        bank = register(m, 1, register(m, 1, bank))
         selected = Signal(p.row_width, reset_less=True)
         m.d.sync += selected.eq(Array(outputs)[bank])
         m.d.comb += self.read_data.eq(selected)
