@@ -7,9 +7,16 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..golden.params import Params
+from .arith import shift_add_depth, shift_add_mul
 from .pipeline import Folded, check_lanes, register, stall_pipeline
 
-__all__ = ["NormUnit"]
+__all__ = ["NormUnit", "FABRIC_SQUARER_LANES"]
+
+#: Up to this many lanes the squarers are shift-and-add in fabric (``in_width`` partial
+#: products, a register after every adder: about 30 LUTs per product bit); wider units square
+#: in hard multipliers, which Yosys cannot pipeline on the ECP5 (MULT18X18D: 3.9 ns from input
+#: to output, the d=16 macro's critical path).
+FABRIC_SQUARER_LANES = 4
 
 
 class NormUnit(Folded, wiring.Component):
@@ -20,8 +27,10 @@ class NormUnit(Folded, wiring.Component):
     between beats are allowed). Matches :func:`axelram.golden.fixed.key_norm` and
     :func:`axelram.golden.fixed.encode_norm`.
 
-    Structure: ``L`` squarers and a pipelined adder tree over the lanes (a register before and
-    after the squarers and one per level, ``params.norm_tree_width(level)`` bits); for ``L < d`` an
+    Structure: ``L`` squarers and a pipelined adder tree over the lanes (a register before the
+    squarers, then their ``ceil(log2(in_width)) + 1`` shift-and-add stages when ``L <=``
+    :data:`FABRIC_SQUARER_LANES`, else a hard multiplier and its output register; one register
+    per tree level, ``params.norm_tree_width(level)`` bits); for ``L < d`` an
     accumulator of ``norm_sq_width`` bits over the key's beats; the digit-by-digit square root,
     one root bit per step; when ``norm_rounded``, the reduced-float encoder in two registered
     stages (the leading one's position and the bits below it, then the rounding).
@@ -30,7 +39,8 @@ class NormUnit(Folded, wiring.Component):
     per cycle on a single subtractor that reads only registers, and an output register.
 
     Latency :attr:`latency` cycles from the transfer of a key's last beat to its ``o.valid``
-    when nothing stalls: ``2 + log2(L) + norm_width + 2 norm_rounded``, plus one for the
+    when nothing stalls: ``S + log2(L) + norm_width + 2 norm_rounded`` with ``S`` the squarers'
+    stages (``2 + ceil(log2(in_width))`` in fabric, else 2), plus one for the
     accumulator when ``L < d`` and two for the serial root's load and output. Throughput one
     beat per cycle: keys back to back, one per ``d / L`` cycles. ``i.ready`` does not depend on
     ``i.valid``. For ``L = d`` it is ``~o.valid | o.ready`` (one stall signal for the whole
@@ -58,7 +68,7 @@ class NormUnit(Folded, wiring.Component):
     Besides: the encoder's ``norm_mantissa + 1``-bit incrementer, and for ``L < d`` the beat
     counter (and the serial root's step counter). The squarers are true multiplications
     (``in_width`` x ``in_width`` bits) that the paper's "zero multipliers" write path does not
-    count.
+    count, whether built of shifts and adds or in hard multipliers.
 
     Parameters
     ----------
@@ -104,7 +114,7 @@ class NormUnit(Folded, wiring.Component):
         output register, root steps and the encoder's two registers (``norm_rounded``)."""
         p = self._params
         log2_lanes = self._lanes.bit_length() - 1
-        return (self._SQUARE_STAGES + log2_lanes + (self.beats > 1) + 2 * self.serial_root
+        return (self._square_stages + log2_lanes + (self.beats > 1) + 2 * self.serial_root
                 + p.norm_width
                 + self._ENCODER_STAGES * p.norm_rounded)
 
@@ -128,7 +138,7 @@ class NormUnit(Folded, wiring.Component):
         sums = stream.Signature(unsigned(p.norm_sq_width)).create(path=("sums",))
         roots = stream.Signature(unsigned(p.norm_width)).create(path=("roots",))
         advance = stall_pipeline(m, self.i, lane_sums,
-                                 self._SQUARE_STAGES + lanes.bit_length() - 1)
+                                 self._square_stages + lanes.bit_length() - 1)
         m.d.comb += lane_sums.payload.eq(self._squares(m, advance))
         self._accumulate(m, lane_sums, sums)
         if self.serial_root:
@@ -145,12 +155,16 @@ class NormUnit(Folded, wiring.Component):
         return m
 
     def _squares(self, m, advance):
-        """The sum of the beat's squares: registers before and after the squarers (so that a
-        multiplier block's combinational delay is a stage of its own), one per tree level."""
+        """The sum of the beat's squares: a register before the squarers, the squarers (shift-
+        and-add stages, or a multiplier and its output register), one register per tree
+        level."""
         p = self._params
         stage = partial(register, m, advance)
         beat = [stage(k, k.shape()) for k in self.i.payload]
-        values = [stage(k * k, p.norm_tree_width(0)) for k in beat]
+        if self._lanes <= FABRIC_SQUARER_LANES:
+            values = [shift_add_mul(abs(k), abs(k), stage)[:p.norm_tree_width(0)] for k in beat]
+        else:
+            values = [stage(k * k, p.norm_tree_width(0)) for k in beat]
         level = 0
         while len(values) > 1:
             level += 1
@@ -234,8 +248,13 @@ class NormUnit(Folded, wiring.Component):
         with m.Elif(roots.ready):
             m.d.sync += roots.valid.eq(0)
 
-    # The squarers' input and output registers.
-    _SQUARE_STAGES = 2
+    @property
+    def _square_stages(self) -> int:
+        """The squarers' input register, then the shift-and-add stages or a multiplier's
+        output register."""
+        if self._lanes <= FABRIC_SQUARER_LANES:
+            return 1 + shift_add_depth(self._params.in_width)
+        return 2
 
     # The reduced-float encoder: the leading one's position and the bits below it, then the
     # rounding (an incrementer and the renormalization), each a registered stage.
