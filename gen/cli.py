@@ -102,15 +102,28 @@ def _signs(args, d: int):
     return signs_from_seed(args.sign_seed, d), f"seed {args.sign_seed}"
 
 
+def _output_dir(path) -> Path:
+    """``path`` as an output directory: it may be missing, but must not be a file."""
+    out = Path(path)
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"output {out} exists and is not a directory")
+    return out
+
+
+def _check_output_files(*paths):
+    """Each output file asked for (not None) must be in an existing directory."""
+    for path in paths:
+        if path is not None and not Path(path).resolve().parent.is_dir():
+            raise UsageError(f"output directory does not exist: {Path(path).parent}")
+
+
 def _gen(args):
     p = _params(args)
     lanes = _lanes(args, p)
     signs, source = _signs(args, p.d)
     if not args.name.isidentifier():
         raise UsageError(f"--name must be a Verilog identifier, got {args.name!r}")
-    out = Path(args.out)
-    if out.exists() and not out.is_dir():
-        raise UsageError(f"output {out} exists and is not a directory")
+    out = _output_dir(args.out)
     document = generate(p, out, signs=signs, sign_source=source, name=args.name,
                         share_rotator=args.share_rotator, lanes=lanes)
     w = document["widths"]
@@ -137,9 +150,7 @@ def _sim(args):
     signs, _ = _signs(args, p.d)
     if signs is None:
         raise UsageError("--signs-port: axelram sim needs a sign vector (--signs or --sign-seed)")
-    for path in (args.out, args.raw_out):
-        if path is not None and not Path(path).resolve().parent.is_dir():
-            raise UsageError(f"output directory does not exist: {Path(path).parent}")
+    _check_output_files(args.out, args.raw_out)
     heads = keys.reshape(-1, *keys.shape[-2:]), queries.reshape(-1, *queries.shape[-2:])
     result = simulate(p, signs, *heads, share_rotator=args.share_rotator, lanes=lanes)
     shape = (*queries.shape[:-1], keys.shape[-2])
@@ -185,9 +196,7 @@ def _synth(args):
     signs, source = _signs(args, p.d)
     if args.clock <= 0:
         raise UsageError(f"--clock must be a positive frequency in MHz, got {args.clock}")
-    out = Path(args.out)
-    if out.exists() and not out.is_dir():
-        raise UsageError(f"output {out} exists and is not a directory")
+    out = _output_dir(args.out)
     macro = Macro(p, lanes=lanes, signs=signs, share_rotator=args.share_rotator)
     result = synthesize(macro, args.target, clock_mhz=args.clock, workdir=out)
     summary = {"target": args.target, "params": _params_dict(p), "signs": source,
@@ -266,9 +275,7 @@ def _board(args):
     p = _params(args)
     lanes = _lanes(args, p)
     signs, source = _signs(args, p.d)
-    out = Path(args.out)
-    if out.exists() and not out.is_dir():
-        raise UsageError(f"output {out} exists and is not a directory")
+    out = _output_dir(args.out)
     if not out.resolve().parent.is_dir():
         raise UsageError(f"output directory's parent does not exist: {out.parent}")
     try:
@@ -291,9 +298,7 @@ def _host(args):
     queries = load_npy(args.queries, (2,), "queries")
     if len(keys) == 0 or len(queries) == 0:
         raise UsageError("keys and queries must hold at least one vector each")
-    for path in (args.out, args.raw_out):
-        if path is not None and not Path(path).resolve().parent.is_dir():
-            raise UsageError(f"output directory does not exist: {Path(path).parent}")
+    _check_output_files(args.out, args.raw_out)
     try:
         link = host.Link(host.open_port(args.port, args.baud), args.baud)
         link.resync()

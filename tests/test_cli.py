@@ -93,6 +93,34 @@ def _run(argv):
         return exit.code
 
 
+@pytest.mark.parametrize("command", [["gen"], ["synth", "--target", "ecp5-85k"],
+                                     ["board", "--board", "icebreaker"]],
+                         ids=["gen", "synth", "board"])
+def test_output_directory_is_a_file(tmp_path, capsys, command):
+    """An output directory that exists as a file is refused before any work is done."""
+    out = tmp_path / "out"
+    out.write_text("")
+    assert _run([*command, "-o", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err == f"axelram: error: output {out} exists and is not a directory\n"
+
+
+@pytest.mark.parametrize("command", [["sim"], ["host", "--port", "/dev/nowhere"]],
+                         ids=["sim", "host"])
+@pytest.mark.parametrize("option", ["--out", "--raw-out"])
+def test_output_file_in_a_missing_directory(tmp_path, capsys, command, option):
+    """An output file in a directory that does not exist is refused before any work is done."""
+    keys, queries = _keys(tmp_path, (4, 8)), _keys(tmp_path, (2, 8), name="queries.npy")
+    paths = {"--out": tmp_path / "scores.npy", "--raw-out": tmp_path / "raw.npy"}
+    paths[option] = tmp_path / "nowhere" / "scores.npy"
+    argv = [*command, "--keys", str(keys), "--queries", str(queries)]
+    for name, path in paths.items():
+        argv += [name, str(path)]
+    assert _run(argv) == 2
+    err = capsys.readouterr().err
+    assert err == f"axelram: error: output directory does not exist: {tmp_path / 'nowhere'}\n"
+
+
 def test_exit_status_and_single_line_from_a_real_process(tmp_path):
     """The installed entry point: status 2, one stderr line, no output file."""
     out = tmp_path / "signs.json"
