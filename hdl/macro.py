@@ -148,13 +148,17 @@ class Macro(Folded, wiring.Component):
         # `reserved` counts the keys stored or on their way (a key enters at its first beat),
         # and `room` (a register, off the handshake's critical path) says it is below `depth`.
         # After a clear, the rows still in flight are `stale` and discarded as they arrive; the
-        # encoder holds fewer than `write + beats` keys.
-        reserved = Signal(range(p.depth + 1))
+        # encoder holds fewer than `write + beats` keys. The counters take a key's entry from
+        # the register `entered`, a cycle late, so that the accepting handshake drives two
+        # flip-flops (`entered`, `room`) and no adder: `room` for the next cycle is picked by
+        # `enter` between two comparisons of registers.
+        reserved = Signal(range(p.depth + 1))   # keys entered up to two cycles ago
         room = Signal(init=1)
         in_flight = Signal(range(self.latencies["write"] + beats + 1))
         stale = Signal.like(in_flight)
         key_beat = Signal(range(beats))
         enter = Signal()         # a key's first beat is accepted
+        entered = Signal()       # `enter`, one cycle later
         arriving = Signal()      # a row leaves the encoder
         m.d.comb += [
             self.keys.ready.eq(~self.clear & encoder.i.ready & ((key_beat != 0) | room)),
@@ -172,13 +176,16 @@ class Macro(Folded, wiring.Component):
         ]
         with m.If(encoder.i.valid):
             m.d.sync += key_beat.eq(Mux(key_beat == beats - 1, 0, key_beat + 1))
+        reserved_now = reserved + entered   # the keys entered before this cycle
+        m.d.sync += entered.eq(enter)
         with m.If(self.clear):
             m.d.sync += [reserved.eq(0), room.eq(1)]
-        with m.Elif(enter):
-            m.d.sync += [reserved.eq(reserved + 1), room.eq(reserved + 1 < p.depth)]
-        m.d.sync += in_flight.eq(in_flight + enter - arriving)
+        with m.Else():
+            m.d.sync += [reserved.eq(reserved_now),
+                         room.eq(Mux(enter, reserved_now + 1 < p.depth, reserved_now < p.depth))]
+        m.d.sync += in_flight.eq(in_flight + entered - arriving)
         with m.If(self.clear):
-            m.d.sync += stale.eq(in_flight - arriving)
+            m.d.sync += stale.eq(in_flight + entered - arriving)
         with m.Elif(arriving & (stale != 0)):
             m.d.sync += stale.eq(stale - 1)
 
