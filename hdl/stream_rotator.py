@@ -29,16 +29,19 @@ class StreamRotator(Folded, wiring.Component):
     to them, and it always runs on beat slots of ``d/L`` cycles (a slot without a vector carries
     whatever it carries; SDF stages mix beats of one slot only). So that a vector, once begun,
     has a beat every cycle and room at the output, the core sits between two FIFOs. The input
-    FIFO (``d/L + 2`` beats, only when ``L < d``) lets a vector in once all its beats are there;
+    FIFO (``d/L + 3`` beats, only when ``L < d``, written from an input register) lets a vector
+    in once all its beats are there;
     the output FIFO (:attr:`output_depth` beats) has a place reserved for each beat of a vector
     before the vector enters, with extra places for a consumer that starts late (``ready_after``).
     A vector enters at a slot boundary, or at once when the core is empty.
 
-    Latency :attr:`latency` ``= d/L + log2(d) + d/L + 3`` when ``L < d`` (``log2(d) + 2`` when
+    Latency :attr:`latency` ``= d/L + log2(d) + d/L + 4`` when ``L < d`` (``log2(d) + 2`` when
     ``L = d``) cycles from the transfer of a vector's first input beat to its first output
-    beat, the rotator empty and nothing stalling: the vector's beats arrive, then the core
-    (:attr:`core_latency`), then the output FIFO's two cycles. Throughput one vector per
-    ``d / L`` cycles (one beat per cycle). ``i.ready`` and ``o.valid`` come from registers.
+    beat, the rotator empty and nothing stalling: the vector's beats arrive (and the last one
+    is written into the input FIFO), then the core (:attr:`core_latency`), then the output
+    FIFO's two cycles. Throughput one vector per ``d / L`` cycles (one beat per cycle).
+    ``o.valid`` comes from a register, ``i.ready`` from the input FIFO's level (a register when
+    ``L = d``), never from ``i.valid``.
 
     Arithmetic: ``log2(L) * L/2`` butterflies (adder and subtractor) across the lanes plus
     ``log2(d/L) * L`` in the SDF stages, ``(L/2) log2(L) + L log2(d/L)`` in all (d=128: 7 for
@@ -93,9 +96,9 @@ class StreamRotator(Folded, wiring.Component):
 
     @property
     def latency(self) -> int:
-        """The input FIFO's ``d/L`` cycles when folded (a vector enters once its last beat is
-        in), the core, the output FIFO's 2."""
-        return (self.beats if self.beats > 1 else 0) + self.core_latency + self._OUTPUT_FIFO
+        """The input's ``d/L + 1`` cycles when folded (a vector enters once its last beat is
+        written into the input FIFO), the core, the output FIFO's 2."""
+        return (self.beats + 1 if self.beats > 1 else 0) + self.core_latency + self._OUTPUT_FIFO
 
     @property
     def output_depth(self) -> int:
@@ -113,11 +116,12 @@ class StreamRotator(Folded, wiring.Component):
 
     @property
     def capacity(self) -> int:
-        """Beats the rotator can hold: input FIFO, core and output FIFO."""
-        collect = self.beats + 2 if self.beats > 1 else 0
+        """Beats the rotator can hold: input register and FIFO, core and output FIFO."""
+        collect = self._INPUT_FIFO + self.beats if self.beats > 1 else 0
         return collect + self.core_latency + self.output_depth
 
     _OUTPUT_FIFO = 2    # SyncFIFOBuffered: write to output valid
+    _INPUT_FIFO = 3     # input FIFO places beyond a vector's beats (one for the input register)
 
     @property
     def _flip_stages(self) -> int:
@@ -149,21 +153,29 @@ class StreamRotator(Folded, wiring.Component):
             m.d.comb += [self.i.ready.eq(room), start.eq(self.i.valid & room), feed.eq(start)]
             beat_in = self.i.payload
         else:
+            # The input is registered: an accepted beat is written into the input FIFO a cycle
+            # later, so the FIFO's write enables come from a flip-flop, and `i.ready` keeps a
+            # place free for the beat in the register.
             m.submodules.beats_in = collect = DistributedFIFO(
-                width=lanes * p.in_width, depth=beats + 2)
+                width=lanes * p.in_width, depth=self._INPUT_FIFO + beats)
             arrived = Signal(range(beats))                      # index of the next input beat
-            whole = Signal(range((beats + 2) // beats + 1))     # complete vectors in the FIFO
+            whole = Signal(range(collect.depth // beats + 1))   # complete vectors in the FIFO
             running = Signal()                                  # a vector is being fed
             flush = Signal(range(core + 1))
-            last_in = Signal()
+            accepted, written = Signal(), Signal()
+            last_in = Signal()                                  # the written beat is a last
             m.d.comb += [
-                collect.w_data.eq(self.i.payload),
-                collect.w_en.eq(self.i.valid),
-                self.i.ready.eq(collect.w_rdy),
-                last_in.eq(self.i.valid & self.i.ready & (arrived == beats - 1)),
+                self.i.ready.eq(collect.level < collect.depth - 1),
+                accepted.eq(self.i.valid & self.i.ready),
+                collect.w_en.eq(written),
                 collect.r_en.eq(feed),
             ]
-            with m.If(self.i.valid & self.i.ready):
+            m.d.sync += [
+                written.eq(accepted),
+                collect.w_data.eq(self.i.payload),
+                last_in.eq(accepted & (arrived == beats - 1)),
+            ]
+            with m.If(accepted):
                 m.d.sync += arrived.eq(Mux(arrived == beats - 1, 0, arrived + 1))
             # `start` and `feed` are registers too: each is loaded with its own condition on
             # the other registers' next values, so it holds what that condition is in its cycle
