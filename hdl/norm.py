@@ -8,7 +8,7 @@ from amaranth.lib.wiring import In, Out
 
 from ..golden.params import Params
 from .arith import shift_add_depth, shift_add_mul
-from .pipeline import Folded, check_lanes, register, stall_pipeline
+from .pipeline import DistributedFIFO, Folded, check_lanes, register, stall_pipeline
 
 __all__ = ["NormUnit", "FABRIC_SQUARER_LANES"]
 
@@ -40,16 +40,18 @@ class NormUnit(Folded, wiring.Component):
 
     Latency :attr:`latency` cycles from the transfer of a key's last beat to its ``o.valid``
     when nothing stalls: ``S + log2(L) + norm_width + 2 norm_rounded`` with ``S`` the squarers'
-    stages (``2 + ceil(log2(in_width))`` in fabric, else 2), plus one for the
-    accumulator when ``L < d`` and two for the serial root's load and output. Throughput one
-    beat per cycle: keys back to back, one per ``d / L`` cycles. ``i.ready`` does not depend on
-    ``i.valid``. For ``L = d`` it is ``~o.valid | o.ready`` (one stall signal for the whole
-    pipeline). For ``L < d`` it is low exactly when the tree's last register holds a beat, the
-    accumulator holds a finished sum, and the root does not take that sum: the pipelined root's
-    last stage holds a root that does not move on, or the serial root is still stepping or holds
-    a finished root that its output register (holding a root that does not move on) cannot
-    take. A root moves on when ``o.ready`` is high or, with
-    ``norm_rounded``, when the encoder register is empty or being taken. With ``o.ready`` always
+    stages (``2 + ceil(log2(in_width))`` in fabric, else 2), plus three when ``L < d`` (the
+    lane sums' FIFO and the accumulator) and two for the serial root's load and output.
+    Throughput one beat per cycle: keys back to back, one per ``d / L`` cycles. ``i.ready`` does
+    not depend on ``i.valid``. For ``L = d`` it is ``~o.valid | o.ready`` (one stall signal for
+    the whole pipeline). For ``L < d`` the squarers and the lane tree never stall: a beat
+    enters only with a place reserved for its lane sum in a FIFO of ``S + log2(L) + 3`` places
+    behind them, and ``i.ready`` is low while every place is reserved, which happens only when
+    the accumulator holds a finished sum that the root does not take: the pipelined root's last
+    stage holds a root that does not move on, or the serial root is still stepping or holds a
+    finished root that its output register (holding a root that does not move on) cannot take.
+    A root moves on when ``o.ready`` is high or, with ``norm_rounded``, when the encoder
+    register is empty or being taken. With ``o.ready`` always
     high, ``i.ready`` never drops.
 
     Operations and registers for ``d = 128``, ``in_width = 16`` (``norm_width`` 23,
@@ -109,14 +111,22 @@ class NormUnit(Folded, wiring.Component):
 
     @property
     def latency(self) -> int:
-        """Cycles from a key's last beat to its ``o.valid``: the squarers' input and output
-        registers, tree levels, the accumulator (``lanes < d``), the serial root's load and
+        """Cycles from a key's last beat to its ``o.valid``: the squarers' stages, tree levels,
+        the lane sums' FIFO and the accumulator (``lanes < d``), the serial root's load and
         output register, root steps and the encoder's two registers (``norm_rounded``)."""
         p = self._params
-        log2_lanes = self._lanes.bit_length() - 1
-        return (self._square_stages + log2_lanes + (self.beats > 1) + 2 * self.serial_root
+        folded = self.beats > 1
+        return (self._front_stages + (self._LANE_SUMS_FIFO + 1) * folded + 2 * self.serial_root
                 + p.norm_width
                 + self._ENCODER_STAGES * p.norm_rounded)
+
+    @property
+    def _front_stages(self) -> int:
+        """The squarers' stages and one register per lane-tree level."""
+        return self._square_stages + self._lanes.bit_length() - 1
+
+    # Folded: the lane sums' FIFO, from write to output valid (SyncFIFOBuffered).
+    _LANE_SUMS_FIFO = 2
 
     def elaborate(self, platform):
         p, lanes = self._params, self._lanes
@@ -130,16 +140,35 @@ class NormUnit(Folded, wiring.Component):
             self._encode(m, advance, norm)
             return m
 
-        # Folded: handshake segments from the beats to the beats' sums (squarers and lane tree,
-        # a stall pipeline), to the keys' sums (the accumulator), to the roots (a stall pipeline
-        # or the serial root), to o (the encoder's registers when rounded).
+        # Folded: the squarers and the lane tree never stall (no handshake reaches their
+        # registers, several hundred with shift-and-add squarers): a beat enters only with a
+        # place for its sum reserved in the FIFO behind them (`outstanding` counts the beats
+        # entered and not yet taken from it). Then handshake segments to the keys' sums (the
+        # accumulator), to the roots (a stall pipeline or the serial root), to o (the encoder's
+        # registers when rounded).
         lane_sums = stream.Signature(unsigned(p.norm_tree_width(lanes.bit_length() - 1))).create(
             path=("lane_sums",))
         sums = stream.Signature(unsigned(p.norm_sq_width)).create(path=("sums",))
         roots = stream.Signature(unsigned(p.norm_width)).create(path=("roots",))
-        advance = stall_pipeline(m, self.i, lane_sums,
-                                 self._square_stages + lanes.bit_length() - 1)
-        m.d.comb += lane_sums.payload.eq(self._squares(m, advance))
+        front = self._front_stages
+        m.submodules.lane_sums = fifo = DistributedFIFO(
+            width=len(lane_sums.payload), depth=front + self._LANE_SUMS_FIFO + 1)
+        outstanding = Signal(range(fifo.depth + 1))
+        entered, taken = Signal(), Signal()
+        valid = entered
+        for _ in range(front):
+            valid = register(m, 1, valid)
+        m.d.comb += [
+            self.i.ready.eq(outstanding != fifo.depth),
+            entered.eq(self.i.valid & self.i.ready),
+            fifo.w_en.eq(valid),
+            fifo.w_data.eq(self._squares(m, 1)),
+            lane_sums.valid.eq(fifo.r_rdy),
+            lane_sums.payload.eq(fifo.r_data),
+            fifo.r_en.eq(lane_sums.ready),
+            taken.eq(fifo.r_rdy & lane_sums.ready),
+        ]
+        m.d.sync += outstanding.eq(outstanding + entered - taken)
         self._accumulate(m, lane_sums, sums)
         if self.serial_root:
             self._serial_root(m, sums, roots)
