@@ -54,17 +54,17 @@ class NormUnit(Folded, wiring.Component):
     register is empty or being taken. With ``o.ready`` always
     high, ``i.ready`` never drops.
 
-    Operations and registers for ``d = 128``, ``in_width = 16`` (``norm_width`` 23,
-    ``norm_sq_width`` 38, ``norm_rounded``); register bits include the valid bits and counters
-    (Yosys then drops the radicand's constant zero bits: 207, 270, 3,013, 9,116):
+    Operations and flip-flop bits (Yosys ``proc``; after ``opt -full``: 841, 1,452, 3,584,
+    11,206; at one and two lanes most are the squarers' stages; the lane sums' FIFO is a memory)
+    for ``d = 128``, ``in_width = 16`` (``norm_width`` 23, ``norm_sq_width`` 38, rounded):
 
     =====  ========  ============================  ================  =============
     ``L``  squarers  adders                        root subtractors  register bits
     =====  ========  ============================  ================  =============
-    1      1         1 (the accumulator)           1 (serial)        209
-    2      2         2 (1 + the accumulator)       1 (serial)        272
-    32     32        32 (31 + the accumulator)     23                3,177
-    128    128       127                           23                9,280
+    1      1         1 (the accumulator)           1 (serial)        1,144
+    2      2         2 (1 + the accumulator)       1 (serial)        2,028
+    32     32        32 (31 + the accumulator)     23                3,784
+    128    128       127                           23                11,370
     =====  ========  ============================  ================  =============
 
     Besides: the encoder's ``norm_mantissa + 1``-bit incrementer, and for ``L < d`` the beat
