@@ -110,7 +110,8 @@ class Params:
         adder (:func:`axelram.hdl.arith.shift_add_mul`), for a flow that cannot put pipeline
         registers inside a DSP block (Yosys on ECP5); ``"dsp"``: a multiplier with registers on
         its inputs and two after it, for a flow that packs them into the DSP block (Yosys
-        ``synth_ice40 -dsp``, vendor tools).
+        ``synth_ice40 -dsp``, vendor tools). With ``"dsp"`` the norm unit's squarers are DSP
+        multipliers too (with ``"fabric"`` they are shift-and-add up to four lanes).
 
     Every width, shift and constant is a property of this object.
     """

@@ -12,10 +12,11 @@ from .pipeline import DistributedFIFO, Folded, check_lanes, register, stall_pipe
 
 __all__ = ["NormUnit", "FABRIC_SQUARER_LANES"]
 
-#: Up to this many lanes the squarers are shift-and-add in fabric (``in_width`` partial
-#: products, a register after every adder: about 30 LUTs per product bit); wider units square
-#: in hard multipliers, which Yosys cannot pipeline on the ECP5 (MULT18X18D: 3.9 ns from input
-#: to output, the d=16 macro's critical path).
+#: Up to this many lanes, with ``params.score_multiplier = "fabric"``, the squarers are
+#: shift-and-add in fabric (``in_width`` partial products, a register after every adder: about
+#: 30 LUTs per product bit); wider units, and ``"dsp"``, square in hard multipliers, which
+#: Yosys cannot pipeline on the ECP5 (MULT18X18D: 3.9 ns from input to output, the d=16
+#: macro's critical path).
 FABRIC_SQUARER_LANES = 4
 
 
@@ -29,9 +30,9 @@ class NormUnit(Folded, wiring.Component):
 
     Structure: ``L`` squarers and a pipelined adder tree over the lanes (a register before the
     squarers, then their ``ceil(log2(in_width)) + 1`` shift-and-add stages when ``L <=``
-    :data:`FABRIC_SQUARER_LANES`, else a hard multiplier and its output register; one register
-    per tree level, ``params.norm_tree_width(level)`` bits); for ``L < d`` an
-    accumulator of ``norm_sq_width`` bits over the key's beats; the digit-by-digit square root,
+    :data:`FABRIC_SQUARER_LANES` and ``score_multiplier = "fabric"``, else a hard multiplier and
+    its output register; one register per tree level, ``params.norm_tree_width(level)`` bits);
+    for ``L < d`` an accumulator of ``norm_sq_width`` bits over the key's beats; the digit-by-digit square root,
     one root bit per step; when ``norm_rounded``, the reduced-float encoder in two registered
     stages (the leading one's position and the bits below it, then the rounding).
     The root is a ``norm_width``-stage pipeline, or, when ``d / L >= norm_width + 2``
@@ -40,13 +41,15 @@ class NormUnit(Folded, wiring.Component):
 
     Latency :attr:`latency` cycles from the transfer of a key's last beat to its ``o.valid``
     when nothing stalls: ``S + log2(L) + norm_width + 2 norm_rounded`` with ``S`` the squarers'
-    stages (``2 + ceil(log2(in_width))`` in fabric, else 2), plus three when ``L < d`` (the
-    lane sums' FIFO and the accumulator) and two for the serial root's load and output.
-    Throughput one beat per cycle: keys back to back, one per ``d / L`` cycles. ``i.ready`` does
-    not depend on ``i.valid``. For ``L = d`` it is ``~o.valid | o.ready`` (one stall signal for
-    the whole pipeline). For ``L < d`` the squarers and the lane tree never stall: a beat
-    enters only with a place reserved for its lane sum in a FIFO of ``S + log2(L) + 3`` places
-    behind them, and ``i.ready`` is low while every place is reserved, which happens only when
+    stages (``2 + ceil(log2(in_width))`` in fabric, else 2), plus, when ``L < d``, one for
+    the accumulator and with fabric squarers two for the lane sums' FIFO, and two for the serial
+    root's load and output. Throughput one beat per cycle: keys back to back, one per ``d / L``
+    cycles. ``i.ready`` does not depend on ``i.valid``. For ``L = d`` it is ``~o.valid |
+    o.ready`` (one stall signal for the whole pipeline). For ``L < d`` with hard multipliers it
+    is low exactly when the tree's last register holds a beat and the accumulator cannot take
+    it; with fabric squarers these and the lane tree never stall: a beat enters only with a
+    place reserved for its lane sum in a FIFO of ``S + log2(L) + 3`` places behind them, and
+    ``i.ready`` is low while every place is reserved. Either happens only when
     the accumulator holds a finished sum that the root does not take: the pipelined root's last
     stage holds a root that does not move on, or the serial root is still stepping or holds a
     finished root that its output register (holding a root that does not move on) cannot take.
@@ -54,7 +57,7 @@ class NormUnit(Folded, wiring.Component):
     register is empty or being taken. With ``o.ready`` always
     high, ``i.ready`` never drops.
 
-    Operations and flip-flop bits (Yosys ``proc``; after ``opt -full``: 841, 1,452, 3,584,
+    Operations and flip-flop bits (Yosys ``proc``; after ``opt -full``: 841, 1,452, 3,567,
     11,206; at one and two lanes most are the squarers' stages; the lane sums' FIFO is a memory)
     for ``d = 128``, ``in_width = 16`` (``norm_width`` 23, ``norm_sq_width`` 38, rounded):
 
@@ -63,7 +66,7 @@ class NormUnit(Folded, wiring.Component):
     =====  ========  ============================  ================  =============
     1      1         1 (the accumulator)           1 (serial)        1,144
     2      2         2 (1 + the accumulator)       1 (serial)        2,028
-    32     32        32 (31 + the accumulator)     23                3,784
+    32     32        32 (31 + the accumulator)     23                3,731
     128    128       127                           23                11,370
     =====  ========  ============================  ================  =============
 
@@ -112,11 +115,13 @@ class NormUnit(Folded, wiring.Component):
     @property
     def latency(self) -> int:
         """Cycles from a key's last beat to its ``o.valid``: the squarers' stages, tree levels,
-        the lane sums' FIFO and the accumulator (``lanes < d``), the serial root's load and
+        the accumulator and with fabric squarers the lane sums' FIFO (``lanes < d``), the serial
+        root's load and
         output register, root steps and the encoder's two registers (``norm_rounded``)."""
         p = self._params
         folded = self.beats > 1
-        return (self._front_stages + (self._LANE_SUMS_FIFO + 1) * folded + 2 * self.serial_root
+        fifo = self._LANE_SUMS_FIFO * self._fabric_squarers
+        return (self._front_stages + (fifo + 1) * folded + 2 * self.serial_root
                 + p.norm_width
                 + self._ENCODER_STAGES * p.norm_rounded)
 
@@ -125,7 +130,7 @@ class NormUnit(Folded, wiring.Component):
         """The squarers' stages and one register per lane-tree level."""
         return self._square_stages + self._lanes.bit_length() - 1
 
-    # Folded: the lane sums' FIFO, from write to output valid (SyncFIFOBuffered).
+    # Folded, with fabric squarers: the lane sums' FIFO, from write to output valid.
     _LANE_SUMS_FIFO = 2
 
     def elaborate(self, platform):
@@ -140,16 +145,37 @@ class NormUnit(Folded, wiring.Component):
             self._encode(m, advance, norm)
             return m
 
-        # Folded: the squarers and the lane tree never stall (no handshake reaches their
-        # registers, several hundred with shift-and-add squarers): a beat enters only with a
-        # place for its sum reserved in the FIFO behind them (`outstanding` counts the beats
-        # entered and not yet taken from it). Then handshake segments to the keys' sums (the
-        # accumulator), to the roots (a stall pipeline or the serial root), to o (the encoder's
-        # registers when rounded).
+        # Folded: the squarers and the lane tree (a stall pipeline, or with the shift-and-add
+        # squarers' hundreds of registers a pipeline that never stalls, _unstalled_front), then
+        # handshake segments to the keys' sums (the accumulator), to the roots (a stall
+        # pipeline or the serial root), to o (the encoder's registers when rounded).
         lane_sums = stream.Signature(unsigned(p.norm_tree_width(lanes.bit_length() - 1))).create(
             path=("lane_sums",))
         sums = stream.Signature(unsigned(p.norm_sq_width)).create(path=("sums",))
         roots = stream.Signature(unsigned(p.norm_width)).create(path=("roots",))
+        if self._fabric_squarers:
+            self._unstalled_front(m, lane_sums)
+        else:
+            advance = stall_pipeline(m, self.i, lane_sums, self._front_stages)
+            m.d.comb += lane_sums.payload.eq(self._squares(m, advance))
+        self._accumulate(m, lane_sums, sums)
+        if self.serial_root:
+            self._serial_root(m, sums, roots)
+        else:
+            advance = stall_pipeline(m, sums, roots, p.norm_width)
+            m.d.comb += roots.payload.eq(self._root_pipeline(m, advance, sums.payload))
+        m.d.comb += norm.eq(roots.payload)
+        if p.norm_rounded:
+            self._encode(m, stall_pipeline(m, roots, self.o, self._ENCODER_STAGES), norm)
+        else:
+            m.d.comb += [self.o.valid.eq(roots.valid), roots.ready.eq(self.o.ready)]
+            self._encode(m, None, norm)
+        return m
+
+    def _unstalled_front(self, m, lane_sums):
+        """The squarers and the lane tree without a stall signal (no handshake reaches their
+        registers): a beat enters only with a place for its sum reserved in a FIFO behind them
+        (`outstanding` counts the beats entered and not yet taken from it)."""
         front = self._front_stages
         m.submodules.lane_sums = fifo = DistributedFIFO(
             width=len(lane_sums.payload), depth=front + self._LANE_SUMS_FIFO + 1)
@@ -169,19 +195,6 @@ class NormUnit(Folded, wiring.Component):
             taken.eq(fifo.r_rdy & lane_sums.ready),
         ]
         m.d.sync += outstanding.eq(outstanding + entered - taken)
-        self._accumulate(m, lane_sums, sums)
-        if self.serial_root:
-            self._serial_root(m, sums, roots)
-        else:
-            advance = stall_pipeline(m, sums, roots, p.norm_width)
-            m.d.comb += roots.payload.eq(self._root_pipeline(m, advance, sums.payload))
-        m.d.comb += norm.eq(roots.payload)
-        if p.norm_rounded:
-            self._encode(m, stall_pipeline(m, roots, self.o, self._ENCODER_STAGES), norm)
-        else:
-            m.d.comb += [self.o.valid.eq(roots.valid), roots.ready.eq(self.o.ready)]
-            self._encode(m, None, norm)
-        return m
 
     def _squares(self, m, advance):
         """The sum of the beat's squares: a register before the squarers, the squarers (shift-
@@ -190,7 +203,7 @@ class NormUnit(Folded, wiring.Component):
         p = self._params
         stage = partial(register, m, advance)
         beat = [stage(k, k.shape()) for k in self.i.payload]
-        if self._lanes <= FABRIC_SQUARER_LANES:
+        if self._fabric_squarers:
             values = [shift_add_mul(abs(k), abs(k), stage)[:p.norm_tree_width(0)] for k in beat]
         else:
             values = [stage(k * k, p.norm_tree_width(0)) for k in beat]
@@ -278,10 +291,15 @@ class NormUnit(Folded, wiring.Component):
             m.d.sync += roots.valid.eq(0)
 
     @property
+    def _fabric_squarers(self) -> bool:
+        return (self._lanes <= FABRIC_SQUARER_LANES
+                and self._params.score_multiplier == "fabric")
+
+    @property
     def _square_stages(self) -> int:
         """The squarers' input register, then the shift-and-add stages or a multiplier's
         output register."""
-        if self._lanes <= FABRIC_SQUARER_LANES:
+        if self._fabric_squarers:
             return 1 + shift_add_depth(self._params.in_width)
         return 2
 
