@@ -29,7 +29,7 @@ class StreamRotator(Folded, wiring.Component):
     to them, and it always runs on beat slots of ``d/L`` cycles (a slot without a vector carries
     whatever it carries; SDF stages mix beats of one slot only). So that a vector, once begun,
     has a beat every cycle and room at the output, the core sits between two FIFOs. The input
-    FIFO (``d/L + 3`` beats, only when ``L < d``, written from an input register) lets a vector
+    FIFO (``d/L + 4`` beats, only when ``L < d``, written from an input register) lets a vector
     in once all its beats are there;
     the output FIFO (:attr:`output_depth` beats) has a place reserved for each beat of a vector
     before the vector enters, with extra places for a consumer that starts late (``ready_after``).
@@ -40,8 +40,7 @@ class StreamRotator(Folded, wiring.Component):
     beat, the rotator empty and nothing stalling: the vector's beats arrive (and the last one
     is written into the input FIFO), then the core (:attr:`core_latency`), then the output
     FIFO's two cycles. Throughput one vector per ``d / L`` cycles (one beat per cycle).
-    ``o.valid`` comes from a register, ``i.ready`` from the input FIFO's level (a register when
-    ``L = d``), never from ``i.valid``.
+    ``i.ready`` and ``o.valid`` come from registers.
 
     Arithmetic: ``log2(L) * L/2`` butterflies (adder and subtractor) across the lanes plus
     ``log2(d/L) * L`` in the SDF stages, ``(L/2) log2(L) + L log2(d/L)`` in all (d=128: 7 for
@@ -121,7 +120,7 @@ class StreamRotator(Folded, wiring.Component):
         return collect + self.core_latency + self.output_depth
 
     _OUTPUT_FIFO = 2    # SyncFIFOBuffered: write to output valid
-    _INPUT_FIFO = 3     # input FIFO places beyond a vector's beats (one for the input register)
+    _INPUT_FIFO = 4     # input FIFO places beyond a vector's beats (two for the registered input)
 
     @property
     def _flip_stages(self) -> int:
@@ -154,8 +153,9 @@ class StreamRotator(Folded, wiring.Component):
             beat_in = self.i.payload
         else:
             # The input is registered: an accepted beat is written into the input FIFO a cycle
-            # later, so the FIFO's write enables come from a flip-flop, and `i.ready` keeps a
-            # place free for the beat in the register.
+            # later, so the FIFO's write enables come from a flip-flop. `i.ready` is a register
+            # too, loaded from the FIFO's level and the beat in the register, so it leaves a
+            # place for a beat accepted in the cycle it is computed.
             m.submodules.beats_in = collect = DistributedFIFO(
                 width=lanes * p.in_width, depth=self._INPUT_FIFO + beats)
             arrived = Signal(range(beats))                      # index of the next input beat
@@ -163,14 +163,16 @@ class StreamRotator(Folded, wiring.Component):
             running = Signal()                                  # a vector is being fed
             flush = Signal(range(core + 1))
             accepted, written = Signal(), Signal()
+            ready = Signal(init=1)
             last_in = Signal()                                  # the written beat is a last
             m.d.comb += [
-                self.i.ready.eq(collect.level < collect.depth - 1),
+                self.i.ready.eq(ready),
                 accepted.eq(self.i.valid & self.i.ready),
                 collect.w_en.eq(written),
                 collect.r_en.eq(feed),
             ]
             m.d.sync += [
+                ready.eq(collect.level + written < collect.depth - 1),
                 written.eq(accepted),
                 collect.w_data.eq(self.i.payload),
                 last_in.eq(accepted & (arrived == beats - 1)),
