@@ -154,8 +154,8 @@ class StreamRotator(Folded, wiring.Component):
         else:
             # The input is registered: an accepted beat is written into the input FIFO a cycle
             # later, so the FIFO's write enables come from a flip-flop. `i.ready` is a register
-            # too, loaded from the FIFO's level and the beat in the register, so it leaves a
-            # place for a beat accepted in the cycle it is computed.
+            # too: `occupied` (the FIFO's level plus the beat in the input register) leaves a
+            # place below the FIFO's depth for a beat accepted in the cycle it is compared.
             m.submodules.beats_in = collect = DistributedFIFO(
                 width=lanes * p.in_width, depth=self._INPUT_FIFO + beats)
             arrived = Signal(range(beats))                      # index of the next input beat
@@ -163,6 +163,7 @@ class StreamRotator(Folded, wiring.Component):
             running = Signal()                                  # a vector is being fed
             flush = Signal(range(core + 1))
             accepted, written = Signal(), Signal()
+            occupied = Signal(range(collect.depth + 1))
             ready = Signal(init=1)
             last_in = Signal()                                  # the written beat is a last
             m.d.comb += [
@@ -172,7 +173,8 @@ class StreamRotator(Folded, wiring.Component):
                 collect.r_en.eq(feed),
             ]
             m.d.sync += [
-                ready.eq(collect.level + written < collect.depth - 1),
+                occupied.eq(occupied + accepted - feed),
+                ready.eq(occupied < collect.depth - 1),
                 written.eq(accepted),
                 collect.w_data.eq(self.i.payload),
                 last_in.eq(accepted & (arrived == beats - 1)),
