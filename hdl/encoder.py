@@ -92,6 +92,12 @@ class KeyEncoder(Folded, wiring.Component):
         return self._rotator
 
     @property
+    def shift_add_multipliers(self) -> int:
+        """The norm unit's squarers built of shifts and adds
+        (:attr:`~axelram.hdl.norm.NormUnit.shift_add_multipliers`)."""
+        return self._norm.shift_add_multipliers
+
+    @property
     def _threshold_latency(self) -> int:
         """From a key's last beat to its thresholds at the head of their FIFO: the norm, the
         thresholds and the three two-entry FIFOs on their path."""

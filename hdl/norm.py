@@ -32,9 +32,10 @@ class NormUnit(Folded, wiring.Component):
     squarers, then their ``ceil(log2(in_width)) + 1`` shift-and-add stages when ``L <=``
     :data:`FABRIC_SQUARER_LANES` and ``score_multiplier = "fabric"``, else a hard multiplier and
     its output register; one register per tree level, ``params.norm_tree_width(level)`` bits);
-    for ``L < d`` an accumulator of ``norm_sq_width`` bits over the key's beats; the digit-by-digit square root,
-    one root bit per step; when ``norm_rounded``, the reduced-float encoder in two registered
-    stages (the leading one's position and the bits below it, then the rounding).
+    for ``L < d`` an accumulator of ``norm_sq_width`` bits over the key's beats; the
+    digit-by-digit square root, one root bit per step; when ``norm_rounded``, the reduced-float
+    encoder in two registered stages (the leading one's position and the bits below it, then
+    the rounding).
     The root is a ``norm_width``-stage pipeline, or, when ``d / L >= norm_width + 2``
     (:attr:`serial_root`: a key's sum cannot come sooner than a root takes), a load, one step
     per cycle on a single subtractor that reads only registers, and an output register.
@@ -289,6 +290,12 @@ class NormUnit(Folded, wiring.Component):
             m.d.sync += [roots.payload.eq(root), roots.valid.eq(1), finished.eq(0)]
         with m.Elif(roots.ready):
             m.d.sync += roots.valid.eq(0)
+
+    @property
+    def shift_add_multipliers(self) -> int:
+        """Squarers built of shifts and adds, which a netlist shows as adders, not as
+        multiplier cells: ``L`` with fabric squarers, else 0."""
+        return self._lanes if self._fabric_squarers else 0
 
     @property
     def _fabric_squarers(self) -> bool:

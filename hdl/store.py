@@ -40,12 +40,13 @@ class IndexStore(wiring.Component):
     ``read_en`` high appears on ``read_data`` ``read_latency`` cycles later and stays there
     until the next read's row replaces it; ``read_addr`` is ignored while ``read_en`` is low.
     Both ports are registered in front of the RAMs (the write enables, address and data, the
-    read enable and address come from flip-flops), so a row transferred in cycle ``t`` is
-    written to the RAM in cycle ``t + 1`` and reads back as written for any ``read_addr`` given
-    from cycle ``t + 1`` on, whatever is written meanwhile. Any other address returns whatever
-    the RAM holds; so does the only possible read/write collision, a read of the newest row
-    given in cycle ``t``: the Verilog simulates the previous contents, block RAM mapped by
-    Yosys may return anything (the memory carries ``no_rw_check``).
+    read enable and address come from flip-flops; the write twice), so a row transferred in
+    cycle ``t`` is written to the RAM in cycle ``t + 2`` and reads back as written for any
+    ``read_addr`` given from cycle ``t + 2`` on, whatever is written meanwhile. Any other
+    address returns whatever the RAM holds; so does the only possible read/write collision, a
+    read of the newest row given in cycle ``t + 1``: the Verilog simulates the previous
+    contents, block RAM mapped by Yosys may return anything (the memory carries
+    ``no_rw_check``).
 
     Parameters
     ----------
@@ -113,9 +114,11 @@ class IndexStore(wiring.Component):
         # copies of the write enable and address and of the read enable and address: one copy
         # drives the address pins of only SLICE_BITS / 9 block RAMs (the 90 block RAMs of
         # d=128, T=4096 on one address register left 4.5 ns of routing). The copies are `keep`,
-        # so that synthesis does not merge them (gen/synth.py). The write is registered this
-        # way (a row transferred in cycle t is written in cycle t + 1), the read address and
-        # enable too (the first read cycle).
+        # so that synthesis does not merge them (gen/synth.py). The write is registered twice
+        # (a row transferred in cycle t is written in cycle t + 2): the handshake loads one
+        # enable flip-flop, which loads the copies (the handshake into the copies spread over
+        # the die took 7.6 ns of routing). The read address and enable are registered once
+        # (the first read cycle).
         # Each slice: the block RAM's own read register, then an output register, which
         # nothing else drives or loads, so that the FPGA flow can fold it into the block RAM's
         # output register (gen/fpga.py; a registered read ran at 367 MHz on ECP5, the
@@ -127,8 +130,10 @@ class IndexStore(wiring.Component):
         # registered multiplexer picks the addressed bank's row. No read register is reset:
         # read_data means something only read_latency cycles after read_en.
         shift = (BANK_ROWS - 1).bit_length()
+        written = Signal()
+        address = Signal(range(p.depth), reset_less=True)
         data = Signal(p.row_width, reset_less=True)
-        m.d.sync += data.eq(self.w.payload)
+        m.d.sync += [written.eq(write), address.eq(self.count), data.eq(self.w.payload)]
         outputs = []
         for k in range(self.banks):
             rows = min(BANK_ROWS, p.depth - k * BANK_ROWS)
@@ -145,11 +150,13 @@ class IndexStore(wiring.Component):
                 write_en, read_en = copy(name=f"write_en_{name}"), copy(name=f"read_en_{name}")
                 write_addr = copy(range(rows), reset_less=True, name=f"write_addr_{name}")
                 read_addr = copy(range(rows), reset_less=True, name=f"read_addr_{name}")
+                write_data = Signal(hi - lo, reset_less=True, name=f"write_data_{name}")
                 ram_data = Signal(hi - lo, reset_less=True, name=f"ram_data_{name}")
                 out_data = Signal(hi - lo, reset_less=True, name=f"out_data_{name}")
                 m.d.sync += [
-                    write_en.eq(write & (self.count >> shift == k)),
-                    write_addr.eq(self.count),
+                    write_en.eq(written & (address >> shift == k)),
+                    write_addr.eq(address),
+                    write_data.eq(data[lo:hi]),
                     read_en.eq(self.read_en),
                     read_addr.eq(self.read_addr),
                     out_data.eq(ram_data),
@@ -158,7 +165,7 @@ class IndexStore(wiring.Component):
                     m.d.sync += ram_data.eq(rd.data)
                 m.d.comb += [
                     wr.addr.eq(write_addr),
-                    wr.data.eq(data[lo:hi]),
+                    wr.data.eq(write_data),
                     wr.en.eq(write_en),
                     rd.addr.eq(read_addr),
                 ]

@@ -262,9 +262,10 @@ def test_norm_params_type():
 
 # (d, in_width, variant, lanes): beats, latency (squarers + log2 L + (L < d: 1, 3 with fabric
 # squarers) + 2 serial + norm_width + the encoder's stages; squarers: 2, or 2 + log2(in_width)
-# shift-and-add stages at L <= 4 but for "dsp"), serial root (beats >= norm_width + 2). norm_width is 23 at d=128,
-# in_width=16 (rounded: 2 encoder stages), 15 for "frac5" at d=16, in_width=8 (rounded: 16 beats
-# are one too few for the serial root), 14 for "exact" there (no encoder stage).
+# shift-and-add stages at L <= 4 but for "dsp"), serial root (beats >= norm_width + 2).
+# norm_width is 23 at d=128, in_width=16 (rounded: 2 encoder stages), 15 for "frac5" at d=16,
+# in_width=8 (rounded: 16 beats are one too few for the serial root), 14 for "exact" there (no
+# encoder stage).
 @pytest.mark.parametrize(("d", "in_width", "variant", "lanes", "beats", "latency", "serial"), [
     (128, 16, "default", None, 1, 34, False),
     (128, 16, "default", 128, 1, 34, False),

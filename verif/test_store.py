@@ -5,7 +5,7 @@ The rows are golden packed rows (:func:`axelram.golden.fixed.pack_rows`) of seed
 monitor checks ``count``, ``full`` and ``w.ready`` against the model every cycle, and
 ``read_data`` every cycle from ``read_latency`` cycles after a ``read_en`` on (the row read, held
 until the next read's row). Reads address only stored rows (``< count``), the rows whose contents
-the store defines, often the newest one (readable the cycle after its write); idle cycles drive a
+the store defines, often the newest one (readable two cycles after its write); idle cycles drive a
 random ``read_addr``.
 """
 
@@ -48,9 +48,9 @@ class StoreTB(Clocked):
         dut.read_en.value = 0
         dut.read_addr.value = 0
         self.source = StreamSource(dut, "w")
-        # The model: rows stored so far, those a read may ask for (both ports are registered: a
-        # row transferred in cycle t is readable by a read given from t + 1 on), and the RAM's
-        # contents by address.
+        # The model: rows stored so far, those a read may ask for (both ports are registered,
+        # the write twice: a row transferred in cycle t is readable by a read given from t + 2
+        # on), and the RAM's contents by address.
         self.count = 0
         self.readable = 0
         self.contents = [0] * self.p.depth
@@ -91,6 +91,7 @@ class StoreTB(Clocked):
                 addr = dut.read_addr.value.to_unsigned()
                 assert addr < self.readable, f"the test read row {addr} of {self.readable}"
                 self.pending.append((cycle + self.latency, self.contents[addr]))
+            self.readable = self.count
             if rst:
                 self.count = 0
                 self.pending.clear()
@@ -100,7 +101,6 @@ class StoreTB(Clocked):
             elif valid and ready:
                 self.contents[self.count] = dut.w__payload.value.to_unsigned()
                 self.count += 1
-            self.readable = self.count
 
     async def write(self, rows, gaps_rng, gaps):
         """Send ``rows`` on ``w``; fail if they are not all accepted in time."""
