@@ -205,7 +205,9 @@ class NormUnit(Folded, wiring.Component):
         stage = partial(register, m, advance)
         beat = [stage(k, k.shape()) for k in self.i.payload]
         if self._fabric_squarers:
-            values = [shift_add_mul(abs(k), abs(k), stage)[:p.norm_tree_width(0)] for k in beat]
+            # Every partial sum of k**2's shifted terms is at most k**2: one width for all.
+            square_stage = partial(register, m, advance, shape=p.norm_tree_width(0))
+            values = [shift_add_mul(abs(k), abs(k), square_stage) for k in beat]
         else:
             values = [stage(k * k, p.norm_tree_width(0)) for k in beat]
         level = 0

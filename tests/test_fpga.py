@@ -20,10 +20,11 @@ from axelram.hdl.store import IndexStore
 
 ROTATOR = Params(d=8, in_width=8)
 STORE = Params(d=8, b=3, depth=512)
-# 40-bit rows (24 index bits, 16 norm bits). A DP16KD holds 512x36 (pseudo dual port), so
-# 512 rows take 2; an SB_RAM40_4K holds 512x8, so 512 rows take 5 and 4096 rows 8 * 5 = 40, ten
-# more than the UP5K's 30.
-STORE_BLOCKS = {"ecp5-25k": 2, "ice40-up5k": 5}
+# 40-bit rows (24 index bits, 16 norm bits) in two column slices of 36 and 4 bits (SLICE_BITS).
+# A DP16KD holds 512x36 (pseudo dual port), so 512 rows take 1 + 1 = 2; an SB_RAM40_4K holds
+# 512x8, so 512 rows take 5 + 1 = 6 (5 for one 40-bit memory); 4096 rows, two banks of 2048 in
+# 2048x2 blocks, take 2 * (18 + 2) = 40, ten more than the UP5K's 30.
+STORE_BLOCKS = {"ecp5-25k": 2, "ice40-up5k": 6}
 TOO_DEEP = Params(d=8, b=3, depth=4096)
 
 
@@ -63,12 +64,15 @@ def test_store_block_ram(target):
 
 def test_store_output_register_folded():
     """2048 rows of 40 bits: five DP16KD at 2048 x 9, whose output registers take the store's:
-    the flip-flops left are the registered write (data, address, enable), count and full."""
+    the flip-flops left are the registered write (data twice, address, enable), the two slices'
+    copies of the addresses and enables, count and full."""
     store = Params(d=8, b=3, depth=2048)
     result = run(IndexStore, store, "ecp5-25k")
     assert result["brams"] == 5, result
     count = (store.depth + 1).bit_length()
-    assert result["ffs"] <= store.row_width + 2 * count + 2, result
+    address = (store.depth - 1).bit_length()
+    assert result["ffs"] <= 2 * store.row_width + 2 * (2 * address + 2) + address + count + 2, \
+        result
     assert result["fmax_mhz"] > 200, result
 
 

