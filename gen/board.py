@@ -48,7 +48,8 @@ MAX_BAUD_ERROR = 0.01
 class Board:
     """A board ``axelram board`` builds for: its amaranth-boards platform, the constraints file
     in ``constraints/``, the bitstream's extension, the :data:`~axelram.gen.fpga.TARGETS` entry
-    of its FPGA, and the macro it gets by default (``params``, ``lanes``)."""
+    of its FPGA, the macro it gets by default (``params``, ``lanes``) and whether keys and
+    queries share the macro's rotator (``share_rotator``, fixed for the board)."""
 
     name: str
     platform: type
@@ -57,6 +58,7 @@ class Board:
     target: str
     params: dict
     lanes: int
+    share_rotator: bool = False
 
     @property
     def constraints_path(self) -> Path:
@@ -71,10 +73,11 @@ BOARDS = {
     # and 8-bit query-table entries (d=16 b=3 needs 6600 cells; 10- and 12-bit entries need 89%
     # and 93% of them and nextpnr does not place them), the score's multiplication in an
     # SB_MAC16 (in fabric it takes the cells that make the design fail to place); 2048 keys
-    # take 29 of its 30 block RAMs with the output FIFO (docs/board.md).
+    # take 29 of its 30 block RAMs with the output FIFO; one rotator for keys and queries (the
+    # second one's FIFOs, in flip-flops on the iCE40, took about 1,000 cells) (docs/board.md).
     "icebreaker": Board("icebreaker", ICEBreakerPlatform, "icebreaker.pcf", "bin", "ice40-up5k",
                         {"d": 16, "b": 2, "in_width": 8, "depth": 2048, "table_width": 8,
-                         "score_multiplier": "dsp"}, 1),
+                         "score_multiplier": "dsp"}, 1, share_rotator=True),
 }
 
 
@@ -103,8 +106,10 @@ class BoardTop(wiring.Component):
     """The board's design: the host link on UART 0 (``rx``, ``tx``), a 1 Hz heartbeat on LED 0,
     everything in the platform's default clock domain (the board oscillator)."""
 
-    def __init__(self, params: Params, *, lanes: int, signs, divisor: int):
-        self._link = HostLink(params, lanes=lanes, signs=signs, divisor=divisor)
+    def __init__(self, params: Params, *, lanes: int, signs, divisor: int,
+                 share_rotator: bool = False):
+        self._link = HostLink(params, lanes=lanes, signs=signs, divisor=divisor,
+                              share_rotator=share_rotator)
         super().__init__({})
 
     @property
@@ -205,7 +210,8 @@ def build(board: str, params: Params, *, lanes: int, signs, sign_source: str, ba
     clock_hz = platform.default_clk_frequency
     divisor = divisor_for(clock_hz, baud)
     out = Path(out)
-    top = BoardTop(params, lanes=lanes, signs=signs, divisor=divisor)
+    top = BoardTop(params, lanes=lanes, signs=signs, divisor=divisor,
+                   share_rotator=spec.share_rotator)
     start = time.perf_counter()
     # The flows' Yosys preparation (gen/synth.py prepare). iCE40: multipliers go to the SB_MAC16
     # DSPs (synth_ice40 maps them to LUTs unless asked: a third of the LUTs of d=8).
@@ -252,7 +258,8 @@ def build(board: str, params: Params, *, lanes: int, signs, sign_source: str, ba
         report = {
             "board": board, "part": TARGETS[spec.target].part,
             "params": {f.name: getattr(params, f.name) for f in fields(params)},
-            "lanes": lanes, "signs": sign_source, "baud": baud, "divisor": divisor,
+            "lanes": lanes, "share_rotator": spec.share_rotator, "signs": sign_source,
+            "baud": baud, "divisor": divisor,
             "baud_actual": clock_hz / divisor, "clock_mhz": clock_mhz,
             "fmax_mhz": fmax_mhz, "margin_mhz": fmax_mhz - clock_mhz,
             "slack_ns": 1e3 / clock_mhz - 1e3 / fmax_mhz,

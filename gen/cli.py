@@ -271,7 +271,7 @@ def _board(args):
     _board_defaults(args, spec.params, spec.lanes)
     if args.signs_port or args.share_rotator:
         raise UsageError("--signs-port and --share-rotator do not apply to a board build (the "
-                         "host link reports the sign ROM and uses the macro's own rotators)")
+                         "host link reports the sign ROM; each board sets share_rotator)")
     p = _params(args)
     lanes = _lanes(args, p)
     signs, source = _signs(args, p.d)

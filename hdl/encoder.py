@@ -6,7 +6,7 @@ from amaranth.lib.wiring import In, Out
 
 from ..golden.params import Params
 from .norm import NormUnit
-from .pipeline import Folded, check_lanes
+from .pipeline import Folded, check_lanes, counter_below
 from .quantizer import Quantizer, ThresholdUnit
 from .stream_rotator import StreamRotator
 
@@ -106,9 +106,11 @@ class KeyEncoder(Folded, wiring.Component):
     @property
     def _scales_depth(self) -> int:
         """Thresholds FIFO entries: the keys whose thresholds are known while an earlier key's
-        beats still wait to be rotated, plus one being written and one of slack."""
+        beats still wait to be rotated, plus one being written and one of slack; and, since a
+        key's place is reserved as its norm enters the threshold unit and free again two cycles
+        after its thresholds leave, the unit's latency and 2."""
         ahead = self._rotator.latency - self._threshold_latency + 1
-        return max(ahead // self.beats, 0) + 2
+        return max(ahead // self.beats, 0) + 2 + self._thresholds.latency + 2
 
     @property
     def latency(self) -> int:
@@ -189,23 +191,30 @@ class KeyEncoder(Folded, wiring.Component):
         # buffer. Both FIFOs' flags are registers, so no handshake runs combinationally from the
         # quantizer back to the input.
         m.submodules.norms = norms = fifo.SyncFIFO(width=len(norm.o.payload.as_value()), depth=2)
+        # The threshold unit never stalls (no handshake reaches its registers' enables): a norm
+        # enters it only with a place reserved in the thresholds FIFO (a counter of the
+        # norms taken and not yet out of the FIFO, a place counting again the cycle after).
+        layout = thresholds.o.payload.shape()
+        m.submodules.scales = scales = fifo.SyncFIFO(width=layout.size, depth=self._scales_depth)
+        taken, popped = Signal(), Signal()
+        _, room = counter_below(m, taken, popped, scales.depth)
+        m.d.sync += popped.eq(scales.r_en & scales.r_rdy)
         m.d.comb += [
             norms.w_en.eq(norm.o.valid),
             norms.w_data.eq(norm.o.payload),
             norm.o.ready.eq(norms.w_rdy),
-            thresholds.i.valid.eq(norms.r_rdy),
+            thresholds.i.valid.eq(norms.r_rdy & room),
             thresholds.i.payload.eq(norms.r_data),
-            norms.r_en.eq(thresholds.i.ready),
+            norms.r_en.eq(room),
+            taken.eq(norms.r_rdy & room),
         ]
-        layout = thresholds.o.payload.shape()
-        m.submodules.scales = scales = fifo.SyncFIFO(width=layout.size, depth=self._scales_depth)
         head = layout(scales.r_data)                    # the key being quantized
         beat = Signal(range(beats))                     # beat index of the rotator's output
         consumed = Signal()
         m.d.comb += [
             scales.w_en.eq(thresholds.o.valid),
             scales.w_data.eq(thresholds.o.payload),
-            thresholds.o.ready.eq(scales.w_rdy),
+            thresholds.o.ready.eq(1),
             quantizer.i.valid.eq(scales.r_rdy & rotator.o.valid & ~to_table),
             quantizer.i.payload.rotated.eq(rotator.o.payload),
             quantizer.i.payload.thresholds.eq(head.thresholds),

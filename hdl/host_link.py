@@ -49,6 +49,9 @@ class HostLink(wiring.Component):
         The macro's sign vector (its ROM), reported by the identify reply.
     divisor : int
         Clock cycles per UART bit (clock frequency / baud rate), at least 4.
+    share_rotator : bool
+        The macro's ``share_rotator`` (one rotator for keys and queries: the link sends one
+        command at a time, so nothing waits for it).
 
     Members
     -------
@@ -61,7 +64,8 @@ class HostLink(wiring.Component):
     rx: In(1, init=1)
     tx: Out(1)
 
-    def __init__(self, params: Params, *, lanes: int | None = None, signs, divisor: int):
+    def __init__(self, params: Params, *, lanes: int | None = None, signs, divisor: int,
+                 share_rotator: bool = False):
         if not isinstance(params, Params):
             raise TypeError(f"params must be a Params, got {params!r}")
         self._lanes = check_lanes(params, lanes)
@@ -70,7 +74,7 @@ class HostLink(wiring.Component):
                             "signs port)")
         self._divisor = check_divisor(divisor)
         self._params = params
-        self._macro = Macro(params, lanes=self._lanes, signs=signs)
+        self._macro = Macro(params, lanes=self._lanes, signs=signs, share_rotator=share_rotator)
         self._identity = protocol.identity_reply(params, self._lanes, signs)
         super().__init__()
 

@@ -34,28 +34,28 @@ class NormUnit(Folded, wiring.Component):
     its output register; one register per tree level, ``params.norm_tree_width(level)`` bits);
     for ``L < d`` an accumulator of ``norm_sq_width`` bits over the key's beats; the
     digit-by-digit square root, one root bit per step; when ``norm_rounded``, the reduced-float
-    encoder in two registered stages (the leading one's position and the bits below it, then
-    the rounding).
-    The root is a ``norm_width``-stage pipeline, or, when ``d / L >= norm_width + 2``
+    encoder in three registered stages (the leading one's position, the bits below it, the
+    rounding).
+    The root is a ``norm_width``-stage pipeline, or, when ``d / L >= 2 norm_width + 2``
     (:attr:`serial_root`: a key's sum cannot come sooner than a root takes), a load, one step
-    per cycle on a single subtractor that reads only registers, and an output register.
+    per two cycles on a single adder whose operands are registers, and an output register.
 
     Latency :attr:`latency` cycles from the transfer of a key's last beat to its ``o.valid``
-    when nothing stalls: ``S + log2(L) + norm_width + 2 norm_rounded`` with ``S`` the squarers'
-    stages (``2 + ceil(log2(in_width))`` in fabric, else 2), plus, when ``L < d``, one for
-    the accumulator and with fabric squarers two for the lane sums' FIFO, and two for the serial
-    root's load and output. Throughput one beat per cycle: keys back to back, one per ``d / L``
-    cycles. ``i.ready`` does not depend on ``i.valid``. For ``L = d`` it is ``~o.valid |
-    o.ready`` (one stall signal for the whole pipeline). For ``L < d`` with hard multipliers it
-    is low exactly when the tree's last register holds a beat and the accumulator cannot take
-    it; with fabric squarers these and the lane tree never stall: a beat enters only with a
-    place reserved for its lane sum in a FIFO of ``S + log2(L) + 3`` places behind them, and
-    ``i.ready`` is low while every place is reserved. Either happens only when
-    the accumulator holds a finished sum that the root does not take: the pipelined root's last
-    stage holds a root that does not move on, or the serial root is still stepping or holds a
-    finished root that its output register (holding a root that does not move on) cannot take.
-    A root moves on when ``o.ready`` is high or, with ``norm_rounded``, when the encoder
-    register is empty or being taken. With ``o.ready`` always
+    when nothing stalls: ``S + log2(L) + norm_width + 3 norm_rounded`` with ``S`` the squarers'
+    stages (``2 + ceil(log2(in_width))`` in fabric, else 2), plus, when ``L < d``, one for the
+    accumulator and with fabric squarers two for the lane sums' FIFO, and for the serial root
+    ``norm_width + 2`` more (the second cycle of every step, its load and output). Throughput
+    one beat per cycle: keys back to back, one per ``d / L`` cycles. ``i.ready`` does not depend
+    on ``i.valid``. For ``L = d`` it is ``~o.valid | o.ready`` (one stall signal for the whole
+    pipeline). For ``L < d`` with hard multipliers it is low exactly when the tree's last
+    register holds a beat and the accumulator cannot take it; with fabric squarers these and the
+    lane tree never stall: a beat enters only with a place reserved for its lane sum in a FIFO
+    of ``S + log2(L) + 3`` places behind them, and ``i.ready`` is low while every place is
+    reserved. Either happens only when the accumulator holds a finished sum that the root does
+    not take: the pipelined root's last stage holds a root that does not move on, or the serial
+    root is still stepping or holds a finished root that its output register (holding a root
+    that does not move on) cannot take. A root moves on when ``o.ready`` is high or, with
+    ``norm_rounded``, when the encoder register is empty or being taken. With ``o.ready`` always
     high, ``i.ready`` never drops.
 
     Operations and flip-flop bits (Yosys ``proc``; after ``opt -full``: 841, 1,452, 3,567,
@@ -63,7 +63,7 @@ class NormUnit(Folded, wiring.Component):
     for ``d = 128``, ``in_width = 16`` (``norm_width`` 23, ``norm_sq_width`` 38, rounded):
 
     =====  ========  ============================  ================  =============
-    ``L``  squarers  adders                        root subtractors  register bits
+    ``L``  squarers  adders                        root adders       register bits
     =====  ========  ============================  ================  =============
     1      1         1 (the accumulator)           1 (serial)        1,144
     2      2         2 (1 + the accumulator)       1 (serial)        2,028
@@ -108,22 +108,22 @@ class NormUnit(Folded, wiring.Component):
 
     @property
     def serial_root(self) -> bool:
-        """Whether the square root is serial: ``beats >= norm_width + 2``, the cycles it needs
-        (one to load the sum, one per root bit, one to hand the root over). Never for
+        """Whether the square root is serial: ``beats >= 2 norm_width + 2``, the cycles it
+        needs (one to load the sum, two per root bit, one to hand the root over). Never for
         ``lanes = d``."""
-        return self.beats >= self._params.norm_width + 2
+        return self.beats >= 2 * self._params.norm_width + 2
 
     @property
     def latency(self) -> int:
         """Cycles from a key's last beat to its ``o.valid``: the squarers' stages, tree levels,
-        the accumulator and with fabric squarers the lane sums' FIFO (``lanes < d``), the serial
-        root's load and
-        output register, root steps and the encoder's two registers (``norm_rounded``)."""
+        the accumulator and with fabric squarers the lane sums' FIFO (``lanes < d``), the root
+        (``norm_width`` stages, or serial ``2 norm_width + 2`` cycles) and the encoder's three
+        registers (``norm_rounded``)."""
         p = self._params
         folded = self.beats > 1
         fifo = self._LANE_SUMS_FIFO * self._fabric_squarers
-        return (self._front_stages + (fifo + 1) * folded + 2 * self.serial_root
-                + p.norm_width
+        root = 2 * p.norm_width + 2 if self.serial_root else p.norm_width
+        return (self._front_stages + (fifo + 1) * folded + root
                 + self._ENCODER_STAGES * p.norm_rounded)
 
     @property
@@ -198,17 +198,20 @@ class NormUnit(Folded, wiring.Component):
         m.d.sync += outstanding.eq(outstanding + entered - taken)
 
     def _squares(self, m, advance):
-        """The sum of the beat's squares: a register before the squarers, the squarers (shift-
-        and-add stages, or a multiplier and its output register), one register per tree
-        level."""
+        """The sum of the beat's squares: a register before the squarers (the magnitudes, for
+        shift-and-add squarers), the squarers (shift-and-add stages, or a multiplier and its
+        output register), one register per tree level."""
         p = self._params
         stage = partial(register, m, advance)
-        beat = [stage(k, k.shape()) for k in self.i.payload]
         if self._fabric_squarers:
-            # Every partial sum of k**2's shifted terms is at most k**2: one width for all.
+            # k**2 = |k|**2: the magnitudes are registered, so that no negation comes before
+            # the first partial products. Every partial sum of the shifted terms is at most
+            # k**2: one width for all.
+            beat = [stage(abs(k), unsigned(p.in_width)) for k in self.i.payload]
             square_stage = partial(register, m, advance, shape=p.norm_tree_width(0))
-            values = [shift_add_mul(abs(k), abs(k), square_stage) for k in beat]
+            values = [shift_add_mul(k, k, square_stage) for k in beat]
         else:
+            beat = [stage(k, k.shape()) for k in self.i.payload]
             values = [stage(k * k, p.norm_tree_width(0)) for k in beat]
         level = 0
         while len(values) > 1:
@@ -220,14 +223,17 @@ class NormUnit(Folded, wiring.Component):
     def _accumulate(self, m, lane_sums, sums):
         """The key's sum of squares over its beats, from the beats' sums: one sum per key."""
         beats = self.beats
-        # `phase` counts the key's beats; the first beat replaces the previous key's sum.
-        # Partial sums of at most d squares fit norm_sq_width bits: nothing can overflow.
+        # `phase` counts the key's beats; the first beat (`first`, a flag beside `phase`, so
+        # that no comparison comes before the adder) replaces the previous key's sum. Partial
+        # sums of at most d squares fit norm_sq_width bits: nothing can overflow.
         phase = Signal(range(beats))
+        first = Signal(init=1)
         m.d.comb += lane_sums.ready.eq(~sums.valid | sums.ready)
         with m.If(lane_sums.valid & lane_sums.ready):
             m.d.sync += [
-                sums.payload.eq(Mux(phase == 0, 0, sums.payload) + lane_sums.payload),
+                sums.payload.eq(Mux(first, 0, sums.payload) + lane_sums.payload),
                 phase.eq(Mux(phase == beats - 1, 0, phase + 1)),
+                first.eq(phase == beats - 1),
                 sums.valid.eq(phase == beats - 1),
             ]
         with m.Elif(sums.ready):
@@ -240,56 +246,64 @@ class NormUnit(Folded, wiring.Component):
         stage = partial(register, m, advance)
         radicand = Signal(2 * width)
         m.d.comb += radicand.eq(norm_sq << (2 * p.norm_frac))
-        rem, root, rest = Const(0, 1), Const(0, 1), radicand
+        rem, lag, rest = Const(-1, signed(1)), Const(0, 0), radicand
         for i in reversed(range(width)):
-            rem, root = _root_step(rem, root, rest[2 * i:2 * i + 2])
-            rem = stage(rem, width - i + 1)
-            root = stage(root, width - i)
+            rem, lag = _root_step(rem, lag, rest[2 * i:2 * i + 2], width - i + 2)
+            rem, lag = stage(rem, signed(width - i + 2)), stage(lag, width - i)
             if i:
                 rest = stage(rest[:2 * i], 2 * i)
-        return root
+        # The root is the last lag and the last bit; the lag's top bit is q's initial 0.
+        return Cat(~rem[-1], lag)[:width]
 
     def _serial_root(self, m, sums, roots):
-        """The roots of the sums, one :func:`_root_step` per cycle: ``norm_width + 2`` cycles
-        each.
+        """The roots of the sums, one :func:`_root_step` per two cycles: ``2 norm_width + 2``
+        cycles each.
 
         A sum is loaded (remainder and root cleared) when the stepper is idle and holds no
         finished root; ``left`` counts the steps still to do; a finished root moves to the
         output register ``roots.payload`` once that is free. Every condition the stepper's
-        registers load on is a function of three registers (``sums.valid``, ``idle``,
-        ``finished``): the output's handshake reaches only the output register. The subtractor
-        reads only registers. The sum's radicand bits leave ``rest`` from the top, two per
-        step; its ``2 * norm_frac`` zero bits below come in as the shifted-in zeros. Registers:
-        remainder ``W + 1``, root ``W``, output ``W``, radicand ``2 * (W - norm_frac)`` bits for
-        ``W = norm_width`` (108 for d=128, in_width=16), a step counter and three flags.
+        registers load on is a function of four registers (``sums.valid``, ``idle``,
+        ``finished``, ``adding``): the output's handshake reaches only the output register. A
+        step's first cycle registers the adder's operand from the remainder's sign (and takes
+        the root bit), its second adds: the adder reads only registers, and no signal that its
+        sum forms fans out in the same cycle. The sum's radicand bits leave ``rest`` from the
+        top, two per step; its ``2 * norm_frac`` zero bits below come in as the shifted-in
+        zeros. Registers: remainder and operand ``W + 2`` each, root ``W - 1`` (its last bit is
+        the remainder's sign), output ``W``, radicand ``2 * (W - norm_frac)`` bits for ``W =
+        norm_width`` (133 for d=128, in_width=16), a step counter and four flags.
         """
         p = self._params
         width = p.norm_width
-        rem = Signal(width + 1)
-        root = Signal(width)
+        rem = Signal(signed(width + 2))
+        addend = Signal(signed(width + 2))
+        lag = Signal(width - 1)             # the root without its last bit (_root_addend)
         rest = Signal(2 * (width - p.norm_frac))
         left = Signal(range(width + 1))
         idle, finished, take, hand_over = Signal(init=1), Signal(), Signal(), Signal()
+        adding = Signal()                   # the step's second cycle
         m.d.comb += [
             sums.ready.eq(idle & ~finished),
             take.eq(sums.valid & sums.ready),
             hand_over.eq(finished & (~roots.valid | roots.ready)),
         ]
-        next_rem, next_root = _root_step(rem, root, rest[-2:])
+        next_addend, root = _root_addend(rem, lag, width + 2)
         with m.If(take):
-            m.d.sync += [rem.eq(0), root.eq(0), rest.eq(sums.payload), left.eq(width),
-                         idle.eq(0)]
+            m.d.sync += [rem.eq(-1), lag.eq(0), rest.eq(sums.payload), left.eq(width),
+                         idle.eq(0), adding.eq(0)]
+        with m.Elif(~idle & ~adding):
+            m.d.sync += [addend.eq(next_addend), lag.eq(root), adding.eq(1)]
         with m.Elif(~idle):
             m.d.sync += [
-                rem.eq(next_rem),
-                root.eq(next_root),
+                rem.eq((Cat(rest[-2:], rem).as_signed() + addend)[:width + 2]),
                 rest.eq(rest << 2),
                 left.eq(left - 1),
+                adding.eq(0),
             ]
             with m.If(left == 1):
                 m.d.sync += [idle.eq(1), finished.eq(1)]
         with m.If(hand_over):
-            m.d.sync += [roots.payload.eq(root), roots.valid.eq(1), finished.eq(0)]
+            m.d.sync += [roots.payload.eq(Cat(~rem[-1], lag)), roots.valid.eq(1),
+                         finished.eq(0)]
         with m.Elif(roots.ready):
             m.d.sync += roots.valid.eq(0)
 
@@ -312,13 +326,13 @@ class NormUnit(Folded, wiring.Component):
             return 1 + shift_add_depth(self._params.in_width)
         return 2
 
-    # The reduced-float encoder: the leading one's position and the bits below it, then the
-    # rounding (an incrementer and the renormalization), each a registered stage.
-    _ENCODER_STAGES = 2
+    # The reduced-float encoder: the leading one's position, the bits below it (a shift by that
+    # position), the rounding (an incrementer and the renormalization), each a registered stage.
+    _ENCODER_STAGES = 3
 
     def _encode(self, m, advance, norm):
         """``o.payload`` from the norm: the norm itself, or (``advance`` the registers' load
-        condition) the norm and its reduced float, through the encoder's two stages."""
+        condition) the norm and its reduced float, through the encoder's three stages."""
         p = self._params
         if not p.norm_rounded:
             m.d.comb += [self.o.payload.norm.eq(norm), self.o.payload.field.eq(norm)]
@@ -330,11 +344,13 @@ class NormUnit(Folded, wiring.Component):
         width, mantissa = p.norm_width, p.norm_mantissa
         stage = partial(register, m, advance)
         e0 = Signal(range(width - mantissa + 1))
-        t = Signal(mantissa + 1)
-        m.d.comb += [e0.eq(0), t.eq(norm << 1)]
+        m.d.comb += e0.eq(0)
         for e in range(1, width - mantissa + 1):
             with m.If(norm[mantissa + e - 1]):
-                m.d.comb += [e0.eq(e), t.eq(norm[e - 1:mantissa + e])]
+                m.d.comb += e0.eq(e)
+        e0, held = stage(e0, e0.shape()), stage(norm, width)
+        t = Signal(mantissa + 1)
+        m.d.comb += t.eq((held << 1) >> e0)
         e0, t = stage(e0, e0.shape()), stage(t, t.shape())
         rounded = Signal(mantissa + 1)
         m.d.comb += rounded.eq((t + 1) >> 1)
@@ -343,21 +359,36 @@ class NormUnit(Folded, wiring.Component):
         m.d.comb += exponent.eq(e0 + carry)
         field = Cat(Mux(carry, rounded >> 1, rounded)[:mantissa], exponent)
         m.d.comb += [
-            self.o.payload.norm.eq(stage(stage(norm, width), width)),
+            self.o.payload.norm.eq(stage(stage(held, width), width)),
             self.o.payload.field.eq(stage(field, p.norm_field_width)),
         ]
 
 
-def _root_step(rem, root, pair):
-    """One digit of the square root of a radicand taken two bits at a time from the top.
+def _root_step(rem, lag, pair, width: int):
+    """One digit of the square root of a radicand taken two bits at a time from the top,
+    non-restoring.
 
-    ``rem`` is the remainder and ``root`` the root so far, ``pair`` the next two radicand bits:
-    the trial remainder ``R = rem << 2 | pair`` takes the root bit 1 when ``R >= 4 root + 1``,
-    then ``R -= 4 root + 1``. Returns ``(remainder, root << 1 | bit)``. Invariant after step
-    ``i`` (counting down): ``R = n - q**2 >> 2i < 2**(W - i + 1)`` for a ``W``-bit root ``q`` of
-    ``n``, so the remainder needs ``W - i + 1`` bits.
+    ``rem`` is the signed remainder; the root so far is ``q = lag << 1 | (rem >= 0)``: its
+    last bit, 1 when the step that made it left a non-negative remainder, is read from
+    ``rem``'s sign, so no register waits for the adder's sign to form a root bit. With
+    ``pair`` the next two radicand bits and ``R = rem << 2 | pair``, the new remainder is
+    ``R - (4q + 1)`` if ``rem >= 0``, else ``R + (4q + 3)``: one adder of ``R`` and
+    :func:`_root_addend`. The root bits are those of the restoring method (``R >= 4q + 1``).
+    Start from ``rem = -1``, ``lag = 0`` (which is ``q = 0``). Returns ``(remainder, q)``,
+    ``q`` the next step's ``lag``; the remainder ``signed(width)``: after step ``i`` (counting
+    down) of a ``W``-bit root it lies in ``[-2**(W - i + 1), 2**(W - i + 1))``, so ``width =
+    W - i + 2`` holds it, and ``q`` has ``width - 2`` bits.
     """
-    trial = Cat(pair, rem)
-    diff = trial - Cat(Const(1, 2), root)
-    fits = diff >= 0
-    return Mux(fits, diff, trial), Cat(fits, root)
+    addend, root = _root_addend(rem, lag, width)
+    return (Cat(pair, rem).as_signed() + addend)[:width].as_signed(), root
+
+
+def _root_addend(rem, lag, width: int):
+    """The operand of a root step's adder, ``-(4q + 1)`` or ``4q + 3`` (``Cat(0b11, q ^ s,
+    s...)`` in ``width`` bits, ``s`` all ones when ``rem >= 0``), and ``q`` (:func:`_root_step`).
+    """
+    subtract = ~rem[-1]
+    root = Cat(subtract, lag)
+    addend = Cat(Const(3, 2), root ^ subtract.replicate(len(root)),
+                 subtract.replicate(width - 2 - len(root))).as_signed()
+    return addend, root

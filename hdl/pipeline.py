@@ -1,11 +1,22 @@
-"""What the pipelined blocks share: one stall signal for the whole pipeline, lanes, and a FIFO
-in distributed RAM."""
+"""What the pipelined blocks share: one stall signal for the whole pipeline, lanes, and FIFOs
+whose outputs come from registers."""
 
-from amaranth.hdl import Signal
-from amaranth.lib import fifo, wiring
+from amaranth.hdl import Cat, Elaboratable, Module, Mux, Signal
+from amaranth.lib import fifo, memory, wiring
 from amaranth.lib.wiring import Out
 
-__all__ = ["stall_pipeline", "register", "check_lanes", "Folded", "DistributedFIFO", "flow"]
+__all__ = ["stall_pipeline", "register", "counter_below", "check_lanes", "Folded",
+           "DistributedFIFO", "BlockFIFO", "fast_fifo", "DISTRIBUTED_DEPTH", "BLOCK_SLICE_BITS",
+           "flow"]
+
+#: The deepest FIFO that :func:`fast_fifo` keeps in distributed RAM: four 16-entry RAM cells per
+#: bit, a multiplexer of one LUT level before the read register. A 266-entry one (17 cells)
+#: had four levels: 7 ns, the one-lane d=128 rotator alone at 142 MHz.
+DISTRIBUTED_DEPTH = 64
+
+#: Column slice of a :class:`BlockFIFO`: the widest ECP5 block RAM port (DP16KD 1024 x 18)
+#: whose output register the FPGA flow folds.
+BLOCK_SLICE_BITS = 18
 
 
 def flow(shape) -> wiring.Signature:
@@ -23,14 +34,114 @@ class DistributedFIFO(fifo.SyncFIFOBuffered):
     inferred memory, and the unregistered output takes 5.6 ns from the clock on the ECP5: that
     alone caps any path that starts at a block RAM near 150 MHz. A FIFO on a fast path therefore
     sits in LUT RAM, which costs LUTs (a ``depth x width`` FIFO: ``ceil(depth/16) * width/4``
-    16x4 RAM cells and a read multiplexer).
+    16x4 RAM cells and a read multiplexer). Latency :attr:`LATENCY` = 2 cycles from a write
+    into the empty FIFO to ``r_rdy``.
     """
+
+    LATENCY = 2
 
     def elaborate(self, platform):
         m = super().elaborate(platform)
         if self.depth > 1:
             m.submodules.storage.attrs["ram_style"] = "distributed"
         return m
+
+
+class BlockFIFO(Elaboratable):
+    """A synchronous FIFO in block RAM whose outputs come from registers, for a writer that
+    reserves its places: a deep FIFO on a fast path.
+
+    The writer never writes into a full FIFO (``depth`` entries written and not read): there is
+    no ``w_rdy``, so no count of the entries sits between ``r_en`` and the write (the rotator
+    reserves each beat's place before its vector enters). The entries wait in memories of at
+    most :data:`BLOCK_SLICE_BITS` bits (column slices) behind two registers: the RAM's read
+    register, then one with no enable and no reset that the ECP5 flow folds into the block
+    RAM's output register (``REGMODE = OUTREG``, :func:`axelram.gen.fpga.fold_output_registers`,
+    which leaves 36-bit ports alone: hence the slices). Reads are issued ahead, one per cycle
+    while the RAM holds an entry not yet read (``available``, a register) and a place is free
+    for it (``claimed`` counts the places taken), into a :class:`DistributedFIFO` of
+    :attr:`BUFFER` entries whose output is this FIFO's. Nothing collides: an entry is read at
+    the earliest the cycle after it is written.
+
+    Latency :attr:`LATENCY` = 5 cycles from an entry's write (into an empty FIFO) to ``r_rdy``
+    (the read issued, the RAM, the output register, the buffer's two); throughput one entry per
+    cycle. ``r_rdy`` comes from a register.
+
+    Attributes
+    ----------
+    w_data : Signal(width), in
+    w_en : Signal(), in
+    r_data : Signal(width), out
+    r_rdy : Signal(), out
+    r_en : Signal(), in
+    """
+
+    LATENCY = 5
+    #: Buffer places: a read's place is taken from its issue until the cycle after its entry
+    #: leaves, 5 cycles at one read per cycle.
+    BUFFER = 5
+
+    def __init__(self, *, width: int, depth: int):
+        self.width, self.depth = width, depth
+        self.w_data, self.w_en = Signal(width), Signal()
+        self.r_data, self.r_rdy, self.r_en = Signal(width), Signal(), Signal()
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.buffer = buffer = DistributedFIFO(width=self.width, depth=self.BUFFER)
+        pop, issue = Signal(), Signal()
+        stored = Signal(range(self.depth + 1))          # in the RAM, not yet read
+        available = Signal()                            # stored != 0
+        claimed = Signal(range(self.BUFFER + 1))
+        produce = Signal(range(self.depth))
+        consume = Signal(range(self.depth))
+        m.d.comb += [
+            self.r_rdy.eq(buffer.r_rdy),
+            self.r_data.eq(buffer.r_data),
+            buffer.r_en.eq(self.r_en),
+            pop.eq(buffer.r_rdy & self.r_en),
+            issue.eq(available & (claimed != self.BUFFER)),
+        ]
+        m.d.sync += [
+            stored.eq(stored + self.w_en - issue),
+            # stored + w_en - issue != 0, with no adder before the choice on `issue`.
+            available.eq(Mux(issue, (stored >= 2) | (available & self.w_en),
+                             available | self.w_en)),
+            claimed.eq(claimed + issue - pop),
+        ]
+        with m.If(self.w_en):
+            m.d.sync += produce.eq(Mux(produce == self.depth - 1, 0, produce + 1))
+        with m.If(issue):
+            m.d.sync += consume.eq(Mux(consume == self.depth - 1, 0, consume + 1))
+
+        # Each slice: an asynchronous read port and an explicit register with the read's
+        # enable, which Yosys merges into the block RAM's read register (no_rw_check: nothing
+        # collides), then the output register.
+        outputs = []
+        for lo in range(0, self.width, BLOCK_SLICE_BITS):
+            hi = min(lo + BLOCK_SLICE_BITS, self.width)
+            mem = memory.Memory(shape=hi - lo, depth=self.depth, init=[],
+                                attrs={"no_rw_check": 1, "ram_style": "block"})
+            m.submodules[f"storage_{lo // BLOCK_SLICE_BITS}"] = mem
+            wr, rd = mem.write_port(), mem.read_port(domain="comb")
+            ram_data = Signal(hi - lo, reset_less=True, name=f"ram_data_{lo // BLOCK_SLICE_BITS}")
+            out_data = Signal(hi - lo, reset_less=True, name=f"out_data_{lo // BLOCK_SLICE_BITS}")
+            m.d.comb += [wr.addr.eq(produce), wr.data.eq(self.w_data[lo:hi]), wr.en.eq(self.w_en),
+                         rd.addr.eq(consume)]
+            with m.If(issue):
+                m.d.sync += ram_data.eq(rd.data)
+            m.d.sync += out_data.eq(ram_data)
+            outputs.append(out_data)
+        read, arriving = Signal(), Signal()
+        m.d.sync += [read.eq(issue), arriving.eq(read)]
+        m.d.comb += [buffer.w_en.eq(arriving), buffer.w_data.eq(Cat(outputs))]
+        return m
+
+
+def fast_fifo(depth: int) -> type:
+    """The FIFO class for ``depth`` entries on a fast path: :class:`DistributedFIFO` up to
+    :data:`DISTRIBUTED_DEPTH`, else :class:`BlockFIFO` (its ``LATENCY`` is 5 cycles, not 2)."""
+    return DistributedFIFO if depth <= DISTRIBUTED_DEPTH else BlockFIFO
 
 
 class Folded:
@@ -49,6 +160,24 @@ class Folded:
     def beats(self) -> int:
         """Beats per vector, ``d / lanes``: the cycles between vectors at full rate."""
         return self._params.d // self._lanes
+
+
+def counter_below(m, up, down, limit: int) -> tuple[Signal, Signal]:
+    """A counter that ``up`` and ``down`` (one bit each, the same cycle) move by +1 and -1,
+    from 0, and a register that holds ``count < limit``; returns both.
+
+    The flag is chosen by ``up`` and ``down`` among comparisons of the counter's register with
+    constants, so no handshake that drives them reaches the counter's adder on its way to the
+    flag (a handshake into an adder and a comparison was the critical path of several
+    credit counters)."""
+    count = Signal(range(limit + 2))
+    below = Signal(init=limit > 0)
+    m.d.sync += [
+        count.eq(count + up - down),
+        below.eq(Mux(up & ~down, count < limit - 1,
+                     Mux(~up & down, count < limit + 1, count < limit))),
+    ]
+    return count, below
 
 
 def check_lanes(params, lanes) -> int:

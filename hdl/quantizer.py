@@ -95,8 +95,9 @@ class Quantizer(Folded, wiring.Component):
     in bits ``[j*b, (j+1)*b)``; the row is valid after the key's last beat. Beats are counted
     from reset.
 
-    Latency 2 cycles (magnitudes, then comparators and row) from the transfer of
-    a key's last beat to its row, 1 when ``b = 1``; throughput one beat per cycle, one key per
+    Latency 3 cycles (magnitudes; the comparisons' upper and lower halves; the comparisons and
+    their count into the row) from the transfer of a key's last beat to its row, 1 when
+    ``b = 1``; throughput one beat per cycle, one key per
     ``d / L`` cycles. ``i.ready`` is low only while a finished row waits on ``o``. Matches
     :func:`axelram.golden.fixed.quantize` followed by :func:`axelram.golden.fixed.pack_rows`.
 
@@ -105,11 +106,12 @@ class Quantizer(Folded, wiring.Component):
     ``|y| << compare_shift > boundaries_fixed[m] * N``). The ``2**(b-1) - 1`` thresholds come
     once per key from :class:`ThresholdUnit` and are shared by all ``d`` coordinates. The
     codebook is symmetric, so each coordinate needs only ``2**(b-1) - 1`` magnitude
-    comparators of ``compare_width`` bits and its sign, ``L * (2**(b-1) - 1)`` in all instead of
+    comparators of ``compare_width`` bits (each in two registered halves) and its sign,
+    ``L * (2**(b-1) - 1)`` in all instead of
     the paper's ``d * (2**b - 1)``: 384 versus 896 for ``d = 128, b = 3`` and ``L = d``, 3 for
     ``L = 1``. ``b = 1`` has no comparator (the index is the sign). Registers: the row
-    (``row_width`` bits) and, when ``b > 1``, one stage of ``L`` magnitudes, signs, thresholds
-    and the field.
+    (``row_width`` bits) and, when ``b > 1``, a stage of ``L`` magnitudes, signs, thresholds
+    and the field, then one of the ``3 L (2**(b-1) - 1)`` half comparisons, signs and the field.
 
     Parameters
     ----------
@@ -145,7 +147,7 @@ class Quantizer(Folded, wiring.Component):
 
     @property
     def latency(self) -> int:
-        return 1 if self._params.half == 1 else 2
+        return 1 if self._params.half == 1 else 3
 
     def elaborate(self, platform):
         p, lanes = self._params, self._lanes
@@ -175,13 +177,24 @@ class Quantizer(Folded, wiring.Component):
             magnitudes = [stage(abs(value), p.compare_width) for value in y]
             negative = [stage(value, 1) for value in negative]
             field = stage(field, p.norm_field_width)
-            # Second cycle: the thresholds ascend, so the comparisons form a thermometer code and
-            # c is their count. Index half + c (non-negative) or half - 1 - c (negative) is
+            # Second cycle: each comparison in two halves, the upper halves' > and == and the
+            # lower halves' >, so that no carry chain spans the comparison's width. Third
+            # cycle: the comparisons; the thresholds ascend, so they form a thermometer code,
+            # and c is its count. Index half + c (non-negative) or half - 1 - c (negative) is
             # Cat(c, 1) with every bit inverted for a negative coordinate.
-            counts = [
-                tree_sum(magnitude > theta for theta in thresholds)[:p.b - 1]
-                for magnitude in magnitudes
-            ]
+            split = p.compare_width // 2
+
+            def halves(magnitude, theta):
+                return stage(Cat(magnitude[split:] > theta[split:],
+                                 magnitude[split:] == theta[split:],
+                                 magnitude[:split] > theta[:split]), 3)
+
+            parts = [[halves(magnitude, theta) for theta in thresholds]
+                     for magnitude in magnitudes]
+            negative = [stage(value, 1) for value in negative]
+            field = stage(field, p.norm_field_width)
+            counts = [tree_sum(above | equal & below for above, equal, below in lane)[:p.b - 1]
+                      for lane in parts]
         else:
             counts = [Const(0, 0)] * lanes
         indices = Cat(*(Cat(count, Const(1, 1)) ^ sign.replicate(p.b)

@@ -5,7 +5,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..golden.params import Params
-from .pipeline import DistributedFIFO, Folded, check_lanes
+from .pipeline import DistributedFIFO, Folded, check_lanes, fast_fifo
 
 __all__ = ["StreamRotator"]
 
@@ -35,12 +35,12 @@ class StreamRotator(Folded, wiring.Component):
     before the vector enters, with extra places for a consumer that starts late (``ready_after``).
     A vector enters at a slot boundary, or at once when the core is empty.
 
-    Latency :attr:`latency` ``= d/L + log2(d) + d/L + 4`` when ``L < d`` (``log2(d) + 2`` when
-    ``L = d``) cycles from the transfer of a vector's first input beat to its first output
+    Latency :attr:`latency` ``= d/L + log2(d) + d/L + 2 + F`` when ``L < d`` (``log2(d) + F``
+    when ``L = d``) cycles from the transfer of a vector's first input beat to its first output
     beat, the rotator empty and nothing stalling: the vector's beats arrive (and the last one
     is written into the input FIFO), then the core (:attr:`core_latency`), then the output
-    FIFO's two cycles. Throughput one vector per ``d / L`` cycles (one beat per cycle).
-    ``i.ready`` and ``o.valid`` come from registers.
+    FIFO's ``F``: 2 cycles, 5 in block RAM. Throughput one vector per ``d / L`` cycles (one
+    beat per cycle). ``i.ready`` and ``o.valid`` come from registers.
 
     Arithmetic: ``log2(L) * L/2`` butterflies (adder and subtractor) across the lanes plus
     ``log2(d/L) * L`` in the SDF stages, ``(L/2) log2(L) + L log2(d/L)`` in all (d=128: 7 for
@@ -50,7 +50,8 @@ class StreamRotator(Folded, wiring.Component):
     ``params.fwht_width(s)`` bits for its butterfly level ``s`` (d=128 and L = 1, 2, 32, 128:
     127, 126, 96, 0 words; 2406, 2508, 2240, 0 bits at in_width=16); plus ``L * log2(d)``
     pipeline register words (one per lane and butterfly level). The FIFOs are in distributed
-    RAM (:class:`~axelram.hdl.pipeline.DistributedFIFO`). Every level is
+    RAM, or in block RAM beyond 64 places (:func:`~axelram.hdl.pipeline.fast_fifo`; both at
+    d=128 and one lane). Every level is
     ``params.fwht_width(level)`` bits wide, so nothing overflows.
 
     Parameters
@@ -96,22 +97,40 @@ class StreamRotator(Folded, wiring.Component):
     @property
     def latency(self) -> int:
         """The input's ``d/L + 1`` cycles when folded (a vector enters once its last beat is
-        written into the input FIFO), the core, the output FIFO's 2."""
-        return (self.beats + 1 if self.beats > 1 else 0) + self.core_latency + self._OUTPUT_FIFO
+        written into the input FIFO), the core, the output FIFO's (2, or 5 in block RAM)."""
+        return self._input_latency + self.core_latency + self._output_fifo.LATENCY
 
     @property
     def output_depth(self) -> int:
-        """Output FIFO places: ``core_latency + 2 + d/L``, plus the cycles a late consumer
-        waits, ``ready_after + d/L - 1 - latency`` when positive.
+        """Output FIFO places: ``core_latency + F + C + d/L``, plus the cycles a late consumer
+        waits, ``ready_after + d/L - 1 - latency`` when positive; ``F`` is the FIFO's latency
+        from write to output valid, ``C`` the cycles a freed place takes to count (1, 2 when
+        folded).
 
         A vector enters only when its ``d/L`` beats find places no earlier beat holds. With an
-        always-ready consumer a beat holds its place from its vector's entry until 3 cycles
-        after it leaves the core (FIFO write, FIFO output, the credit register), so the beats
-        of earlier vectors hold ``core_latency + 2`` places whenever a vector enters (the sum
-        over a vector's beats ``k`` of ``floor((core_latency + 2 + k) / (d/L))``, which is
-        Hermite's identity), and a consumer late by ``W`` cycles holds ``W`` more."""
-        wait = max(self._ready_after + self.beats - 1 - self.latency, 0)
-        return self.core_latency + self._OUTPUT_FIFO + self.beats + wait
+        always-ready consumer a beat holds its place from its vector's entry until ``F + C + 1``
+        cycles after it leaves the core (FIFO write and latency; the registered handshake, the
+        credit register, and when folded ``room``, which the retimed ``start`` reads), so the
+        beats of earlier vectors hold ``core_latency + F + C`` places whenever a vector enters
+        (the sum over a vector's beats ``k`` of ``floor((core_latency + F + C + k) / (d/L))``,
+        which is Hermite's identity), and a consumer late by ``W`` cycles holds ``W`` more."""
+        return self._output_places(self._output_fifo.LATENCY)
+
+    @property
+    def _output_fifo(self) -> type:
+        """:func:`~axelram.hdl.pipeline.fast_fifo` for the places the FIFO needs in distributed
+        RAM (d=128 at one lane needs 266: a block RAM FIFO)."""
+        return fast_fifo(self._output_places(DistributedFIFO.LATENCY))
+
+    def _output_places(self, fifo_latency: int) -> int:
+        latency = self._input_latency + self.core_latency + fifo_latency
+        wait = max(self._ready_after + self.beats - 1 - latency, 0)
+        credit = 2 if self.beats > 1 else 1
+        return self.core_latency + fifo_latency + credit + self.beats + wait
+
+    @property
+    def _input_latency(self) -> int:
+        return self.beats + 1 if self.beats > 1 else 0
 
     @property
     def capacity(self) -> int:
@@ -119,7 +138,6 @@ class StreamRotator(Folded, wiring.Component):
         collect = self._INPUT_FIFO + self.beats if self.beats > 1 else 0
         return collect + self.core_latency + self.output_depth
 
-    _OUTPUT_FIFO = 2    # SyncFIFOBuffered: write to output valid
     _INPUT_FIFO = 4     # input FIFO places beyond a vector's beats (two for the registered input)
 
     @property
@@ -138,17 +156,20 @@ class StreamRotator(Folded, wiring.Component):
         # freely while the core holds a beat and rests at 0 when it is empty (`flush`: cycles
         # until the last beat fed has left the core), so that an idle rotator takes a vector at
         # once. Folded, `start` and `feed` (the input FIFO's read enable) are registers.
-        m.submodules.beats_out = out = DistributedFIFO(
+        m.submodules.beats_out = out = self._output_fifo(
             width=lanes * p.rotated_width, depth=self.output_depth)
         free = Signal(range(self.output_depth + 1), init=self.output_depth)  # unreserved
         room = Signal(init=1)                               # free >= beats (one beat each)
         phase = Signal(range(beats))
         start = Signal()
         feed = Signal()
-        free_next = free - Mux(start, beats, 0) + (self.o.valid & self.o.ready)
-        m.d.sync += free.eq(free_next)
+        # A beat's place is free again two cycles after the beat leaves: the consumer's
+        # handshake loads `popped` only.
+        popped = Signal()
+        free_next = free - Mux(start, beats, 0) + popped
+        m.d.sync += [popped.eq(self.o.valid & self.o.ready), free.eq(free_next),
+                     room.eq(free_next >= beats)]
         if beats == 1:
-            m.d.sync += room.eq(free_next >= beats)
             m.d.comb += [self.i.ready.eq(room), start.eq(self.i.valid & room), feed.eq(start)]
             beat_in = self.i.payload
         else:
@@ -156,8 +177,9 @@ class StreamRotator(Folded, wiring.Component):
             # later, so the FIFO's write enables come from a flip-flop. `i.ready` is a register
             # too: `occupied` (the FIFO's level plus the beat in the input register) leaves a
             # place below the FIFO's depth for a beat accepted in the cycle it is compared.
-            m.submodules.beats_in = collect = DistributedFIFO(
-                width=lanes * p.in_width, depth=self._INPUT_FIFO + beats)
+            depth = self._INPUT_FIFO + beats
+            m.submodules.beats_in = collect = fast_fifo(depth)(width=lanes * p.in_width,
+                                                               depth=depth)
             arrived = Signal(range(beats))                      # index of the next input beat
             whole = Signal(range(collect.depth // beats + 1))   # complete vectors in the FIFO
             running = Signal()                                  # a vector is being fed
@@ -184,26 +206,33 @@ class StreamRotator(Folded, wiring.Component):
             # `start` and `feed` are registers too: each is loaded with its own condition on
             # the other registers' next values, so it holds what that condition is in its cycle
             # (a retiming: the same behavior), and the FIFO's read enable comes from a register.
-            whole_next, running_next = Signal.like(whole), Signal()
-            phase_next, room_next = Signal.like(phase), Signal()  # room: free >= beats
+            # So that each condition is a LUT or two of registers, `drained` (flush = 0) and
+            # `last` (phase = d/L - 1) are flags beside their counters, and the condition reads
+            # `room` (free >= d/L now) for the next cycle's: with no vector starting, `free` can
+            # only grow (the places freed now count a cycle late).
+            drained = Signal(init=1)
+            last = Signal()
+            whole_next, running_next, restart = Signal.like(whole), Signal(), Signal()
             m.d.comb += [
                 whole_next.eq(whole + last_in - start),
-                running_next.eq(Mux(start, 1, running & (phase != beats - 1))),
-                phase_next.eq(Mux(~feed & (flush == 0), 0,
-                                  Mux(phase == beats - 1, 0, phase + 1))),
-                room_next.eq(free_next >= beats),
+                running_next.eq(Mux(start, 1, running & ~last)),
+                restart.eq((~feed & drained) | last),       # phase returns to 0
             ]
-            start_next = ~running_next & (whole_next != 0) & room_next & (phase_next == 0)
+            start_next = ~running_next & (whole_next != 0) & room & restart
             m.d.sync += [
                 whole.eq(whole_next),
                 running.eq(running_next),
-                flush.eq(Mux(feed, core, Mux(flush != 0, flush - 1, 0))),
-                phase.eq(phase_next),
+                flush.eq(Mux(feed, core, Mux(drained, 0, flush - 1))),
+                drained.eq(~feed & (flush <= 1)),
+                phase.eq(Mux(restart, 0, phase + 1)),
+                last.eq(~restart & (phase == beats - 2)),
                 start.eq(start_next),
                 feed.eq(start_next | running_next),
             ]
-            # A vector's last beat is readable 2 cycles after it is written, by when (d/L >= 2)
-            # the vector's earlier beats have been fed.
+            # A vector's first beat is fed the cycle after its last one is written, beat k k
+            # cycles later: beat k is readable F cycles after it is written (the FIFO's
+            # LATENCY: 2, or 5 in block RAM from 61 beats on), at most d/L - 1 - k cycles before
+            # the last one, so in time since F <= d/L.
             beat_in = data.ArrayLayout(signed(p.in_width), lanes)(collect.r_data)
         valid = feed
         for _ in range(core):

@@ -31,9 +31,8 @@ VARIANTS = {
     "frac0": {"norm_frac": 0},
     "exact": {"norm_mantissa": 0},
     "m6": {"norm_mantissa": 6},
-    # d=16, in_width=8: norm_width 15, one root step fewer than beats at lanes=1: one cycle
-    # short of the serial root's norm_width + 2, so the root is pipelined. ("exact" at d=16,
-    # in_width=8 is the serial root with no cycle to spare: norm_width 14.)
+    # d=32, in_width=8: norm_width 15, 32 beats at lanes=1: exactly the serial root's
+    # 2 norm_width + 2 cycles per key.
     "frac5": {"norm_frac": 5},
     # Squarers in hard multipliers at any lanes (no shift-and-add front, no lane sums' FIFO).
     "dsp": {"score_multiplier": "dsp"},
@@ -218,11 +217,12 @@ async def norm_full_rate(dut):
 
 
 DIMS = (2, 4, 8, 16, 32, 64, 128, 256)
-# The default run (NormUnit.serial_root tells the square root's form): (16, 8, "frac5", 1) has
-# the serial root; (16, 16, "m6", 4) and (2, 8, "frac0", 1) an accumulator and the pipelined
-# root; (128, 16, "default", 128) is the parallel unit; (16, 8, "dsp", 1) squares in multipliers
-# behind a stall pipeline, the others up to four lanes in fabric behind the lane sums' FIFO.
-FAST = {(16, 16, "m6", 4), (128, 16, "default", 128), (2, 8, "frac0", 1), (16, 8, "exact", 1),
+# The default run (NormUnit.serial_root tells the square root's form): (32, 8, "frac5", 1) has
+# the serial root (no cycle to spare); (16, 16, "m6", 4) and (2, 8, "frac0", 1) an accumulator
+# and the pipelined root; (128, 16, "default", 128) is the parallel unit; (16, 8, "dsp", 1)
+# squares in multipliers behind a stall pipeline, the others up to four lanes in fabric behind
+# the lane sums' FIFO.
+FAST = {(16, 16, "m6", 4), (128, 16, "default", 128), (2, 8, "frac0", 1), (32, 8, "frac5", 1),
         (16, 8, "dsp", 1)}
 
 
@@ -231,7 +231,7 @@ FAST = {(16, 16, "m6", 4), (128, 16, "default", 128), (2, 8, "frac0", 1), (16, 8
         harness.lanes_of(d) if d in (4, 16, 64, 128) else (d,))]
     + [(d, w, v, lanes) for d in (16, 128) for w in (8, 16) for v in ("frac0", "exact", "m6")
        for lanes in (1, d)]
-    + [(16, 8, "frac5", lanes) for lanes in harness.lanes_of(16)]
+    + [(16, 8, "frac5", lanes) for lanes in harness.lanes_of(16)] + [(32, 8, "frac5", 1)]
     + [(16, 16, "m6", 4), (2, 8, "frac0", 1), (16, 8, "dsp", 1), (16, 16, "dsp", 4)],
     icarus=[(2, 8, "frac0", 1), (4, 16, "m6", 4), (8, 16, "exact", 2), (16, 16, "default", 16),
             (16, 8, "default", 1)],
@@ -261,22 +261,23 @@ def test_norm_params_type():
 
 
 # (d, in_width, variant, lanes): beats, latency (squarers + log2 L + (L < d: 1, 3 with fabric
-# squarers) + 2 serial + norm_width + the encoder's stages; squarers: 2, or 2 + log2(in_width)
-# shift-and-add stages at L <= 4 but for "dsp"), serial root (beats >= norm_width + 2).
-# norm_width is 23 at d=128, in_width=16 (rounded: 2 encoder stages), 15 for "frac5" at d=16,
-# in_width=8 (rounded: 16 beats are one too few for the serial root), 14 for "exact" there (no
-# encoder stage).
+# squarers) + the root (norm_width stages, serial 2 norm_width + 2) + the encoder's stages;
+# squarers: 2, or 2 + log2(in_width) shift-and-add stages at L <= 4 but for "dsp"), serial root
+# (beats >= 2 norm_width + 2). norm_width is 23 at d=128, in_width=16 (rounded: 3 encoder
+# stages), 15 for "frac5" at d=16 and d=32, in_width=8 (32 beats: the serial root with no cycle
+# to spare), 14 for "exact" at d=16 (no encoder stage).
 @pytest.mark.parametrize(("d", "in_width", "variant", "lanes", "beats", "latency", "serial"), [
-    (128, 16, "default", None, 1, 34, False),
-    (128, 16, "default", 128, 1, 34, False),
-    (128, 16, "default", 32, 4, 33, False),
-    (128, 16, "default", 2, 64, 37, True),
-    (128, 16, "default", 1, 128, 36, True),
-    (16, 8, "frac5", 1, 16, 25, False),
-    (16, 8, "frac5", 2, 8, 26, False),
-    (16, 8, "exact", 1, 16, 24, True),
+    (128, 16, "default", None, 1, 35, False),
+    (128, 16, "default", 128, 1, 35, False),
+    (128, 16, "default", 32, 4, 34, False),
+    (128, 16, "default", 2, 64, 61, True),
+    (128, 16, "default", 1, 128, 60, True),
+    (32, 8, "frac5", 1, 32, 43, True),
+    (16, 8, "frac5", 1, 16, 26, False),
+    (16, 8, "frac5", 2, 8, 27, False),
+    (16, 8, "exact", 1, 16, 22, False),
     (16, 8, "exact", 16, 1, 20, False),
-    (16, 8, "dsp", 1, 16, 21, True),
+    (16, 8, "dsp", 1, 16, 20, False),
 ])
 def test_norm_properties(d, in_width, variant, lanes, beats, latency, serial):
     unit = NormUnit(Params(d=d, in_width=in_width, **VARIANTS[variant]), lanes)

