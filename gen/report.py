@@ -54,7 +54,9 @@ def report_rows(p: Params, lanes: int, counts: dict) -> list[tuple[str, str, str
          "an exact L2 norm needs d squarings and an integer square root"),
         ("write: comparators", f"d (2^b - 1) = {d * (levels - 1)}",
          f"{quant['comparators']}",
-         f"magnitude form: L (2^(b-1) - 1) = {lanes * (p.half - 1)} plus L absolute values"),
+         (f"magnitude form: L (2^(b-1) - 1) = {lanes * (p.half - 1)} comparisons, each in "
+          "two registered halves (two half-width comparators and an equality), plus L "
+          "absolute values")),
         ("write: quantizer arithmetic", "-",
          f"{quant['multipliers']} multipliers, {sum(quant[k] for k in add_sub)} add/sub",
          "the thresholds (boundary x norm, shift-and-add, once per key) and L absolute values"),

@@ -38,7 +38,7 @@ class Macro(Folded, wiring.Component):
     path are not); a query against an empty store produces no score. The next query's table is
     computed while the current one is scored, and its reads follow the current query's last
     read after one idle cycle. Nothing on the read path stalls: a read is issued only with a
-    place reserved for its score in the output FIFO (``read_latency + score latency + 4``
+    place reserved for its score in the output FIFO (``read_latency + score latency + 3``
     places, enough for one score per cycle while ``scores.ready`` stays high), so
     ``scores.ready`` drives no clock enable across the datapath.
 
@@ -118,25 +118,18 @@ class Macro(Folded, wiring.Component):
         rotator = (self._encoder.rotator if self._share_rotator else self._query_rotator)
         # The query starts as its table is complete, its first read is issued the next cycle;
         # the score leaves the waiting FIFO two cycles after it enters.
-        read = 1 + self._row_latency + self._score.latency + 2
+        read = 1 + self._store.read_latency + self._score.latency + 2
         return {
             "write": self._encoder.latency + 1,
             "query": rotator.latency + self.beats - 1 + self._table.latency + read,
         }
 
     @property
-    def _row_latency(self) -> int:
-        """From a read to its row at the score datapath: the store's ``read_latency`` and a
-        register in between (the store's block RAMs are spread over the die, and the row
-        crossed it in one hop to the lookups: 6.3 ns of routing at d=128)."""
-        return self._store.read_latency + 1
-
-    @property
     def _score_fifo_depth(self) -> int:
         """Places for the scores of every read in flight at one read per cycle: a read's
-        place is free again the cycle after its score leaves, ``row latency + score latency +
+        place is free again the cycle after its score leaves, ``read_latency + score latency +
         2 + 1`` cycles after the read."""
-        return self._row_latency + self._score.latency + 3
+        return self._store.read_latency + self._score.latency + 3
 
     def elaborate(self, platform):
         p, beats = self._params, self.beats
@@ -232,8 +225,8 @@ class Macro(Folded, wiring.Component):
 
         # A query starts when its table is complete and the previous query's last read is
         # issued: it counts the stored keys, and `load` (a register, copied for fanout) takes
-        # the table into `table_held` row_latency - 1 cycles later (`pending` meanwhile). A
-        # read in cycle c reaches the lookup registers in cycle c + row_latency, so the
+        # the table into `table_held` read_latency - 1 cycles later (`pending` meanwhile). A
+        # read in cycle c reaches the lookup registers in cycle c + read_latency, so the
         # previous query's last row (read at start - 1 or before) still sees the old table and
         # the new query's first row (read at start + 1 or after) the new one.
         keys = Signal(range(p.depth + 1))       # keys the query scores
@@ -243,7 +236,7 @@ class Macro(Folded, wiring.Component):
         loads = [Signal(name=f"load_{n}", attrs={"keep": 1})
                  for n in range(min(TABLE_LOADS, p.d))]
         delayed = [start]
-        for _ in range(self._row_latency - 2):
+        for _ in range(store.read_latency - 2):
             delayed.append(register(m, 1, delayed[-1]))
         pending = Signal()
         m.d.comb += pending.eq(Cat(delayed[1:], loads[0]).any())
@@ -269,17 +262,15 @@ class Macro(Folded, wiring.Component):
             with m.If(last_read):
                 m.d.sync += busy.eq(0)
 
-        # Each read's row reaches the datapath `row_latency` cycles later; whether it is the
+        # Each read's row reaches the datapath `read_latency` cycles later; whether it is the
         # query's last goes along, and joins its score in the FIFO.
         valid, last = read, last_read
-        for _ in range(self._row_latency):
+        for _ in range(self._store.read_latency):
             valid, last = register(m, 1, valid), register(m, 1, last)
-        row = Signal(p.row_width, reset_less=True)
-        m.d.sync += row.eq(store.read_data)
         m.d.comb += [
             score.table.eq(Cat(table_held)),
             score.i.valid.eq(valid),
-            score.i.payload.eq(row),
+            score.i.payload.eq(store.read_data),
         ]
         for _ in range(self._score.latency):
             last = register(m, 1, last)
