@@ -4,7 +4,8 @@
                                     [--macro] [--json build/lanes.json]
 
 For each ``L`` it places and routes the key encoder (sign flip, FWHT, norm, quantizer, row
-assembly: :class:`axelram.hdl.encoder.KeyEncoder`) out of context and prints LUT4s, flip-flops,
+assembly: :class:`axelram.hdl.encoder.KeyEncoder`) out of context, as the macro uses it (the sign
+vector a ROM, every row taken as it comes), and prints LUT4s, flip-flops,
 carry cells, block RAMs, DSPs, Fmax and the keys written per second at that Fmax
 (``Fmax / (d / L)``). ``--macro`` adds the whole macro (``T = --depth``) at the default lanes,
 what ``make gen`` produces. A run that does not fit or does not route is reported as such. Each
@@ -16,12 +17,42 @@ import json
 import time
 from pathlib import Path
 
+from amaranth.hdl import Const, Module, signed
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.wiring import In, Out
+
 from axelram.gen.cli import DEFAULT_LANES
 from axelram.gen.fpga import TARGETS, NextpnrError, synthesize
 from axelram.golden.params import Params
 from axelram.golden.signs import signs_from_seed
 from axelram.hdl.encoder import KeyEncoder
 from axelram.hdl.macro import Macro
+
+
+class WritePath(wiring.Component):
+    """The key encoder as the macro instantiates it: ``signs`` a constant, ``o.ready`` high."""
+
+    def __init__(self, params: Params, lanes: int):
+        self._encoder = KeyEncoder(params, lanes)
+        self._signs = signs_from_seed(0, params.d)
+        super().__init__({
+            "i": In(stream.Signature(data.ArrayLayout(signed(params.in_width), lanes))),
+            "row_valid": Out(1),
+            "row": Out(params.row_width),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.encoder = encoder = self._encoder
+        wiring.connect(m, wiring.flipped(self.i), encoder.i)
+        m.d.comb += [
+            encoder.signs.eq(Const(sum(1 << j for j, s in enumerate(self._signs) if s < 0),
+                                   len(self._signs))),
+            encoder.o.ready.eq(1),
+            self.row_valid.eq(encoder.o.valid),
+            self.row.eq(encoder.o.payload),
+        ]
+        return m
 
 
 def run(name, component, target, clock, beats, results, path):
@@ -64,7 +95,7 @@ def main():
           flush=True)
     results = []
     for lanes in args.lanes:
-        run(f"write path L={lanes}", KeyEncoder(p, lanes), args.target, args.clock,
+        run(f"write path L={lanes}", WritePath(p, lanes), args.target, args.clock,
             p.d // lanes, results, args.json)
     if args.macro:
         macro = Macro(p, lanes=DEFAULT_LANES, signs=signs_from_seed(0, p.d))

@@ -205,20 +205,23 @@ async def link_reset_mid_traffic(dut):
     await tb.query(keys[1], keys)
 
 
-FAST = {(8, 2, 8, 8, 1, 4), (16, 3, 12, 4, 4, 4), (4, 2, 5, 4, 2, 4)}
+# (8, 2, 8, 8, 1, 4, True): one lane and one rotator for keys and queries, as the iCEBreaker.
+FAST = {(8, 2, 8, 8, 1, 4, True), (16, 3, 12, 4, 4, 4, False), (4, 2, 5, 4, 2, 4, False)}
 
 
-@pytest.mark.parametrize(("d", "b", "in_width", "depth", "lanes", "divisor", "simulator"),
-                         harness.cases(
-    verilator=[(8, 2, 8, 8, 1, 4), (16, 3, 12, 4, 4, 4), (16, 1, 16, 5, 16, 5),
-               (32, 3, 16, 6, 8, 5), (128, 3, 16, 3, 1, 4)],
-    icarus=[(4, 2, 5, 4, 2, 4)],
+@pytest.mark.parametrize(("d", "b", "in_width", "depth", "lanes", "divisor", "share",
+                          "simulator"), harness.cases(
+    verilator=[(8, 2, 8, 8, 1, 4, True), (8, 2, 8, 8, 1, 4, False), (16, 3, 12, 4, 4, 4, False),
+               (16, 1, 16, 5, 16, 5, False), (32, 3, 16, 6, 8, 5, False),
+               (128, 3, 16, 3, 1, 4, False)],
+    icarus=[(4, 2, 5, 4, 2, 4, False)],
     slow=lambda *c: c not in FAST,
 ))
-def test_host_link(d, b, in_width, depth, lanes, divisor, simulator, request):
+def test_host_link(d, b, in_width, depth, lanes, divisor, share, simulator, request):
     params = {"d": d, "b": b, "in_width": in_width, "depth": depth}
     harness.run(
-        HostLink(Params(**params), lanes=lanes, signs=signs_from_seed(9, d), divisor=divisor),
+        HostLink(Params(**params), lanes=lanes, signs=signs_from_seed(9, d), divisor=divisor,
+                 share_rotator=share),
         test_module=__name__, case=request.node.name, simulator=simulator,
         env={"params": params, "lanes": lanes, "divisor": divisor, "sign_seed": 9},
         seed=8000 + d + b + lanes,
