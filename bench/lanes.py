@@ -24,7 +24,7 @@ from amaranth.lib.wiring import In, Out
 from axelram.gen.cli import DEFAULT_LANES
 from axelram.gen.fpga import TARGETS, NextpnrError, synthesize
 from axelram.golden.params import Params
-from axelram.golden.signs import signs_from_seed
+from axelram.golden.signs import sign_bits, signs_from_seed
 from axelram.hdl.encoder import KeyEncoder
 from axelram.hdl.macro import Macro
 
@@ -46,8 +46,7 @@ class WritePath(wiring.Component):
         m.submodules.encoder = encoder = self._encoder
         wiring.connect(m, wiring.flipped(self.i), encoder.i)
         m.d.comb += [
-            encoder.signs.eq(Const(sum(1 << j for j, s in enumerate(self._signs) if s < 0),
-                                   len(self._signs))),
+            encoder.signs.eq(Const(sign_bits(self._signs), len(self._signs))),
             encoder.o.ready.eq(1),
             self.row_valid.eq(encoder.o.valid),
             self.row.eq(encoder.o.payload),

@@ -35,6 +35,7 @@ import numpy as np
 from ..golden import fixed
 from ..golden.codebook import KINDS
 from ..golden.params import Params
+from ..golden.signs import sign_bits
 
 __all__ = [
     "VERSION", "NOP", "IDENTIFY", "WRITE_KEY", "QUERY", "CLEAR", "STATUS", "STORE_FULL", "END",
@@ -129,7 +130,7 @@ class Identity:
 def identity_reply(p: Params, lanes: int, signs) -> bytes:
     """The reply to ``I``: :data:`IDENTITY_HEADER` bytes, then the sign bits (bit ``j`` of byte
     ``j // 8`` set where ``signs[j]`` is -1)."""
-    bits = sum(1 << j for j, s in enumerate(signs) if s < 0)
+    bits = sign_bits(signs)
     return (bytes([IDENTIFY, VERSION]) + p.d.to_bytes(2, "little")
             + bytes([p.b, p.in_width]) + p.depth.to_bytes(4, "little")
             + lanes.to_bytes(2, "little")

@@ -14,14 +14,20 @@ import numpy as np
 from . import reference
 from .codebook import Codebook
 
-__all__ = ["signs_from_seed", "signs_to_text", "signs_from_text", "quantization_mse",
-           "Calibration", "calibrate"]
+__all__ = ["signs_from_seed", "sign_bits", "signs_to_text", "signs_from_text",
+           "quantization_mse", "Calibration", "calibrate"]
 
 
 def signs_from_seed(seed: int, d: int) -> np.ndarray:
     """The sign vector of ``seed``: ``d`` values of +-1 (int8) from ``numpy.random.default_rng``."""
     bits = np.random.default_rng(seed).integers(0, 2, size=d)
     return (1 - 2 * bits).astype(np.int8)
+
+
+def sign_bits(signs) -> int:
+    """A sign vector as an integer: bit ``j`` set where ``signs[j]`` is -1 (the macro's
+    ``signs`` port value and sign ROM, the identify reply's bits)."""
+    return sum(1 << j for j, s in enumerate(np.asarray(signs)) if s < 0)
 
 
 def signs_to_text(signs) -> str:

@@ -5,6 +5,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..golden.params import Params
+from ..golden.signs import sign_bits
 from .encoder import KeyEncoder
 from .pipeline import DistributedFIFO, Folded, check_lanes, register
 from .score import ScoreDatapath
@@ -137,7 +138,7 @@ class Macro(Folded, wiring.Component):
         if self._signs is None:
             signs = self.signs
         else:
-            signs = Const(sum(1 << j for j, s in enumerate(self._signs) if s < 0), p.d)
+            signs = Const(sign_bits(self._signs), p.d)
 
         # -- Write path: the encoder's rows always go to the store. ---------------------------
         m.submodules.encoder = encoder = self._encoder

@@ -16,8 +16,8 @@ from cocotb.clock import Clock
 from cocotb.triggers import FallingEdge, ReadOnly, RisingEdge
 
 from axelram.golden.params import Params
-from axelram.golden.signs import signs_from_seed
-from axelram.verif.vectors import extreme_vectors, random_vectors, sign_bits
+from axelram.golden.signs import sign_bits, signs_from_seed
+from axelram.verif.vectors import extreme_vectors, random_vectors
 
 __all__ = [
     "case", "case_params", "case_rng", "pack", "unpack", "pack_beats", "pack_words", "pauses",

@@ -6,7 +6,7 @@ import pytest
 
 from axelram.golden import fixed
 from axelram.golden.params import Params
-from axelram.golden.signs import signs_from_seed
+from axelram.golden.signs import sign_bits, signs_from_seed
 from axelram.hdl.rotator import Rotator
 from axelram.verif import harness
 from axelram.verif.tb import (
@@ -21,7 +21,7 @@ from axelram.verif.tb import (
     stream_test,
     unpack,
 )
-from axelram.verif.vectors import extreme_vectors, random_vectors, sign_bits
+from axelram.verif.vectors import extreme_vectors, random_vectors
 
 
 class RotatorTB(Clocked):

@@ -12,7 +12,7 @@ import cocotb
 import numpy as np
 
 from axelram.golden import fixed
-from axelram.golden.signs import signs_from_seed
+from axelram.golden.signs import sign_bits, signs_from_seed
 from axelram.verif.tb import (
     Clocked,
     StreamSink,
@@ -23,7 +23,7 @@ from axelram.verif.tb import (
     pack,
     unpack,
 )
-from axelram.verif.vectors import random_vectors, sign_bits
+from axelram.verif.vectors import random_vectors
 
 
 @cocotb.test()

@@ -5,7 +5,7 @@ import numpy as np
 from axelram.golden.fixed import fwht
 from axelram.golden.params import Params
 
-__all__ = ["extreme_vectors", "random_vectors", "sign_bits"]
+__all__ = ["extreme_vectors", "random_vectors"]
 
 
 def extreme_vectors(p: Params, signs) -> np.ndarray:
@@ -36,6 +36,3 @@ def random_vectors(rng: np.random.Generator, p: Params, n: int) -> np.ndarray:
     return rng.integers(p.in_min, p.in_max, size=(n, p.d), endpoint=True, dtype=np.int64)
 
 
-def sign_bits(signs) -> int:
-    """The ``signs`` port value of a sign vector: bit ``j`` set where ``signs[j]`` is -1."""
-    return sum(1 << j for j, s in enumerate(np.asarray(signs)) if s < 0)
