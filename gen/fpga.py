@@ -202,6 +202,11 @@ def fold_output_registers(netlist: dict) -> int:
     return folded
 
 
+#: nextpnr's analytic (HeAP) placer, weighted toward timing: weight 80 and criticality exponent 6
+#: instead of its defaults 10 and 2 (docs/sweep.md has the measurements).
+PLACER_OPTIONS = ("--placer-heap-timingweight", "80", "--placer-heap-critexp", "6")
+
+
 def _tool(name: str) -> str:
     return str(Path(sys.executable).parent / name)
 
@@ -273,7 +278,7 @@ def synthesize(component: wiring.Component, target: str, *, clock_mhz: float = 2
     pins = ["--pcf-allow-unconstrained"] if harnessed else ["--out-of-context"]
     result = subprocess.run(
         [_tool(f"yowasp-nextpnr-{t.family}"), t.device, "--package", t.package, *pins,
-         "--json", "top.json", "--freq", f"{clock_mhz:g}", "--timing-allow-fail",
+         *PLACER_OPTIONS, "--json", "top.json", "--freq", f"{clock_mhz:g}", "--timing-allow-fail",
          "--report", "report.json", "-q", "-l", "nextpnr.log"],
         cwd=workdir, capture_output=True, text=True, stdin=subprocess.DEVNULL)
     log_path = workdir / "nextpnr.log"

@@ -7,7 +7,7 @@ from amaranth.lib.wiring import In, Out
 from ..golden.params import Params
 from ..golden.signs import sign_bits
 from .encoder import KeyEncoder
-from .pipeline import DistributedFIFO, Folded, check_lanes, register
+from .pipeline import DistributedFIFO, Folded, check_lanes, counter_below, register
 from .score import ScoreDatapath
 from .store import IndexStore
 from .stream_rotator import StreamRotator
@@ -158,15 +158,16 @@ class Macro(Folded, wiring.Component):
         in_flight = Signal(range(self.latencies["write"] + beats + 1))
         stale = Signal.like(in_flight)
         key_beat = Signal(range(beats))
+        first_beat = Signal(init=1)   # key_beat == 0, a register for keys.ready
         enter = Signal()         # a key's first beat is accepted
         entered = Signal()       # `enter`, one cycle later
         arriving = Signal()      # a row leaves the encoder
         m.d.comb += [
-            self.keys.ready.eq(~self.clear & encoder.i.ready & ((key_beat != 0) | room)),
+            self.keys.ready.eq(~self.clear & encoder.i.ready & (~first_beat | room)),
             encoder.i.valid.eq(self.keys.valid & self.keys.ready),
             encoder.i.payload.eq(self.keys.payload),
             encoder.signs.eq(signs),
-            enter.eq(encoder.i.valid & (key_beat == 0)),
+            enter.eq(encoder.i.valid & first_beat),
             arriving.eq(encoder.o.valid),
             encoder.o.ready.eq(1),
             store.w.valid.eq(arriving & ~self.clear & (stale == 0)),
@@ -176,7 +177,8 @@ class Macro(Folded, wiring.Component):
             self.full.eq(store.full),
         ]
         with m.If(encoder.i.valid):
-            m.d.sync += key_beat.eq(Mux(key_beat == beats - 1, 0, key_beat + 1))
+            m.d.sync += [key_beat.eq(Mux(key_beat == beats - 1, 0, key_beat + 1)),
+                         first_beat.eq(key_beat == beats - 1)]
         reserved_now = reserved + entered   # the keys entered before this cycle
         m.d.sync += entered.eq(enter)
         with m.If(self.clear):
@@ -218,48 +220,55 @@ class Macro(Folded, wiring.Component):
             wiring.connect(m, query_rotator.o, table.i)
         m.submodules.score = score = self._score
         # Scores wait in this FIFO. A read is issued only with a place there reserved for its
-        # score (`outstanding` counts the reads whose score has not left it), so nothing on
+        # score (counting the reads whose score has not left it), so nothing on
         # the read path waits for `scores.ready`: no handshake drives a clock enable across the
         # score datapath.
         m.submodules.waiting = waiting = DistributedFIFO(width=p.score_width + 1,
                                                           depth=self._score_fifo_depth)
 
         # A query starts when its table is complete and the previous query's last read is
-        # issued: it counts the stored keys, and `load` (a register, copied for fanout) takes
-        # the table into `table_held` read_latency - 1 cycles later (`pending` meanwhile). A
+        # issued: it counts the stored keys, and `load` (a register, copied for fanout; one
+        # more copy, `loading`, for the control) takes the table into `table_held`
+        # read_latency - 1 cycles later (`pending` meanwhile). A
         # read in cycle c reaches the lookup registers in cycle c + read_latency, so the
         # previous query's last row (read at start - 1 or before) still sees the old table and
         # the new query's first row (read at start + 1 or after) the new one.
-        keys = Signal(range(p.depth + 1))       # keys the query scores
         issued = Signal(range(p.depth))         # rows read so far
-        outstanding = Signal(range(waiting.depth + 1))
+        remaining = Signal(range(p.depth))      # reads after the next one
         start, read, last_read, popped = Signal(), Signal(), Signal(), Signal()
+        # `places` is a register: fewer reads are outstanding (their score not yet out of the
+        # FIFO) than the FIFO has places.
+        _, places = counter_below(m, read, popped, waiting.depth)
+        loading = Signal()
         loads = [Signal(name=f"load_{n}", attrs={"keep": 1})
                  for n in range(min(TABLE_LOADS, p.d))]
         delayed = [start]
         for _ in range(store.read_latency - 2):
             delayed.append(register(m, 1, delayed[-1]))
         pending = Signal()
-        m.d.comb += pending.eq(Cat(delayed[1:], loads[0]).any())
+        m.d.comb += pending.eq(Cat(delayed[1:], loading).any())
         m.d.comb += [
             start.eq(~busy & table.o.valid & ~pending),
-            table.o.ready.eq(loads[0]),
-            read.eq(busy & (outstanding != waiting.depth)),
-            last_read.eq(issued == keys - 1),
+            table.o.ready.eq(loading),
+            read.eq(busy & places),
             store.read_en.eq(read),
             store.read_addr.eq(issued),
         ]
-        m.d.sync += [load.eq(delayed[-1]) for load in loads]
+        m.d.sync += [load.eq(delayed[-1]) for load in [loading, *loads]]
         table_bits = table.o.payload.as_value()
         width = len(table_bits) // p.d
         table_held = [Signal(width, name=f"table_{j}") for j in range(p.d)]
         for j, entries in enumerate(table_held):
             with m.If(loads[j * len(loads) // p.d]):
                 m.d.sync += entries.eq(table_bits[j * width:(j + 1) * width])
+        # `last_read` is a register (whether the next read is the query's last), so that no
+        # comparison of the row counters feeds `busy`'s enable.
         with m.If(start):
-            m.d.sync += [keys.eq(store.count), issued.eq(0), busy.eq(store.count != 0)]
+            m.d.sync += [issued.eq(0), remaining.eq(store.count - 1),
+                         last_read.eq(store.count == 1), busy.eq(store.count != 0)]
         with m.Elif(read):
-            m.d.sync += issued.eq(issued + 1)
+            m.d.sync += [issued.eq(issued + 1), remaining.eq(remaining - 1),
+                         last_read.eq(remaining == 1)]
             with m.If(last_read):
                 m.d.sync += busy.eq(0)
 
@@ -283,8 +292,4 @@ class Macro(Folded, wiring.Component):
             waiting.r_en.eq(self.scores.ready),
             popped.eq(waiting.r_rdy & waiting.r_en),
         ]
-        with m.If(read & ~popped):
-            m.d.sync += outstanding.eq(outstanding + 1)
-        with m.Elif(popped & ~read):
-            m.d.sync += outstanding.eq(outstanding - 1)
         return m

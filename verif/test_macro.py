@@ -76,6 +76,28 @@ async def macro_interleaved(dut):
 
 
 @cocotb.test()
+async def macro_small_stores(dut):
+    """Queries against 0, 1, 2 and 3 stored keys: the empty store gives no score, then
+    exactly one score per stored key, the last one marked."""
+    tb = MacroTB(dut, rng=case_rng(40))
+    await tb.reset()
+    keys, query = tb.stimulus(3)[-3:], random_vectors(tb.rng, tb.p, 1)
+    settle = tb.macro().latencies["query"] + 4 * tb.beats + 50
+    await tb.queries.send(tb.pack(query))
+    await tb.cycles(settle)
+    assert not tb.scores.received
+    for n in range(1, len(keys) + 1):
+        await tb.keys.send(tb.pack(keys[n - 1:n]))
+        await tb.wait_count(n)
+        await tb.queries.send(tb.pack(query))
+        await tb.scores.wait_for(n * (n + 1) // 2, settle + n)
+    await tb.cycles(settle)
+    groups = tb.groups()
+    assert [len(g) for g in groups] == [1, 2, 3]
+    tb.check(keys, np.repeat(query, 3, axis=0), groups)
+
+
+@cocotb.test()
 async def macro_full_store_refuses_keys(dut):
     """At ``depth`` keys the store is full: further keys wait and are not written."""
     tb = MacroTB(dut)
