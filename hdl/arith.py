@@ -22,23 +22,39 @@ def csd(constant: int) -> list[tuple[int, int]]:
     return digits
 
 
-def tree_sum(values, stage=None, drop: int = 0):
+def tree_sum(values, stage=None, drop: int = 0, negative=None):
     """Balanced binary sum of Amaranth values, shifted right by ``drop`` bits; 0 for no values.
 
     Combinational, or pipelined when ``stage`` is given: ``stage(value)`` returns a register
     loaded with ``value``, and every level of the tree is registered (``tree_depth`` levels);
     the last one keeps only the bits above ``drop``.
+
+    ``negative`` (one bool per value) marks the values to subtract. The adder that meets one is
+    a subtractor (no costlier); two negative values make a negative partial sum, negated only
+    at the root if every value is negative.
     """
     values = list(values)
+    negative = [False] * len(values) if negative is None else list(negative)
+    if len(negative) != len(values):
+        raise ValueError(f"{len(values)} values but {len(negative)} negative flags")
     if not values:
         return Const(0)
     if len(values) == 1:
-        return values[0] >> drop
+        return (-values[0] if negative[0] else values[0]) >> drop
     while len(values) > 1:
-        pairs = zip(values[0::2], values[1::2], strict=False)
-        values = [a + b for a, b in pairs] + values[len(values) & ~1 :]
+        sums, signs = [], []
+        for (a, a_neg), (b, b_neg) in zip(zip(values[0::2], negative[0::2], strict=False),
+                                          zip(values[1::2], negative[1::2], strict=False),
+                                          strict=False):
+            if a_neg and not b_neg:
+                a, b, a_neg, b_neg = b, a, b_neg, a_neg
+            sums.append(a - b if b_neg and not a_neg else a + b)
+            signs.append(a_neg)
+        values = sums + values[len(values) & ~1 :]
+        negative = signs + negative[len(negative) & ~1 :]
         if len(values) == 1:
-            values = [values[0] >> drop]
+            values = [(-values[0] if negative[0] else values[0]) >> drop]
+            negative = [False]
         if stage is not None:
             values = [stage(value) for value in values]
     return values[0]
@@ -55,14 +71,18 @@ def const_mul(x, constant: int, stage=None, drop: int = 0):
 
     Pipelined when ``stage`` is given (see :func:`tree_sum`): the terms are registered, then
     every level of their sum, ``1 + tree_depth(len(csd(constant)))`` registers in all; no
-    register holds the ``drop`` bits that are shifted out.
+    register holds the ``drop`` bits that are shifted out. A negative digit's term is registered
+    as it is and subtracted by the tree (no negation in front of the term register: its carry
+    chain, from an input that may come from afar, was a critical path).
     """
-    terms = [(x << shift) if sign > 0 else -(x << shift) for shift, sign in csd(constant)]
+    digits = csd(constant)
+    terms = [x << shift for shift, _ in digits]
+    negative = [sign < 0 for _, sign in digits]
     if len(terms) == 1:
-        terms, drop = [terms[0] >> drop], 0
+        terms, negative, drop = [(-terms[0] if negative[0] else terms[0]) >> drop], [False], 0
     if stage is not None:
         terms = [stage(term) for term in terms]
-    return tree_sum(terms, stage, drop)
+    return tree_sum(terms, stage, drop, negative)
 
 
 def shift_add_mul(x, y, stage):

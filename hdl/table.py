@@ -49,7 +49,7 @@ class QueryTable(Folded, wiring.Component):
     ``o`` taken at once one query per ``d / L + latency`` cycles.
 
     Arithmetic for the ``L`` lanes: ``L * sum(len(csd(c)) - 1)`` constant-product adders (the
-    negative CSD digits as negations) and ``L * half`` rounding incrementers (none when
+    negative CSD digits as subtractions) and ``L * half`` rounding incrementers (none when
     ``table_shift`` is 0), plus the beat counters' incrementers when ``L < d``. Registers: per
     lane and centroid, the CSD terms and every level of their sum (the products' full width),
     the ``d * half`` entries of the fill register, two ``log2(d / L)``-bit beat counters,
