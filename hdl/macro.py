@@ -149,11 +149,10 @@ class Macro(Folded, wiring.Component):
         # `reserved` counts the keys stored or on their way (a key enters at its first beat),
         # and `room` (a register, off the handshake's critical path) says it is below `depth`.
         # After a clear, the rows still in flight are `stale` and discarded as they arrive; the
-        # encoder holds fewer than `write + beats` keys. The counters take a key's entry from
-        # the register `entered`, a cycle late, so that the accepting handshake drives two
-        # flip-flops (`entered`, `room`) and no adder: `room` for the next cycle is picked by
-        # `enter` between two comparisons of registers.
-        reserved = Signal(range(p.depth + 1))   # keys entered up to two cycles ago
+        # encoder holds fewer than `write + beats` keys. The accepting handshake drives only
+        # clock enables: of `reserved`, and of `room`, which takes a comparison of `reserved`
+        # with a constant; `in_flight` takes a key's entry from the register `entered`.
+        reserved = Signal(range(p.depth + 1))   # keys entered before this cycle
         room = Signal(init=1)
         in_flight = Signal(range(self.latencies["write"] + beats + 1))
         stale = Signal.like(in_flight)
@@ -179,13 +178,11 @@ class Macro(Folded, wiring.Component):
         with m.If(encoder.i.valid):
             m.d.sync += [key_beat.eq(Mux(key_beat == beats - 1, 0, key_beat + 1)),
                          first_beat.eq(key_beat == beats - 1)]
-        reserved_now = reserved + entered   # the keys entered before this cycle
         m.d.sync += entered.eq(enter)
         with m.If(self.clear):
             m.d.sync += [reserved.eq(0), room.eq(1)]
-        with m.Else():
-            m.d.sync += [reserved.eq(reserved_now),
-                         room.eq(Mux(enter, reserved_now + 1 < p.depth, reserved_now < p.depth))]
+        with m.Elif(enter):
+            m.d.sync += [reserved.eq(reserved + 1), room.eq(reserved < p.depth - 1)]
         m.d.sync += in_flight.eq(in_flight + entered - arriving)
         with m.If(self.clear):
             m.d.sync += stale.eq(in_flight + entered - arriving)
