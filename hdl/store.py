@@ -35,10 +35,11 @@ class IndexStore(wiring.Component):
     read register and an output register that the FPGA flow folds into the block RAM (ECP5
     ``REGMODE = OUTREG``).
 
-    Reads: latency :attr:`read_latency` = 3 cycles (4 with more than one bank: a registered bank
-    multiplexer), throughput one row per cycle. The row at ``read_addr`` in a cycle with
-    ``read_en`` high appears on ``read_data`` ``read_latency`` cycles later and stays there
-    until the next read's row replaces it; ``read_addr`` is ignored while ``read_en`` is low.
+    Reads: latency :attr:`read_latency` = 3 cycles (5 with more than one bank: a registered bank
+    multiplexer and a second register behind it), throughput one row per cycle. The row at
+    ``read_addr`` in a cycle with ``read_en`` high appears on ``read_data`` ``read_latency``
+    cycles later and stays there until the next read's row replaces it; ``read_addr`` is
+    ignored while ``read_en`` is low.
     Both ports are registered in front of the RAMs (the write enables, address and data, the
     read enable and address come from flip-flops; the write twice), so a row transferred in
     cycle ``t`` is written to the RAM in cycle ``t + 2`` and reads back as written for any
@@ -88,8 +89,8 @@ class IndexStore(wiring.Component):
 
     @property
     def read_latency(self) -> int:
-        """3 cycles (address, RAM, output registers), 4 with more than one bank."""
-        return 3 + (self.banks > 1)
+        """3 cycles (address, RAM, output registers), 5 with more than one bank."""
+        return 3 + 2 * (self.banks > 1)
 
     @property
     def banks(self) -> int:
@@ -127,7 +128,10 @@ class IndexStore(wiring.Component):
         # them and applies no_rw_check: a read colliding with a write may return anything (only
         # a row not yet stored can collide), so no read-before-write emulation (a second copy of
         # the write data and a bypass mux) is built around the RAM. With several banks a
-        # registered multiplexer picks the addressed bank's row. No read register is reset:
+        # registered multiplexer picks the addressed bank's row, and a second register follows
+        # it: the banks' slices lie in block RAM rows across the die, and with one register the
+        # row crossed to the score's lookups in one hop (4-6.5 ns of routing at d=128, T=4096).
+        # No read register is reset:
         # read_data means something only read_latency cycles after read_en.
         shift = (BANK_ROWS - 1).bit_length()
         written = Signal()
@@ -177,6 +181,7 @@ class IndexStore(wiring.Component):
         bank = register(m, self.read_en, self.read_addr >> shift)
         bank = register(m, 1, register(m, 1, bank))
         selected = Signal(p.row_width, reset_less=True)
-        m.d.sync += selected.eq(Array(outputs)[bank])
-        m.d.comb += self.read_data.eq(selected)
+        row = Signal(p.row_width, reset_less=True)
+        m.d.sync += [selected.eq(Array(outputs)[bank]), row.eq(selected)]
+        m.d.comb += self.read_data.eq(row)
         return m

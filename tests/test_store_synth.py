@@ -52,14 +52,18 @@ ECP5_FFS = {"TRELLIS_FF"}
 
 
 def _register_bits(store) -> int:
-    """The store's flip-flops outside its block RAMs: the output register, the write data
-    twice (the first write stage and the slices' copies), per slice the copies of the write and
-    read addresses and enables, the first write stage's address and enable, count and full."""
+    """At most the store's flip-flops outside its block RAMs: per bank the output register and
+    the slices' copies of the write data (identical copies may merge), the first write stage's
+    data, with several banks the multiplexer's register, the register behind it and the bank
+    number's three registers; per slice the copies of the write and read addresses and enables;
+    the first write stage's address and enable, count and full."""
     p = store.params
     address = (min(BANK_ROWS, p.depth) - 1).bit_length()
     slices = store.banks * -(-p.row_width // SLICE_BITS)
-    return (3 * p.row_width + slices * (2 * address + 2) + (p.depth - 1).bit_length()
-            + len(store.count) + 2)
+    several = store.banks > 1
+    bank_bits = (store.banks - 1).bit_length()
+    return ((1 + 2 * store.banks + 2 * several) * p.row_width + 3 * bank_bits
+            + slices * (2 * address + 2) + (p.depth - 1).bit_length() + len(store.count) + 2)
 
 
 @pytest.mark.parametrize(("d", "b", "depth", "blocks"), [
