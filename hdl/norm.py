@@ -34,14 +34,14 @@ class NormUnit(Folded, wiring.Component):
     its output register; one register per tree level, ``params.norm_tree_width(level)`` bits);
     for ``L < d`` an accumulator of ``norm_sq_width`` bits over the key's beats; the
     digit-by-digit square root, one root bit per step; when ``norm_rounded``, the reduced-float
-    encoder in three registered stages (the leading one's position, the bits below it, the
-    rounding).
+    encoder in four registered stages (the leading one's position, the bits below it in two
+    shifts, the rounding).
     The root is a ``norm_width``-stage pipeline, or, when ``d / L >= 2 norm_width + 2``
     (:attr:`serial_root`: a key's sum cannot come sooner than a root takes), a load, one step
     per two cycles on a single adder whose operands are registers, and an output register.
 
     Latency :attr:`latency` cycles from the transfer of a key's last beat to its ``o.valid``
-    when nothing stalls: ``S + log2(L) + norm_width + 3 norm_rounded`` with ``S`` the squarers'
+    when nothing stalls: ``S + log2(L) + norm_width + 4 norm_rounded`` with ``S`` the squarers'
     stages (``2 + ceil(log2(in_width))`` in fabric, else 2), plus, when ``L < d``, one for the
     accumulator and with fabric squarers two for the lane sums' FIFO, and for the serial root
     ``norm_width + 2`` more (the second cycle of every step, its load and output). Throughput
@@ -117,7 +117,7 @@ class NormUnit(Folded, wiring.Component):
     def latency(self) -> int:
         """Cycles from a key's last beat to its ``o.valid``: the squarers' stages, tree levels,
         the accumulator and with fabric squarers the lane sums' FIFO (``lanes < d``), the root
-        (``norm_width`` stages, or serial ``2 norm_width + 2`` cycles) and the encoder's three
+        (``norm_width`` stages, or serial ``2 norm_width + 2`` cycles) and the encoder's four
         registers (``norm_rounded``)."""
         p = self._params
         folded = self.beats > 1
@@ -327,12 +327,13 @@ class NormUnit(Folded, wiring.Component):
         return 2
 
     # The reduced-float encoder: the leading one's position, the bits below it (a shift by that
-    # position), the rounding (an incrementer and the renormalization), each a registered stage.
-    _ENCODER_STAGES = 3
+    # position, in two steps), the rounding (an incrementer and the renormalization), each a
+    # registered stage.
+    _ENCODER_STAGES = 4
 
     def _encode(self, m, advance, norm):
         """``o.payload`` from the norm: the norm itself, or (``advance`` the registers' load
-        condition) the norm and its reduced float, through the encoder's three stages."""
+        condition) the norm and its reduced float, through the encoder's four stages."""
         p = self._params
         if not p.norm_rounded:
             m.d.comb += [self.o.payload.norm.eq(norm), self.o.payload.field.eq(norm)]
@@ -349,8 +350,14 @@ class NormUnit(Folded, wiring.Component):
             with m.If(norm[mantissa + e - 1]):
                 m.d.comb += e0.eq(e)
         e0, held = stage(e0, e0.shape()), stage(norm, width)
+        # The shift by e0 in two registered steps, by its multiple of four, then by the rest: a
+        # four-way multiplexer per bit each, where one shift would be a LUT tree of twelve ways.
+        coarse = Signal(mantissa + 4)
+        m.d.comb += coarse.eq((held << 1) >> Cat(Const(0, 2), e0[2:]))
+        e0, coarse, held = (stage(e0, e0.shape()), stage(coarse, coarse.shape()),
+                            stage(held, width))
         t = Signal(mantissa + 1)
-        m.d.comb += t.eq((held << 1) >> e0)
+        m.d.comb += t.eq(coarse >> e0[:2])
         e0, t = stage(e0, e0.shape()), stage(t, t.shape())
         rounded = Signal(mantissa + 1)
         m.d.comb += rounded.eq((t + 1) >> 1)
