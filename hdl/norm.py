@@ -260,17 +260,19 @@ class NormUnit(Folded, wiring.Component):
         cycles each.
 
         A sum is loaded (remainder and root cleared) when the stepper is idle and holds no
-        finished root; ``left`` counts the steps still to do; a finished root moves to the
-        output register ``roots.payload`` once that is free. Every condition the stepper's
-        registers load on is a function of four registers (``sums.valid``, ``idle``,
-        ``finished``, ``adding``): the output's handshake reaches only the output register. A
-        step's first cycle registers the adder's operand from the remainder's sign (and takes
-        the root bit), its second adds: the adder reads only registers, and no signal that its
-        sum forms fans out in the same cycle. The sum's radicand bits leave ``rest`` from the
-        top, two per step; its ``2 * norm_frac`` zero bits below come in as the shifted-in
-        zeros. Registers: remainder and operand ``W + 2`` each, root ``W - 1`` (its last bit is
-        the remainder's sign), output ``W``, radicand ``2 * (W - norm_frac)`` bits for ``W =
-        norm_width`` (133 for d=128, in_width=16), a step counter and four flags.
+        finished root; ``left`` counts the steps still to do (``last_step`` flags the last, so
+        that no comparison of the counter comes before ``idle`` and ``finished``); a finished
+        root moves to the output register ``roots.payload`` once that is free. Every condition
+        the stepper's registers load on is a function of four registers (``sums.valid``,
+        ``idle``, ``finished``, ``adding``): the output's handshake reaches only the output
+        register and ``finished``. A step's first cycle registers the adder's operand from the
+        remainder's sign (and takes the root bit), its second adds: the adder reads only
+        registers, and no signal that its sum forms fans out in the same cycle. The sum's
+        radicand bits leave ``rest`` from the top, two per step; its ``2 * norm_frac`` zero bits
+        below come in as the shifted-in zeros. Registers: remainder and operand ``W + 2`` each,
+        root ``W - 1`` (its last bit is the remainder's sign), output ``W``, radicand ``2 * (W -
+        norm_frac)`` bits for ``W = norm_width`` (133 for d=128, in_width=16), a step counter
+        and five flags.
         """
         p = self._params
         width = p.norm_width
@@ -279,6 +281,7 @@ class NormUnit(Folded, wiring.Component):
         lag = Signal(width - 1)             # the root without its last bit (_root_addend)
         rest = Signal(2 * (width - p.norm_frac))
         left = Signal(range(width + 1))
+        last_step = Signal()                # left == 1, a flag beside the counter
         idle, finished, take, hand_over = Signal(init=1), Signal(), Signal(), Signal()
         adding = Signal()                   # the step's second cycle
         m.d.comb += [
@@ -289,7 +292,7 @@ class NormUnit(Folded, wiring.Component):
         next_addend, root = _root_addend(rem, lag, width + 2)
         with m.If(take):
             m.d.sync += [rem.eq(-1), lag.eq(0), rest.eq(sums.payload), left.eq(width),
-                         idle.eq(0), adding.eq(0)]
+                         last_step.eq(width == 1), idle.eq(0), adding.eq(0)]
         with m.Elif(~idle & ~adding):
             m.d.sync += [addend.eq(next_addend), lag.eq(root), adding.eq(1)]
         with m.Elif(~idle):
@@ -297,9 +300,10 @@ class NormUnit(Folded, wiring.Component):
                 rem.eq((Cat(rest[-2:], rem).as_signed() + addend)[:width + 2]),
                 rest.eq(rest << 2),
                 left.eq(left - 1),
+                last_step.eq(left == 2),
                 adding.eq(0),
             ]
-            with m.If(left == 1):
+            with m.If(last_step):
                 m.d.sync += [idle.eq(1), finished.eq(1)]
         with m.If(hand_over):
             m.d.sync += [roots.payload.eq(Cat(~rem[-1], lag)), roots.valid.eq(1),
