@@ -181,20 +181,23 @@ class Quantizer(Folded, wiring.Component):
             negative = [stage(value, 1) for value in negative]
             field = stage(field, p.norm_field_width)
             # Second cycle: each comparison in two halves, the upper halves' > and >= and the
-            # lower halves' >, so that no carry chain spans the comparison's width; each is a
-            # carry chain alone. (Yosys computes a > and a >= or == of the same operands from
-            # one subtraction and a zero test, a tree of LUTs behind the chain, so the >= is
-            # written as 2 u + 1 > 2 t, operands of their own.) Third cycle: the
-            # comparisons (upper > or upper >= and lower >); the thresholds ascend, so they form
-            # a thermometer code, and c is its count. Index half + c (non-negative) or
-            # half - 1 - c (negative) is Cat(c, 1) with every bit inverted for a negative
-            # coordinate.
+            # lower halves' >, so that no carry chain spans the comparison's width. Each is the
+            # sign of a subtraction, a carry chain alone: Yosys maps a comparison to a tree of
+            # LUTs on the ECP5 (four levels for 11 bits), and would compute a > and a >= of the
+            # same operands from one subtraction and a zero test, so the >= is 2 u + 1 > 2 t,
+            # operands of their own. Third cycle: the comparisons (upper > or upper >= and
+            # lower >); the thresholds ascend, so they form a thermometer code, and c is its
+            # count. Index half + c (non-negative) or half - 1 - c (negative) is Cat(c, 1) with
+            # every bit inverted for a negative coordinate.
             split = p.compare_width // 2
 
+            def above(a, b):
+                return (b - a)[-1]      # a > b for unsigned a, b: b - a is negative
+
             def halves(magnitude, theta):
-                return stage(Cat(magnitude[split:] > theta[split:],
-                                 Cat(1, magnitude[split:]) > Cat(0, theta[split:]),
-                                 magnitude[:split] > theta[:split]), 3)
+                return stage(Cat(above(magnitude[split:], theta[split:]),
+                                 above(Cat(1, magnitude[split:]), Cat(0, theta[split:])),
+                                 above(magnitude[:split], theta[:split])), 3)
 
             parts = [[halves(magnitude, theta) for theta in thresholds]
                      for magnitude in magnitudes]
