@@ -225,13 +225,22 @@ class NormUnit(Folded, wiring.Component):
         beats = self.beats
         # `phase` counts the key's beats; the first beat (`first`, a flag beside `phase`, so
         # that no comparison comes before the adder) replaces the previous key's sum. Partial
-        # sums of at most d squares fit norm_sq_width bits: nothing can overflow.
+        # sums of at most d squares fit norm_sq_width bits: nothing can overflow. The sum is
+        # kept in two halves, a carry chain of half the width each: the lower half's carry out
+        # is registered and enters the upper half's chain (its carry in) with the next beat,
+        # the last beat's as the sum leaves (an incrementer of the upper half on `sums`).
         phase = Signal(range(beats))
         first = Signal(init=1)
-        m.d.comb += lane_sums.ready.eq(~sums.valid | sums.ready)
+        split = len(sums.payload) // 2
+        low, high = Signal(split), Signal(len(sums.payload) - split)
+        carry = Signal()
+        addend = lane_sums.payload
+        m.d.comb += [lane_sums.ready.eq(~sums.valid | sums.ready),
+                     sums.payload.eq(Cat(low, high + carry))]
         with m.If(lane_sums.valid & lane_sums.ready):
             m.d.sync += [
-                sums.payload.eq(Mux(first, 0, sums.payload) + lane_sums.payload),
+                Cat(low, carry).eq(Mux(first, 0, low) + addend[:split]),
+                high.eq(Mux(first, 0, high) + addend[split:] + (carry & ~first)),
                 phase.eq(Mux(phase == beats - 1, 0, phase + 1)),
                 first.eq(phase == beats - 1),
                 sums.valid.eq(phase == beats - 1),
