@@ -29,20 +29,20 @@ class NormUnit(Folded, wiring.Component):
     :func:`axelram.golden.fixed.encode_norm`.
 
     Structure: ``L`` squarers and a pipelined adder tree over the lanes (a register before the
-    squarers, then their ``ceil(log2(in_width)) + 1`` shift-and-add stages when ``L <=``
-    :data:`FABRIC_SQUARER_LANES` and ``score_multiplier = "fabric"``, else a hard multiplier and
-    its output register; one register per tree level, ``params.norm_tree_width(level)`` bits);
-    for ``L < d`` an accumulator of ``norm_sq_width`` bits over the key's beats; the
-    digit-by-digit square root, one root bit per step; when ``norm_rounded``, the reduced-float
-    encoder in four registered stages (the leading one's position, the bits below it in two
-    shifts, the rounding).
+    squarers, then, when ``L <=`` :data:`FABRIC_SQUARER_LANES` and ``score_multiplier =
+    "fabric"``, the magnitudes' and their ``ceil(log2(in_width)) + 1`` shift-and-add stages,
+    else a hard multiplier and its output register; one register per tree level,
+    ``params.norm_tree_width(level)`` bits); for ``L < d`` an accumulator of ``norm_sq_width``
+    bits over the key's beats; the digit-by-digit square root, one root bit per step; when
+    ``norm_rounded``, the reduced-float encoder in four registered stages (the leading one's
+    position, the bits below it in two shifts, the rounding).
     The root is a ``norm_width``-stage pipeline, or, when ``d / L >= 2 norm_width + 2``
     (:attr:`serial_root`: a key's sum cannot come sooner than a root takes), a load, one step
     per two cycles on a single adder whose operands are registers, and an output register.
 
     Latency :attr:`latency` cycles from the transfer of a key's last beat to its ``o.valid``
     when nothing stalls: ``S + log2(L) + norm_width + 4 norm_rounded`` with ``S`` the squarers'
-    stages (``2 + ceil(log2(in_width))`` in fabric, else 2), plus, when ``L < d``, one for the
+    stages (``3 + ceil(log2(in_width))`` in fabric, else 2), plus, when ``L < d``, one for the
     accumulator and with fabric squarers two for the lane sums' FIFO, and for the serial root
     ``norm_width + 2`` more (the second cycle of every step, its load and output). Throughput
     one beat per cycle: keys back to back, one per ``d / L`` cycles. ``i.ready`` does not depend
@@ -198,16 +198,18 @@ class NormUnit(Folded, wiring.Component):
         m.d.sync += outstanding.eq(outstanding + entered - taken)
 
     def _squares(self, m, advance):
-        """The sum of the beat's squares: a register before the squarers (the magnitudes, for
-        shift-and-add squarers), the squarers (shift-and-add stages, or a multiplier and its
-        output register), one register per tree level."""
+        """The sum of the beat's squares: a register before the squarers (then one of the
+        magnitudes, for shift-and-add squarers), the squarers (shift-and-add stages, or a
+        multiplier and its output register), one register per tree level."""
         p = self._params
         stage = partial(register, m, advance)
         if self._fabric_squarers:
-            # k**2 = |k|**2: the magnitudes are registered, so that no negation comes before
-            # the first partial products. Every partial sum of the shifted terms is at most
-            # k**2: one width for all.
-            beat = [stage(abs(k), unsigned(p.in_width)) for k in self.i.payload]
+            # k**2 = |k|**2: the beat, then the magnitudes are registered, so that no negation
+            # reads the producer's output (a FIFO's read multiplexer in the encoder) or comes
+            # before the first partial products. Every partial sum of the shifted terms is at
+            # most k**2: one width for all.
+            beat = [stage(k, k.shape()) for k in self.i.payload]
+            beat = [stage(abs(k), unsigned(p.in_width)) for k in beat]
             square_stage = partial(register, m, advance, shape=p.norm_tree_width(0))
             values = [shift_add_mul(k, k, square_stage) for k in beat]
         else:
@@ -333,10 +335,10 @@ class NormUnit(Folded, wiring.Component):
 
     @property
     def _square_stages(self) -> int:
-        """The squarers' input register, then the shift-and-add stages or a multiplier's
-        output register."""
+        """The squarers' input register, then the magnitudes' and the shift-and-add stages, or a
+        multiplier's output register."""
         if self._fabric_squarers:
-            return 1 + shift_add_depth(self._params.in_width)
+            return 2 + shift_add_depth(self._params.in_width)
         return 2
 
     # The reduced-float encoder: the leading one's position, the bits below it (a shift by that
