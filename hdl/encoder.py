@@ -131,9 +131,14 @@ class KeyEncoder(Folded, wiring.Component):
         m.submodules.quantizer = quantizer = self._quantizer
         m.d.comb += rotator.signs.eq(self.signs)
         key_ready = Signal()    # the quantizer takes a rotated key beat
-        # Two-entry FIFOs before the norm unit and after it: their `w_rdy` are registers, so the
-        # norm path's stalls never reach the input's ready or the rotator's clock enables.
+        # Two-entry FIFOs before the norm unit and after it, whose `w_rdy` are kept as registers
+        # (`beats_room`, `norm_room`: the level below the depth, counted beside the FIFO), so
+        # that the norm path's stalls never reach the input's ready or the rotator's clock
+        # enables, and `i.ready`, the rotator's input counters and the norm's encoder stall see
+        # one LUT of registers.
         m.submodules.beats_in = beats_in = fifo.SyncFIFO(width=lanes * p.in_width, depth=2)
+        beat_stored, beat_taken = Signal(), Signal()
+        _, beats_room = counter_below(m, beat_stored, beat_taken, beats_in.depth)
 
         # Input: a key beat goes to the rotator and the norm unit in the same cycle (neither's
         # ready depends on its valid); a query beat to the rotator only.
@@ -167,20 +172,22 @@ class KeyEncoder(Folded, wiring.Component):
                 self.rotated_queries.valid.eq(rotator.o.valid & to_table),
             ]
             m.d.comb += [
-                rotator.i.valid.eq(Mux(select, self.queries.valid, self.i.valid & beats_in.w_rdy)),
+                rotator.i.valid.eq(Mux(select, self.queries.valid, self.i.valid & beats_room)),
                 rotator.i.payload.eq(Mux(select, self.queries.payload, self.i.payload)),
                 rotator.o.ready.eq(Mux(to_table, self.rotated_queries.ready, key_ready)),
             ]
         else:
             select, to_table = Const(0), Const(0)
             m.d.comb += [
-                rotator.i.valid.eq(self.i.valid & beats_in.w_rdy),
+                rotator.i.valid.eq(self.i.valid & beats_room),
                 rotator.i.payload.eq(self.i.payload),
                 rotator.o.ready.eq(key_ready),
             ]
         m.d.comb += [
-            self.i.ready.eq(~select & rotator.i.ready & beats_in.w_rdy),
+            self.i.ready.eq(~select & rotator.i.ready & beats_room),
             beats_in.w_en.eq(~select & self.i.valid & rotator.i.ready),
+            beat_stored.eq(beats_in.w_en & beats_room),
+            beat_taken.eq(beats_in.r_en & beats_in.r_rdy),
             beats_in.w_data.eq(self.i.payload),
             norm.i.valid.eq(beats_in.r_rdy),
             norm.i.payload.eq(beats_in.r_data),
@@ -199,10 +206,13 @@ class KeyEncoder(Folded, wiring.Component):
         taken, popped = Signal(), Signal()
         _, room = counter_below(m, taken, popped, scales.depth)
         m.d.sync += popped.eq(scales.r_en & scales.r_rdy)
+        stored = Signal()
+        _, norm_room = counter_below(m, stored, taken, norms.depth)
         m.d.comb += [
             norms.w_en.eq(norm.o.valid),
             norms.w_data.eq(norm.o.payload),
-            norm.o.ready.eq(norms.w_rdy),
+            norm.o.ready.eq(norm_room),
+            stored.eq(norm.o.valid & norm_room),
             thresholds.i.valid.eq(norms.r_rdy & room),
             thresholds.i.payload.eq(norms.r_data),
             norms.r_en.eq(room),
@@ -210,6 +220,9 @@ class KeyEncoder(Folded, wiring.Component):
         ]
         head = layout(scales.r_data)                    # the key being quantized
         beat = Signal(range(beats))                     # beat index of the rotator's output
+        # beat == d/L - 1, a flag beside the counter, so that no comparison comes between the
+        # handshake and the thresholds FIFO's read enable.
+        last = Signal(init=beats == 1)
         consumed = Signal()
         m.d.comb += [
             scales.w_en.eq(thresholds.o.valid),
@@ -221,9 +234,10 @@ class KeyEncoder(Folded, wiring.Component):
             quantizer.i.payload.field.eq(head.field),
             consumed.eq(quantizer.i.valid & quantizer.i.ready),
             key_ready.eq(scales.r_rdy & quantizer.i.ready),
-            scales.r_en.eq(consumed & (beat == beats - 1)),
+            scales.r_en.eq(consumed & last),
         ]
         with m.If(consumed):
-            m.d.sync += beat.eq(Mux(beat == beats - 1, 0, beat + 1))
+            m.d.sync += [beat.eq(Mux(last, 0, beat + 1)),
+                         last.eq(Mux(last, beats == 1, beat == beats - 2))]
         wiring.connect(m, quantizer.o, wiring.flipped(self.o))
         return m

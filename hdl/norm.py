@@ -29,20 +29,20 @@ class NormUnit(Folded, wiring.Component):
     :func:`axelram.golden.fixed.encode_norm`.
 
     Structure: ``L`` squarers and a pipelined adder tree over the lanes (a register before the
-    squarers, then their ``ceil(log2(in_width)) + 1`` shift-and-add stages when ``L <=``
-    :data:`FABRIC_SQUARER_LANES` and ``score_multiplier = "fabric"``, else a hard multiplier and
-    its output register; one register per tree level, ``params.norm_tree_width(level)`` bits);
-    for ``L < d`` an accumulator of ``norm_sq_width`` bits over the key's beats; the
-    digit-by-digit square root, one root bit per step; when ``norm_rounded``, the reduced-float
-    encoder in three registered stages (the leading one's position, the bits below it, the
-    rounding).
+    squarers, then, when ``L <=`` :data:`FABRIC_SQUARER_LANES` and ``score_multiplier =
+    "fabric"``, the magnitudes' and their ``ceil(log2(in_width)) + 1`` shift-and-add stages,
+    else a hard multiplier and its output register; one register per tree level,
+    ``params.norm_tree_width(level)`` bits); for ``L < d`` an accumulator of ``norm_sq_width``
+    bits over the key's beats; the digit-by-digit square root, one root bit per step; when
+    ``norm_rounded``, the reduced-float encoder in four registered stages (the leading one's
+    position, the bits below it in two shifts, the rounding).
     The root is a ``norm_width``-stage pipeline, or, when ``d / L >= 2 norm_width + 2``
     (:attr:`serial_root`: a key's sum cannot come sooner than a root takes), a load, one step
     per two cycles on a single adder whose operands are registers, and an output register.
 
     Latency :attr:`latency` cycles from the transfer of a key's last beat to its ``o.valid``
-    when nothing stalls: ``S + log2(L) + norm_width + 3 norm_rounded`` with ``S`` the squarers'
-    stages (``2 + ceil(log2(in_width))`` in fabric, else 2), plus, when ``L < d``, one for the
+    when nothing stalls: ``S + log2(L) + norm_width + 4 norm_rounded`` with ``S`` the squarers'
+    stages (``3 + ceil(log2(in_width))`` in fabric, else 2), plus, when ``L < d``, one for the
     accumulator and with fabric squarers two for the lane sums' FIFO, and for the serial root
     ``norm_width + 2`` more (the second cycle of every step, its load and output). Throughput
     one beat per cycle: keys back to back, one per ``d / L`` cycles. ``i.ready`` does not depend
@@ -117,7 +117,7 @@ class NormUnit(Folded, wiring.Component):
     def latency(self) -> int:
         """Cycles from a key's last beat to its ``o.valid``: the squarers' stages, tree levels,
         the accumulator and with fabric squarers the lane sums' FIFO (``lanes < d``), the root
-        (``norm_width`` stages, or serial ``2 norm_width + 2`` cycles) and the encoder's three
+        (``norm_width`` stages, or serial ``2 norm_width + 2`` cycles) and the encoder's four
         registers (``norm_rounded``)."""
         p = self._params
         folded = self.beats > 1
@@ -198,16 +198,18 @@ class NormUnit(Folded, wiring.Component):
         m.d.sync += outstanding.eq(outstanding + entered - taken)
 
     def _squares(self, m, advance):
-        """The sum of the beat's squares: a register before the squarers (the magnitudes, for
-        shift-and-add squarers), the squarers (shift-and-add stages, or a multiplier and its
-        output register), one register per tree level."""
+        """The sum of the beat's squares: a register before the squarers (then one of the
+        magnitudes, for shift-and-add squarers), the squarers (shift-and-add stages, or a
+        multiplier and its output register), one register per tree level."""
         p = self._params
         stage = partial(register, m, advance)
         if self._fabric_squarers:
-            # k**2 = |k|**2: the magnitudes are registered, so that no negation comes before
-            # the first partial products. Every partial sum of the shifted terms is at most
-            # k**2: one width for all.
-            beat = [stage(abs(k), unsigned(p.in_width)) for k in self.i.payload]
+            # k**2 = |k|**2: the beat, then the magnitudes are registered, so that no negation
+            # reads the producer's output (a FIFO's read multiplexer in the encoder) or comes
+            # before the first partial products. Every partial sum of the shifted terms is at
+            # most k**2: one width for all.
+            beat = [stage(k, k.shape()) for k in self.i.payload]
+            beat = [stage(abs(k), unsigned(p.in_width)) for k in beat]
             square_stage = partial(register, m, advance, shape=p.norm_tree_width(0))
             values = [shift_add_mul(k, k, square_stage) for k in beat]
         else:
@@ -225,13 +227,22 @@ class NormUnit(Folded, wiring.Component):
         beats = self.beats
         # `phase` counts the key's beats; the first beat (`first`, a flag beside `phase`, so
         # that no comparison comes before the adder) replaces the previous key's sum. Partial
-        # sums of at most d squares fit norm_sq_width bits: nothing can overflow.
+        # sums of at most d squares fit norm_sq_width bits: nothing can overflow. The sum is
+        # kept in two halves, a carry chain of half the width each: the lower half's carry out
+        # is registered and enters the upper half's chain (its carry in) with the next beat,
+        # the last beat's as the sum leaves (an incrementer of the upper half on `sums`).
         phase = Signal(range(beats))
         first = Signal(init=1)
-        m.d.comb += lane_sums.ready.eq(~sums.valid | sums.ready)
+        split = len(sums.payload) // 2
+        low, high = Signal(split), Signal(len(sums.payload) - split)
+        carry = Signal()
+        addend = lane_sums.payload
+        m.d.comb += [lane_sums.ready.eq(~sums.valid | sums.ready),
+                     sums.payload.eq(Cat(low, high + carry))]
         with m.If(lane_sums.valid & lane_sums.ready):
             m.d.sync += [
-                sums.payload.eq(Mux(first, 0, sums.payload) + lane_sums.payload),
+                Cat(low, carry).eq(Mux(first, 0, low) + addend[:split]),
+                high.eq(Mux(first, 0, high) + addend[split:] + (carry & ~first)),
                 phase.eq(Mux(phase == beats - 1, 0, phase + 1)),
                 first.eq(phase == beats - 1),
                 sums.valid.eq(phase == beats - 1),
@@ -260,17 +271,19 @@ class NormUnit(Folded, wiring.Component):
         cycles each.
 
         A sum is loaded (remainder and root cleared) when the stepper is idle and holds no
-        finished root; ``left`` counts the steps still to do; a finished root moves to the
-        output register ``roots.payload`` once that is free. Every condition the stepper's
-        registers load on is a function of four registers (``sums.valid``, ``idle``,
-        ``finished``, ``adding``): the output's handshake reaches only the output register. A
-        step's first cycle registers the adder's operand from the remainder's sign (and takes
-        the root bit), its second adds: the adder reads only registers, and no signal that its
-        sum forms fans out in the same cycle. The sum's radicand bits leave ``rest`` from the
-        top, two per step; its ``2 * norm_frac`` zero bits below come in as the shifted-in
-        zeros. Registers: remainder and operand ``W + 2`` each, root ``W - 1`` (its last bit is
-        the remainder's sign), output ``W``, radicand ``2 * (W - norm_frac)`` bits for ``W =
-        norm_width`` (133 for d=128, in_width=16), a step counter and four flags.
+        finished root; ``left`` counts the steps still to do (``last_step`` flags the last, so
+        that no comparison of the counter comes before ``idle`` and ``finished``); a finished
+        root moves to the output register ``roots.payload`` once that is free. Every condition
+        the stepper's registers load on is a function of four registers (``sums.valid``,
+        ``idle``, ``finished``, ``adding``): the output's handshake reaches only the output
+        register and ``finished``. A step's first cycle registers the adder's operand from the
+        remainder's sign (and takes the root bit), its second adds: the adder reads only
+        registers, and no signal that its sum forms fans out in the same cycle. The sum's
+        radicand bits leave ``rest`` from the top, two per step; its ``2 * norm_frac`` zero bits
+        below come in as the shifted-in zeros. Registers: remainder and operand ``W + 2`` each,
+        root ``W - 1`` (its last bit is the remainder's sign), output ``W``, radicand ``2 * (W -
+        norm_frac)`` bits for ``W = norm_width`` (133 for d=128, in_width=16), a step counter
+        and five flags.
         """
         p = self._params
         width = p.norm_width
@@ -279,6 +292,7 @@ class NormUnit(Folded, wiring.Component):
         lag = Signal(width - 1)             # the root without its last bit (_root_addend)
         rest = Signal(2 * (width - p.norm_frac))
         left = Signal(range(width + 1))
+        last_step = Signal()                # left == 1, a flag beside the counter
         idle, finished, take, hand_over = Signal(init=1), Signal(), Signal(), Signal()
         adding = Signal()                   # the step's second cycle
         m.d.comb += [
@@ -289,7 +303,7 @@ class NormUnit(Folded, wiring.Component):
         next_addend, root = _root_addend(rem, lag, width + 2)
         with m.If(take):
             m.d.sync += [rem.eq(-1), lag.eq(0), rest.eq(sums.payload), left.eq(width),
-                         idle.eq(0), adding.eq(0)]
+                         last_step.eq(width == 1), idle.eq(0), adding.eq(0)]
         with m.Elif(~idle & ~adding):
             m.d.sync += [addend.eq(next_addend), lag.eq(root), adding.eq(1)]
         with m.Elif(~idle):
@@ -297,9 +311,10 @@ class NormUnit(Folded, wiring.Component):
                 rem.eq((Cat(rest[-2:], rem).as_signed() + addend)[:width + 2]),
                 rest.eq(rest << 2),
                 left.eq(left - 1),
+                last_step.eq(left == 2),
                 adding.eq(0),
             ]
-            with m.If(left == 1):
+            with m.If(last_step):
                 m.d.sync += [idle.eq(1), finished.eq(1)]
         with m.If(hand_over):
             m.d.sync += [roots.payload.eq(Cat(~rem[-1], lag)), roots.valid.eq(1),
@@ -320,19 +335,20 @@ class NormUnit(Folded, wiring.Component):
 
     @property
     def _square_stages(self) -> int:
-        """The squarers' input register, then the shift-and-add stages or a multiplier's
-        output register."""
+        """The squarers' input register, then the magnitudes' and the shift-and-add stages, or a
+        multiplier's output register."""
         if self._fabric_squarers:
-            return 1 + shift_add_depth(self._params.in_width)
+            return 2 + shift_add_depth(self._params.in_width)
         return 2
 
     # The reduced-float encoder: the leading one's position, the bits below it (a shift by that
-    # position), the rounding (an incrementer and the renormalization), each a registered stage.
-    _ENCODER_STAGES = 3
+    # position, in two steps), the rounding (an incrementer and the renormalization), each a
+    # registered stage.
+    _ENCODER_STAGES = 4
 
     def _encode(self, m, advance, norm):
         """``o.payload`` from the norm: the norm itself, or (``advance`` the registers' load
-        condition) the norm and its reduced float, through the encoder's three stages."""
+        condition) the norm and its reduced float, through the encoder's four stages."""
         p = self._params
         if not p.norm_rounded:
             m.d.comb += [self.o.payload.norm.eq(norm), self.o.payload.field.eq(norm)]
@@ -349,8 +365,14 @@ class NormUnit(Folded, wiring.Component):
             with m.If(norm[mantissa + e - 1]):
                 m.d.comb += e0.eq(e)
         e0, held = stage(e0, e0.shape()), stage(norm, width)
+        # The shift by e0 in two registered steps, by its multiple of four, then by the rest: a
+        # four-way multiplexer per bit each, where one shift would be a LUT tree of twelve ways.
+        coarse = Signal(mantissa + 4)
+        m.d.comb += coarse.eq((held << 1) >> Cat(Const(0, 2), e0[2:]))
+        e0, coarse, held = (stage(e0, e0.shape()), stage(coarse, coarse.shape()),
+                            stage(held, width))
         t = Signal(mantissa + 1)
-        m.d.comb += t.eq((held << 1) >> e0)
+        m.d.comb += t.eq(coarse >> e0[:2])
         e0, t = stage(e0, e0.shape()), stage(t, t.shape())
         rounded = Signal(mantissa + 1)
         m.d.comb += rounded.eq((t + 1) >> 1)

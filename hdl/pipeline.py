@@ -89,10 +89,12 @@ class BlockFIFO(Elaboratable):
     def elaborate(self, platform):
         m = Module()
         m.submodules.buffer = buffer = DistributedFIFO(width=self.width, depth=self.BUFFER)
-        pop, issue = Signal(), Signal()
-        stored = Signal(range(self.depth + 1))          # in the RAM, not yet read
-        available = Signal()                            # stored != 0
-        claimed = Signal(range(self.BUFFER + 1))
+        pop, issue, read = Signal(), Signal(), Signal()
+        # `stored` counts a read a cycle late (`read`: it was issued the cycle before), so that
+        # `issue`, which the consumer's handshake reaches through the buffer's places
+        # (`claimed`, its flag `room` a register), loads no adder.
+        stored = Signal(range(self.depth + 2))          # in the RAM, not yet read, plus `read`
+        available = Signal()                            # stored - read != 0
         produce = Signal(range(self.depth))
         consume = Signal(range(self.depth))
         m.d.comb += [
@@ -100,14 +102,14 @@ class BlockFIFO(Elaboratable):
             self.r_data.eq(buffer.r_data),
             buffer.r_en.eq(self.r_en),
             pop.eq(buffer.r_rdy & self.r_en),
-            issue.eq(available & (claimed != self.BUFFER)),
         ]
+        _, room = counter_below(m, issue, pop, self.BUFFER)
+        m.d.comb += issue.eq(available & room)
         m.d.sync += [
-            stored.eq(stored + self.w_en - issue),
-            # stored + w_en - issue != 0, with no adder before the choice on `issue`.
-            available.eq(Mux(issue, (stored >= 2) | (available & self.w_en),
+            stored.eq(stored + self.w_en - read),
+            # stored - read + w_en - issue != 0, with no adder before the choice on `issue`.
+            available.eq(Mux(issue, Mux(read, stored >= 3, stored >= 2) | (available & self.w_en),
                              available | self.w_en)),
-            claimed.eq(claimed + issue - pop),
         ]
         with m.If(self.w_en):
             m.d.sync += produce.eq(Mux(produce == self.depth - 1, 0, produce + 1))
@@ -132,7 +134,7 @@ class BlockFIFO(Elaboratable):
                 m.d.sync += ram_data.eq(rd.data)
             m.d.sync += out_data.eq(ram_data)
             outputs.append(out_data)
-        read, arriving = Signal(), Signal()
+        arriving = Signal()
         m.d.sync += [read.eq(issue), arriving.eq(read)]
         m.d.comb += [buffer.w_en.eq(arriving), buffer.w_data.eq(Cat(outputs))]
         return m

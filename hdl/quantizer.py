@@ -19,11 +19,12 @@ class ThresholdUnit(wiring.Component):
     for the ``2**(b-1) - 1`` positive boundaries, from its norm ``N``: one key per cycle.
 
     Each product by a design-time constant is a canonical-signed-digit shift-and-add tree (no
-    multiplier), pipelined: its terms, then every level of the tree, are registered, so a stage
-    is one adder. Latency :attr:`latency` ``= 1 + tree_depth(most CSD digits)`` cycles (the
-    shorter trees are delayed to match; 1 when ``b = 1``, which has no threshold), throughput one
-    key per cycle. Matches :func:`axelram.golden.fixed.thresholds`. The norm field passes
-    through, delayed alike.
+    multiplier), pipelined: the norm is registered, then the terms (a negation for each negative
+    digit), then every level of the tree, so a stage is one adder and none reads the producer's
+    output directly (a FIFO's read multiplexer in the encoder). Latency :attr:`latency` ``= 2 +
+    tree_depth(most CSD digits)`` cycles (the shorter trees are delayed to match; 1 when ``b =
+    1``, which has no threshold), throughput one key per cycle. Matches
+    :func:`axelram.golden.fixed.thresholds`. The norm field passes through, delayed alike.
 
     Parameters
     ----------
@@ -61,8 +62,9 @@ class ThresholdUnit(wiring.Component):
 
     @property
     def latency(self) -> int:
-        return 1 + max((tree_depth(len(csd(int(c)))) for c in self._params.boundaries_fixed),
-                       default=0)
+        if self._params.half == 1:
+            return 1
+        return 2 + max(tree_depth(len(csd(int(c)))) for c in self._params.boundaries_fixed)
 
     def elaborate(self, platform):
         p = self._params
@@ -72,9 +74,10 @@ class ThresholdUnit(wiring.Component):
         def stage(value):
             return register(m, advance, value, value.shape())
 
+        norm = stage(self.i.payload.norm)
         for theta, boundary in zip(self.o.payload.thresholds, p.boundaries_fixed, strict=True):
-            product = const_mul(self.i.payload.norm, int(boundary), stage)
-            for _ in range(self.latency - 1 - tree_depth(len(csd(int(boundary))))):
+            product = const_mul(norm, int(boundary), stage)
+            for _ in range(self.latency - 2 - tree_depth(len(csd(int(boundary))))):
                 product = stage(product)
             m.d.comb += theta.eq(product >> p.compare_shift)
         field = self.i.payload.field
@@ -177,23 +180,31 @@ class Quantizer(Folded, wiring.Component):
             magnitudes = [stage(abs(value), p.compare_width) for value in y]
             negative = [stage(value, 1) for value in negative]
             field = stage(field, p.norm_field_width)
-            # Second cycle: each comparison in two halves, the upper halves' > and == and the
-            # lower halves' >, so that no carry chain spans the comparison's width. Third
-            # cycle: the comparisons; the thresholds ascend, so they form a thermometer code,
-            # and c is its count. Index half + c (non-negative) or half - 1 - c (negative) is
-            # Cat(c, 1) with every bit inverted for a negative coordinate.
+            # Second cycle: each comparison in two halves, the upper halves' > and >= and the
+            # lower halves' >, so that no carry chain spans the comparison's width. Each is the
+            # sign of a subtraction, a carry chain alone: Yosys maps a comparison to a tree of
+            # LUTs on the ECP5 (four levels for 11 bits), and would compute a > and a >= of the
+            # same operands from one subtraction and a zero test, so the >= is 2 u + 1 > 2 t,
+            # operands of their own. Third cycle: the comparisons (upper > or upper >= and
+            # lower >); the thresholds ascend, so they form a thermometer code, and c is its
+            # count. Index half + c (non-negative) or half - 1 - c (negative) is Cat(c, 1) with
+            # every bit inverted for a negative coordinate.
             split = p.compare_width // 2
 
+            def above(a, b):
+                return (b - a)[-1]      # a > b for unsigned a, b: b - a is negative
+
             def halves(magnitude, theta):
-                return stage(Cat(magnitude[split:] > theta[split:],
-                                 magnitude[split:] == theta[split:],
-                                 magnitude[:split] > theta[:split]), 3)
+                return stage(Cat(above(magnitude[split:], theta[split:]),
+                                 above(Cat(1, magnitude[split:]), Cat(0, theta[split:])),
+                                 above(magnitude[:split], theta[:split])), 3)
 
             parts = [[halves(magnitude, theta) for theta in thresholds]
                      for magnitude in magnitudes]
             negative = [stage(value, 1) for value in negative]
             field = stage(field, p.norm_field_width)
-            counts = [tree_sum(above | equal & below for above, equal, below in lane)[:p.b - 1]
+            counts = [tree_sum(above | at_least & below
+                               for above, at_least, below in lane)[:p.b - 1]
                       for lane in parts]
         else:
             counts = [Const(0, 0)] * lanes

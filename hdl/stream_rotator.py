@@ -18,12 +18,13 @@ class StreamRotator(Folded, wiring.Component):
     :func:`axelram.golden.fixed.rotate` bit for bit. Since ``H_d = H_{d/L} (x) H_L``, each beat
     goes through a fully parallel ``L``-point butterfly network across the lanes
     (``log2(L)`` registered stages; the sign flip is folded into the first when ``L = d``, and
-    has two registered stages of its own when folded: the beat with its sign bits, selected by
-    the beat index, then the flipped beat), then each lane through a radix-2 single-path
-    delay-feedback (SDF) ``d/L``-point transform over the beats: stages of distance
-    ``D = d/(2L), ..., 2, 1`` beats, each a ``D``-deep register buffer per lane and an output
-    register. ``lanes = d`` is the parallel :class:`~axelram.hdl.rotator.Rotator` (no SDF
-    stage); ``lanes = 1`` has no lane butterflies.
+    has three registered stages of its own when folded: the beat with its sign bits, selected
+    by the beat index, then its ones' complement where negated, then the flipped beat), then
+    each lane through a radix-2 single-path delay-feedback (SDF) ``d/L``-point transform over
+    the beats: stages of distance ``D = d/(2L), ..., 2, 1`` beats, each a ``D``-deep register
+    buffer per lane and an output register. ``lanes = d`` is the parallel
+    :class:`~axelram.hdl.rotator.Rotator` (no SDF stage); ``lanes = 1`` has no lane
+    butterflies.
 
     The core never stalls: its registers have no clock enable, so no handshake signal fans out
     to them, and it always runs on beat slots of ``d/L`` cycles (a slot without a vector carries
@@ -35,7 +36,7 @@ class StreamRotator(Folded, wiring.Component):
     before the vector enters, with extra places for a consumer that starts late (``ready_after``).
     A vector enters at a slot boundary, or at once when the core is empty.
 
-    Latency :attr:`latency` ``= d/L + log2(d) + d/L + 2 + F`` when ``L < d`` (``log2(d) + F``
+    Latency :attr:`latency` ``= d/L + log2(d) + d/L + 3 + F`` when ``L < d`` (``log2(d) + F``
     when ``L = d``) cycles from the transfer of a vector's first input beat to its first output
     beat, the rotator empty and nothing stalling: the vector's beats arrive (and the last one
     is written into the input FIFO), then the core (:attr:`core_latency`), then the output
@@ -90,8 +91,8 @@ class StreamRotator(Folded, wiring.Component):
 
     @property
     def core_latency(self) -> int:
-        """``log2(d) + d/L - 1``, plus 2 when folded: one register per butterfly level, ``D``
-        more per SDF stage, and the registered input beat and flipped beat."""
+        """``log2(d) + d/L - 1``, plus 3 when folded: one register per butterfly level, ``D``
+        more per SDF stage, and the registered input beat, inverted beat and flipped beat."""
         return self._flip_stages + self._params.log2_d + self.beats - 1
 
     @property
@@ -119,7 +120,7 @@ class StreamRotator(Folded, wiring.Component):
     @property
     def _output_fifo(self) -> type:
         """:func:`~axelram.hdl.pipeline.fast_fifo` for the places the FIFO needs in distributed
-        RAM (d=128 at one lane needs 266: a block RAM FIFO)."""
+        RAM (d=128 at one lane needs 269: a block RAM FIFO)."""
         return fast_fifo(self._output_places(DistributedFIFO.LATENCY))
 
     def _output_places(self, fifo_latency: int) -> int:
@@ -142,7 +143,7 @@ class StreamRotator(Folded, wiring.Component):
 
     @property
     def _flip_stages(self) -> int:
-        return 2 if self.beats > 1 else 0
+        return 3 if self.beats > 1 else 0
 
     def elaborate(self, platform):
         p, lanes, beats = self._params, self._lanes, self.beats
@@ -241,16 +242,23 @@ class StreamRotator(Folded, wiring.Component):
 
         # Sign flip of the beat, then the lane butterflies, as in the parallel rotator with
         # d = L. Folded, the beat and its sign bits (a multiplexer on `phase`) are registered
-        # first, then the flipped beat, so that the sign selection, the negation and the first
-        # addition are each a stage of their own.
+        # first, then the beat's ones' complement where negated (-x = ~x + 1) beside the sign
+        # bits, then the flipped beat (the +1 as the carry in of an incrementer), so that the
+        # sign selection, the inversion, the carry chain and the first addition are each a
+        # stage of their own.
         if beats > 1:
             signs = Signal(lanes, name="beat_signs")
+            carries = Signal(lanes, name="flip_carries")
             inputs = [Signal(signed(p.in_width), name=f"in_{j}") for j in range(lanes)]
+            inverted = [Signal(signed(p.in_width), name=f"inv_{j}") for j in range(lanes)]
             values = [Signal(signed(p.flip_width), name=f"flip_{j}") for j in range(lanes)]
             m.d.sync += [signs.eq(self.signs.word_select(phase, lanes)),
                          [reg.eq(x) for reg, x in zip(inputs, beat_in, strict=True)],
-                         [value.eq(Mux(signs[j], -x, x))
-                          for j, (value, x) in enumerate(zip(values, inputs, strict=True))]]
+                         carries.eq(signs),
+                         [inv.eq(x ^ signs[j].replicate(p.in_width))
+                          for j, (inv, x) in enumerate(zip(inverted, inputs, strict=True))],
+                         [value.eq(x + carries[j])
+                          for j, (value, x) in enumerate(zip(values, inverted, strict=True))]]
         else:
             values = [Mux(self.signs[j], -x, x) for j, x in enumerate(beat_in)]
         for level in range(1, log2_lanes + 1):

@@ -93,8 +93,8 @@ def test_thresholds(d, b, in_width, variant, simulator, request):
 
 @pytest.mark.parametrize(("b", "codebook"), [(1, "gaussian"), (3, "gaussian"), (4, "beta")])
 def test_thresholds_latency(b, codebook):
-    """One register for the terms, one per level of the deepest CSD tree."""
+    """One register for the norm, one for the terms, one per level of the deepest CSD tree; one
+    register for the field alone when ``b = 1``."""
     p = Params(d=128, b=b, codebook=codebook)
     digits = [len(csd(int(c))) for c in p.boundaries_fixed]
-    assert ThresholdUnit(p).latency == 1 + max(map(tree_depth, digits), default=0)
-    assert b > 1 or ThresholdUnit(p).latency == 1
+    assert ThresholdUnit(p).latency == (2 + max(map(tree_depth, digits)) if b > 1 else 1)
