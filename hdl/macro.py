@@ -39,7 +39,7 @@ class Macro(Folded, wiring.Component):
     path are not); a query against an empty store produces no score. The next query's table is
     computed while the current one is scored, and its reads follow the current query's last
     read after one idle cycle. Nothing on the read path stalls: a read is issued only with a
-    place reserved for its score in the output FIFO (``read_latency + score latency + 3``
+    place reserved for its score in the output FIFO (``read_latency + score latency + 4``
     places, enough for one score per cycle while ``scores.ready`` stays high), so
     ``scores.ready`` drives no clock enable across the datapath.
 
@@ -128,9 +128,9 @@ class Macro(Folded, wiring.Component):
     @property
     def _score_fifo_depth(self) -> int:
         """Places for the scores of every read in flight at one read per cycle: a read's
-        place is free again the cycle after its score leaves, ``read_latency + score latency +
-        2 + 1`` cycles after the read."""
-        return self._store.read_latency + self._score.latency + 3
+        place is free again two cycles after its score leaves (the departure is counted from a
+        register), ``read_latency + score latency + 2 + 2`` cycles after the read."""
+        return self._store.read_latency + self._score.latency + 4
 
     def elaborate(self, platform):
         p, beats = self._params, self.beats
@@ -234,8 +234,11 @@ class Macro(Folded, wiring.Component):
         remaining = Signal(range(p.depth))      # reads after the next one
         start, read, last_read, popped = Signal(), Signal(), Signal(), Signal()
         # `places` is a register: fewer reads are outstanding (their score not yet out of the
-        # FIFO) than the FIFO has places.
-        _, places = counter_below(m, read, popped, waiting.depth)
+        # FIFO, as `left` says a cycle late) than the FIFO has places. The FIFO's output
+        # handshake drives only `left`, placed anywhere between the FIFO and the counter (a
+        # handshake into the counter's adder crossed the die: 136 MHz).
+        left = register(m, 1, popped)
+        _, places = counter_below(m, read, left, waiting.depth)
         loading = Signal()
         loads = [Signal(name=f"load_{n}", attrs={"keep": 1})
                  for n in range(min(TABLE_LOADS, p.d))]
