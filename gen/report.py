@@ -53,10 +53,10 @@ def report_rows(p: Params, lanes: int, counts: dict) -> list[tuple[str, str, str
          f"{norm['multipliers']} squarers, {sum(norm[k] for k in add_sub)} add/sub",
          "an exact L2 norm needs d squarings and an integer square root"),
         ("write: comparators", f"d (2^b - 1) = {d * (levels - 1)}",
-         f"{quant['comparators']}",
+         f"{quant['comparators'] + quant['subtractors']}",
          (f"magnitude form: L (2^(b-1) - 1) = {lanes * (p.half - 1)} comparisons, each in "
-          "two registered halves (two half-width comparators and an equality), plus L "
-          "absolute values")),
+          "two registered halves (three half-width comparisons: the upper halves' > and >=, "
+          "the lower halves' >, each the sign of a subtraction), plus L absolute values")),
         ("write: quantizer arithmetic", "-",
          f"{quant['multipliers']} multipliers, {sum(quant[k] for k in add_sub)} add/sub",
          "the thresholds (boundary x norm, shift-and-add, once per key) and L absolute values"),

@@ -58,17 +58,18 @@ class NormUnit(Folded, wiring.Component):
     ``norm_rounded``, when the encoder register is empty or being taken. With ``o.ready`` always
     high, ``i.ready`` never drops.
 
-    Operations and flip-flop bits (Yosys ``proc``; after ``opt -full``: 841, 1,452, 3,567,
-    11,206; at one and two lanes most are the squarers' stages; the lane sums' FIFO is a memory)
+    Operations and flip-flop bits (as ``axelram report`` counts them: Yosys ``proc; opt -full;
+    wreduce``; at one and two lanes most are the squarers' stages; the lane sums' FIFO is a
+    memory)
     for ``d = 128``, ``in_width = 16`` (``norm_width`` 23, ``norm_sq_width`` 38, rounded):
 
     =====  ========  ============================  ================  =============
     ``L``  squarers  adders                        root adders       register bits
     =====  ========  ============================  ================  =============
-    1      1         1 (the accumulator)           1 (serial)        1,144
-    2      2         2 (1 + the accumulator)       1 (serial)        2,028
-    32     32        32 (31 + the accumulator)     23                3,731
-    128    128       127                           23                11,370
+    1      1         1 (the accumulator)           1 (serial)        1,032
+    2      2         2 (1 + the accumulator)       1 (serial)        1,729
+    32     32        32 (31 + the accumulator)     23                3,665
+    128    128       127                           23                11,302
     =====  ========  ============================  ================  =============
 
     Besides: the encoder's ``norm_mantissa + 1``-bit incrementer, and for ``L < d`` the beat

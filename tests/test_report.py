@@ -22,17 +22,20 @@ def test_measured_counts(kwargs, lanes):
     log2_lanes = lanes.bit_length() - 1
     stages = p.log2_d - log2_lanes  # SDF stages
     butterflies = lanes // 2 * log2_lanes + lanes * stages
-    # The butterflies' adders and subtractors are the rotator's only ones as wide as a
-    # coordinate; the others count beats, FIFO places and credits (at most 10 bits here).
+    # The butterflies' adders and subtractors, and when folded the sign flip's L incrementers
+    # (a negation's +1, a stage after the ones' complement), are the rotator's only ones as wide
+    # as a coordinate; the others count beats, FIFO places and credits (at most 10 bits here).
     cells = netlist_cells(StreamRotator(p, lanes))
     words = [cell for cell in cells if cell["type"] in ("$add", "$sub")
              and int(cell["parameters"]["Y_WIDTH"], 2) >= p.flip_width]
-    assert len(words) == 2 * butterflies
+    assert len(words) == 2 * butterflies + (lanes if lanes < p.d else 0)
     assert sum(counts["rotator"][k] for k in ("adders", "subtractors")) > len(words)
     assert counts["rotator"]["multipliers"] == 0
     assert counts["norm unit"]["multipliers"] == lanes  # squarings the paper does not count
-    # Each comparison in two halves: two half-width comparators (and an equality).
-    assert counts["quantizer"]["comparators"] == 2 * lanes * (p.half - 1)
+    # Each comparison in two halves: three half-width comparisons, each a subtraction's sign
+    # (the quantizer's only subtractions).
+    assert counts["quantizer"]["comparators"] == 0
+    assert counts["quantizer"]["subtractors"] == 3 * lanes * (p.half - 1)
     assert counts["quantizer"]["multipliers"] == counts["query table"]["multipliers"] == 0
     assert counts["write path"]["multipliers"] == lanes
     assert counts["score datapath"]["multipliers"] == 1  # by shift-and-add
@@ -51,7 +54,7 @@ def test_cli_report(tmp_path, capsys):
     out = tmp_path / "counts.json"
     assert main(["report", "--d", "8", "--depth", "64", "--json", str(out)]) == 0
     text = capsys.readouterr().out
-    assert "| write: comparators | d (2^b - 1) = 56 | 6 |" in text  # one lane by default
+    assert "| write: comparators | d (2^b - 1) = 56 | 9 |" in text  # one lane by default
     assert json.loads(out.read_text())["blocks"]["score datapath"]["multipliers"] == 1
 
 
