@@ -60,8 +60,9 @@ class KeyEncoder(Folded, wiring.Component):
     rotated_queries : Out(stream.Signature(ArrayLayout(signed(rotated_width), L))), idem
     """
 
-    # The two-entry FIFOs on the norm path (input beats, norms, thresholds): a cycle each.
-    _FIFOS = 3
+    # Registers on the norm path: the accepted beat's, then the two-entry FIFOs (input beats,
+    # norms, thresholds), a cycle each.
+    _NORM_PATH_STAGES = 4
 
     def __init__(self, params: Params, lanes: int | None = None, *, queries: bool = False):
         if not isinstance(params, Params):
@@ -100,8 +101,8 @@ class KeyEncoder(Folded, wiring.Component):
     @property
     def _threshold_latency(self) -> int:
         """From a key's last beat to its thresholds at the head of their FIFO: the norm, the
-        thresholds and the three two-entry FIFOs on their path."""
-        return self._norm.latency + self._thresholds.latency + self._FIFOS
+        thresholds, the accepted beat's register and the three two-entry FIFOs on their path."""
+        return self._norm.latency + self._thresholds.latency + self._NORM_PATH_STAGES
 
     @property
     def _scales_depth(self) -> int:
@@ -116,8 +117,9 @@ class KeyEncoder(Folded, wiring.Component):
     def latency(self) -> int:
         """``max(rotator.latency, thresholds + d/L - 1) + quantizer.latency``: the key's last
         beat passes the quantizer once it is rotated (``rotator.latency`` after the first beat)
-        and once the key's thresholds are known (``norm.latency + thresholds.latency + 3``
-        after the last beat, the three two-entry FIFOs on their path) and the other beats are
+        and once the key's thresholds are known (``norm.latency + thresholds.latency + 4``
+        after the last beat: the accepted beat's register and the three two-entry FIFOs on
+        their path) and the other beats are
         through; then the quantizer."""
         return (max(self._rotator.latency, self._threshold_latency + self.beats - 1)
                 + self._quantizer.latency)
@@ -136,9 +138,16 @@ class KeyEncoder(Folded, wiring.Component):
         # that the norm path's stalls never reach the input's ready or the rotator's clock
         # enables, and `i.ready`, the rotator's input counters and the norm's encoder stall see
         # one LUT of registers.
-        m.submodules.beats_in = beats_in = fifo.SyncFIFO(width=lanes * p.in_width, depth=2)
+        # An accepted key beat is registered and written into `beats_in` a cycle later, so that
+        # the input handshake drives one flip-flop, not the FIFO's distributed RAM write enables
+        # (placed with the norm unit: 3.9 ns of routing in the d=128 macro). `beats_room`
+        # counts the registered beat as stored, so the FIFO has a third place for it.
+        m.submodules.beats_in = beats_in = fifo.SyncFIFO(width=lanes * p.in_width, depth=3)
         beat_stored, beat_taken = Signal(), Signal()
         _, beats_room = counter_below(m, beat_stored, beat_taken, beats_in.depth)
+        accepted = Signal()
+        accepted_beat = Signal(lanes * p.in_width, reset_less=True)
+        m.d.sync += [accepted.eq(beat_stored), accepted_beat.eq(self.i.payload)]
 
         # Input: a key beat goes to the rotator and the norm unit in the same cycle (neither's
         # ready depends on its valid); a query beat to the rotator only.
@@ -185,10 +194,10 @@ class KeyEncoder(Folded, wiring.Component):
             ]
         m.d.comb += [
             self.i.ready.eq(~select & rotator.i.ready & beats_room),
-            beats_in.w_en.eq(~select & self.i.valid & rotator.i.ready),
-            beat_stored.eq(beats_in.w_en & beats_room),
+            beat_stored.eq(~select & self.i.valid & rotator.i.ready & beats_room),
+            beats_in.w_en.eq(accepted),
+            beats_in.w_data.eq(accepted_beat),
             beat_taken.eq(beats_in.r_en & beats_in.r_rdy),
-            beats_in.w_data.eq(self.i.payload),
             norm.i.valid.eq(beats_in.r_rdy),
             norm.i.payload.eq(beats_in.r_data),
             beats_in.r_en.eq(norm.i.ready),
