@@ -60,7 +60,7 @@ class KeyEncoder(Folded, wiring.Component):
     rotated_queries : Out(stream.Signature(ArrayLayout(signed(rotated_width), L))), idem
     """
 
-    # Registers on the norm path: the accepted beat's, then the two-entry FIFOs (input beats,
+    # Registers on the norm path: the accepted beat's, then the FIFOs (input beats,
     # norms, thresholds), a cycle each.
     _NORM_PATH_STAGES = 4
 
@@ -101,7 +101,7 @@ class KeyEncoder(Folded, wiring.Component):
     @property
     def _threshold_latency(self) -> int:
         """From a key's last beat to its thresholds at the head of their FIFO: the norm, the
-        thresholds, the accepted beat's register and the three two-entry FIFOs on their path."""
+        thresholds, the accepted beat's register and the three FIFOs on their path."""
         return self._norm.latency + self._thresholds.latency + self._NORM_PATH_STAGES
 
     @property
@@ -118,7 +118,7 @@ class KeyEncoder(Folded, wiring.Component):
         """``max(rotator.latency, thresholds + d/L - 1) + quantizer.latency``: the key's last
         beat passes the quantizer once it is rotated (``rotator.latency`` after the first beat)
         and once the key's thresholds are known (``norm.latency + thresholds.latency + 4``
-        after the last beat: the accepted beat's register and the three two-entry FIFOs on
+        after the last beat: the accepted beat's register and the three FIFOs on
         their path) and the other beats are
         through; then the quantizer."""
         return (max(self._rotator.latency, self._threshold_latency + self.beats - 1)
@@ -133,11 +133,11 @@ class KeyEncoder(Folded, wiring.Component):
         m.submodules.quantizer = quantizer = self._quantizer
         m.d.comb += rotator.signs.eq(self.signs)
         key_ready = Signal()    # the quantizer takes a rotated key beat
-        # Two-entry FIFOs before the norm unit and after it, whose `w_rdy` are kept as registers
-        # (`beats_room`, `norm_room`: the level below the depth, counted beside the FIFO), so
-        # that the norm path's stalls never reach the input's ready or the rotator's clock
-        # enables, and `i.ready`, the rotator's input counters and the norm's encoder stall see
-        # one LUT of registers.
+        # Small FIFOs before the norm unit (three places) and after it (two), whose `w_rdy` are
+        # kept as registers (`beats_room`, `norm_room`: the level below the depth, counted
+        # beside the FIFO), so that the norm path's stalls never reach the input's ready or the
+        # rotator's clock enables, and `i.ready`, the rotator's input counters and the norm's
+        # encoder stall see one LUT of registers.
         # An accepted key beat is registered and written into `beats_in` a cycle later, so that
         # the input handshake drives one flip-flop, not the FIFO's distributed RAM write enables
         # (placed with the norm unit: 3.9 ns of routing in the d=128 macro). `beats_room`
