@@ -19,6 +19,11 @@ BANK_ROWS = 2048
 #: registered write and read addresses and enables.
 SLICE_BITS = 36
 
+#: Registers from the bank multiplexer to ``read_data`` with several banks (the first one is
+#: the multiplexer's): hops that carry the row from the block-RAM rows to the score's lookups,
+#: which spread over the die at d=128.
+_ROW_HOPS = 3
+
 
 class IndexStore(wiring.Component):
     """``depth`` rows of ``row_width`` bits (:func:`axelram.golden.fixed.pack_rows`), in order.
@@ -35,8 +40,9 @@ class IndexStore(wiring.Component):
     read register and an output register that the FPGA flow folds into the block RAM (ECP5
     ``REGMODE = OUTREG``).
 
-    Reads: latency :attr:`read_latency` = 3 cycles (5 with more than one bank: a registered bank
-    multiplexer and a second register behind it), throughput one row per cycle. The row at
+    Reads: latency :attr:`read_latency` = 3 cycles (7 with more than one bank: a register per
+    bank, a registered bank multiplexer and two more registers behind it), throughput one row
+    per cycle. The row at
     ``read_addr`` in a cycle with ``read_en`` high appears on ``read_data`` ``read_latency``
     cycles later and stays there until the next read's row replaces it; ``read_addr`` is
     ignored while ``read_en`` is low.
@@ -89,8 +95,8 @@ class IndexStore(wiring.Component):
 
     @property
     def read_latency(self) -> int:
-        """3 cycles (address, RAM, output registers), 5 with more than one bank."""
-        return 3 + 2 * (self.banks > 1)
+        """3 cycles (address, RAM, output registers), 7 with more than one bank."""
+        return 3 + (1 + _ROW_HOPS) * (self.banks > 1)
 
     @property
     def banks(self) -> int:
@@ -127,10 +133,13 @@ class IndexStore(wiring.Component):
         # asynchronous with an explicit register behind it, so that Yosys' memory_dff merges
         # them and applies no_rw_check: a read colliding with a write may return anything (only
         # a row not yet stored can collide), so no read-before-write emulation (a second copy of
-        # the write data and a bypass mux) is built around the RAM. With several banks a
-        # registered multiplexer picks the addressed bank's row, and a second register follows
-        # it: the banks' slices lie in block RAM rows across the die, and with one register the
-        # row crossed to the score's lookups in one hop (4-6.5 ns of routing at d=128, T=4096).
+        # the write data and a bypass mux) is built around the RAM. With several banks the
+        # banks' slices lie in block RAM rows across the die and the score's lookups spread
+        # over it, so the row takes four register hops to them: a register per bank
+        # (`nearby`, placed near its block RAMs), the registered multiplexer that picks the
+        # addressed bank's row, and two registers behind it. With fewer hops one of them
+        # crossed the die (at d=128, T=4096: block RAM to multiplexer 4.9 ns of routing, the
+        # last register to a lookup 4.4 ns with three hops).
         # No read register is reset:
         # read_data means something only read_latency cycles after read_en.
         shift = (BANK_ROWS - 1).bit_length()
@@ -179,9 +188,16 @@ class IndexStore(wiring.Component):
             m.d.comb += self.read_data.eq(outputs[0])
             return m
         bank = register(m, self.read_en, self.read_addr >> shift)
-        bank = register(m, 1, register(m, 1, bank))
-        selected = Signal(p.row_width, reset_less=True)
-        row = Signal(p.row_width, reset_less=True)
-        m.d.sync += [selected.eq(Array(outputs)[bank]), row.eq(selected)]
+        for _ in range(3):
+            bank = register(m, 1, bank)
+        nearby = []
+        for k, output in enumerate(outputs):
+            nearby.append(Signal(p.row_width, reset_less=True, name=f"nearby_{k}"))
+            m.d.sync += nearby[-1].eq(output)
+        row = Array(nearby)[bank]
+        for n in range(_ROW_HOPS):
+            hop = Signal(p.row_width, reset_less=True, name=f"row_{n}")
+            m.d.sync += hop.eq(row)
+            row = hop
         m.d.comb += self.read_data.eq(row)
         return m
