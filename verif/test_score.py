@@ -76,8 +76,8 @@ class ScoreTB(Clocked):
         self.dut.table.value = pack(table[:, p.half:].ravel(), p.table_entry_width)
 
     async def check(self, queries, gaps_rng, bp_rng, gaps, backpressure):
-        """Send each query's rows; the table changes the cycle after the last row. The output
-        is always ready: ``backpressure`` must be off."""
+        """Send each query's rows; the table changes as early as it may: ``TABLE_LAG + 1``
+        cycles after the last row. The output is always ready: ``backpressure`` must be off."""
         p = self.p
         assert not backpressure, "the score datapath's output has no ready"
         source = StreamSource(self.dut, "i", pauses(gaps_rng, gaps))
@@ -86,6 +86,7 @@ class ScoreTB(Clocked):
         for table, idx, field in queries:
             self.set_table(table)
             await source.send(self.row_payloads(idx, field))
+            await self.cycles(ScoreDatapath.TABLE_LAG)
             expected.extend(fixed.score(table, idx, field, p))
         await sink.wait_for(len(expected), timeout_cycles=10 * len(expected) + 100)
         await self.cycles(5)
