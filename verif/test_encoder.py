@@ -162,11 +162,12 @@ def test_encoder(d, b, in_width, lanes, queries, simulator, request):
 #   stages, or serial 2 norm_width + 2 cycles when d/L >= 2 norm_width + 2) + 4 (the rounded
 #   norm's encoder), with S the squarers' stages: 2, or 7 in fabric at L <= 4 (in_width 16);
 # - rotation, from the first beat: the input's d/L + 1 (when L < d), the core (3 when L < d,
-#   log2(d), d/L - 1), the output FIFO's 2 (5 in block RAM, beyond 64 places: L = 1 here).
+#   log2(d), log2(d/L), d/L - 1), the output FIFO's 2 (5 in block RAM, beyond 64 places: L = 1
+#   here).
 @pytest.mark.parametrize(("d", "lanes", "beats", "latency"), [
     (128, 128, 1, 36 + 5 + 4 + 0 + 3),                      # thresholds (rotation: 9)
-    (128, 1, 128, 129 + (3 + 7 + 127) + 5 + 3),             # rotation (thresholds: 198)
-    (16, 4, 4, 38 + 5 + 4 + 3 + 3),                         # thresholds (rotation: 17)
+    (128, 1, 128, 129 + (3 + 7 + 7 + 127) + 5 + 3),         # rotation (thresholds: 198)
+    (16, 4, 4, 38 + 5 + 4 + 3 + 3),                         # thresholds (rotation: 19)
 ])
 def test_encoder_properties(d, lanes, beats, latency):
     encoder = KeyEncoder(Params(d=d, b=3), lanes)
