@@ -98,10 +98,10 @@ class Quantizer(Folded, wiring.Component):
     in bits ``[j*b, (j+1)*b)``; the row is valid after the key's last beat. Beats are counted
     from reset.
 
-    Latency 3 cycles (magnitudes; the comparisons' upper and lower halves; the comparisons and
-    their count into the row) from the transfer of a key's last beat to its row, 1 when
-    ``b = 1``; throughput one beat per cycle, one key per
-    ``d / L`` cycles. ``i.ready`` is low only while a finished row waits on ``o``. Matches
+    Latency 3 cycles (ones' complement magnitudes; the comparisons' upper and lower halves;
+    the comparisons and their count into the row) from the transfer of a key's last beat to its
+    row, 1 when ``b = 1``; throughput one beat per cycle, one key per ``d / L`` cycles.
+    ``i.ready`` is low only while a finished row waits on ``o``. Matches
     :func:`axelram.golden.fixed.quantize` followed by :func:`axelram.golden.fixed.pack_rows`.
 
     No division: coordinate ``y`` lies above boundary ``t_m`` when ``|y| > theta_m`` with
@@ -175,16 +175,20 @@ class Quantizer(Folded, wiring.Component):
         y, field = self.i.payload.rotated, self.i.payload.field
         negative = [value < 0 for value in y]
         if p.half > 1:
-            # First cycle: the magnitudes, beside the key's thresholds.
+            # First cycle: the ones' complement magnitudes (y, or ~y = |y| - 1 for a negative
+            # y: no carry chain), beside the key's thresholds.
             thresholds = [stage(theta, p.compare_width) for theta in self.i.payload.thresholds]
-            magnitudes = [stage(abs(value), p.compare_width) for value in y]
+            magnitudes = [stage(value ^ sign.replicate(len(value)), p.compare_width)
+                          for value, sign in zip(y, negative, strict=True)]
             negative = [stage(value, 1) for value in negative]
             field = stage(field, p.norm_field_width)
-            # Second cycle: each comparison in two halves, the upper halves' > and >= and the
-            # lower halves' >, so that no carry chain spans the comparison's width. Each is the
-            # sign of a subtraction, a carry chain alone: Yosys maps a comparison to a tree of
-            # LUTs on the ECP5 (four levels for 11 bits), and would compute a > and a >= of the
-            # same operands from one subtraction and a zero test, so the >= is 2 u + 1 > 2 t,
+            # Second cycle: each comparison |y| > theta, which is m > theta for the ones'
+            # complement magnitude m of a non-negative y and m >= theta of a negative one, in
+            # two halves, the upper halves' > and >= and the lower halves' > (>= for a negative
+            # y), so that no carry chain spans the comparison's width. Each is the sign of a
+            # subtraction, a carry chain alone: Yosys maps a comparison to a tree of LUTs on
+            # the ECP5 (four levels for 11 bits), and would compute a > and a >= of the same
+            # operands from one subtraction and a zero test, so a >= is 2 u + 1 > 2 t,
             # operands of their own. Third cycle: the comparisons (upper > or upper >= and
             # lower >); the thresholds ascend, so they form a thermometer code, and c is its
             # count. Index half + c (non-negative) or half - 1 - c (negative) is Cat(c, 1) with
@@ -194,13 +198,13 @@ class Quantizer(Folded, wiring.Component):
             def above(a, b):
                 return (b - a)[-1]      # a > b for unsigned a, b: b - a is negative
 
-            def halves(magnitude, theta):
+            def halves(magnitude, theta, sign):
                 return stage(Cat(above(magnitude[split:], theta[split:]),
                                  above(Cat(1, magnitude[split:]), Cat(0, theta[split:])),
-                                 above(magnitude[:split], theta[:split])), 3)
+                                 above(Cat(sign, magnitude[:split]), Cat(0, theta[:split]))), 3)
 
-            parts = [[halves(magnitude, theta) for theta in thresholds]
-                     for magnitude in magnitudes]
+            parts = [[halves(magnitude, theta, sign) for theta in thresholds]
+                     for magnitude, sign in zip(magnitudes, negative, strict=True)]
             negative = [stage(value, 1) for value in negative]
             field = stage(field, p.norm_field_width)
             counts = [tree_sum(above | at_least & below
