@@ -68,13 +68,14 @@ class NormUnit(Folded, wiring.Component):
     =====  ========  ============================  ================  =============
     ``L``  squarers  adders                        root adders       register bits
     =====  ========  ============================  ================  =============
-    1      1         1 (the accumulator)           1 (serial)        1,032
-    2      2         2 (1 + the accumulator)       1 (serial)        1,729
-    32     32        32 (31 + the accumulator)     23                3,665
-    128    128       127                           23                11,302
+    1      1         1 (the accumulator)           1 (serial)        1,153
+    2      2         2 (1 + the accumulator)       1 (serial)        1,850
+    32     32        32 (31 + the accumulator)     23                3,786
+    128    128       127                           23                11,347
     =====  ========  ============================  ================  =============
 
-    Besides: the encoder's ``norm_mantissa + 1``-bit incrementer, and for ``L < d`` the beat
+    Besides: the encoder's ``norm_mantissa + 1``-bit and exponent incrementers, for ``L < d``
+    the accumulator's subtractor (a key's sum is a difference of its values) and the beat
     counter (and the serial root's step counter). The squarers are true multiplications
     (``in_width`` x ``in_width`` bits) that the paper's "zero multipliers" write path does not
     count, whether built of shifts and adds or in hard multipliers.
@@ -228,42 +229,37 @@ class NormUnit(Folded, wiring.Component):
     def _accumulate(self, m, lane_sums, sums):
         """The key's sum of squares over its beats, from the beats' sums: one sum per key."""
         beats = self.beats
-        # `phase` counts the key's beats; the first beat (`first`, a flag beside `phase`)
-        # replaces the previous key's sum, a choice after the adders, not before them. Partial
-        # sums of at most d squares fit norm_sq_width bits: nothing can overflow. The sum is
-        # kept in two halves, a carry chain of half the width each: the lower half's carry out
-        # is registered and enters the upper half's chain (its carry in) with the next beat,
-        # the last beat's the cycle after (`done`), as the sum goes into the output register
-        # `sums.payload` (an incrementer of the upper half).
-        # So that `lane_sums.ready` is a LUT of registers, not a function of the root's
-        # handshake, it takes a key's last beat (`last`, a flag beside `phase`) only while the
-        # output register is empty: it is then empty still as `done` loads it, since no sum
-        # was done in between. The sum is taken when it is valid, nothing stalling, so the
-        # next key's last beat finds it empty when it comes at least three cycles after the
-        # previous key's; with two beats a key it may come as the sum is taken.
+        # The accumulator adds every beat's sum and is never cleared (it counts modulo
+        # 2**norm_sq_width): a key's sum is the difference of its values after the key's last
+        # beat and after the previous key's, which goes into the output register
+        # `sums.payload` the cycle after the last beat (`done`). So no choice comes before or
+        # after either carry chain. A key's sum fits norm_sq_width bits: the difference is
+        # exact. So that `lane_sums.ready` is a LUT of registers, not a function of the root's
+        # handshake, it takes a key's last beat (`last`, a flag beside the beat counter
+        # `phase`) only while the output register is empty: it is then empty still as `done`
+        # loads it, since no sum was done in between. The sum is taken when it is valid,
+        # nothing stalling, so the next key's last beat finds it empty when it comes at least
+        # three cycles after the previous key's; with two beats a key it may come as the sum
+        # is taken.
         phase = Signal(range(beats))
-        first = Signal(init=1)
         last = Signal()
         done = Signal()
-        split = len(sums.payload) // 2
-        low, high = Signal(split), Signal(len(sums.payload) - split)
-        carry = Signal()
-        addend = lane_sums.payload
+        total = Signal(len(sums.payload))       # the accumulator
+        previous = Signal(len(sums.payload))    # its value after the previous key
         added = Signal()
         free = ~sums.valid | sums.ready if beats == 2 else ~sums.valid
         m.d.comb += [lane_sums.ready.eq(~last | free),
                      added.eq(lane_sums.valid & lane_sums.ready)]
         with m.If(added):
             m.d.sync += [
-                Cat(low, carry).eq(Mux(first, addend[:split], low + addend[:split])),
-                high.eq(Mux(first, addend[split:], high + addend[split:] + carry)),
+                total.eq(total + lane_sums.payload),
                 phase.eq(Mux(last, 0, phase + 1)),
-                first.eq(last),
                 last.eq(phase == beats - 2),
             ]
         m.d.sync += done.eq(added & last)
         with m.If(done):
-            m.d.sync += [sums.payload.eq(Cat(low, high + carry)), sums.valid.eq(1)]
+            m.d.sync += [sums.payload.eq(total - previous), previous.eq(total),
+                         sums.valid.eq(1)]
         with m.Elif(sums.ready):
             m.d.sync += sums.valid.eq(0)
 
@@ -290,23 +286,26 @@ class NormUnit(Folded, wiring.Component):
         A sum is loaded (remainder and root cleared) when the stepper is idle and holds no
         finished root; ``left`` counts the steps still to do (``last_step`` flags the last, so
         that no comparison of the counter comes before ``idle`` and ``finished``); a finished
-        root moves to the output register ``roots.payload`` once that is free. Every condition
-        the stepper's registers load on is a function of four registers (``sums.valid``,
-        ``idle``, ``finished``, ``adding``): the output's handshake reaches only the output
-        register and ``finished``. A step's first cycle registers the adder's operand from the
-        remainder's sign (and takes the root bit), its second adds: the adder reads only
-        registers, and no signal that its sum forms fans out in the same cycle. The sum's
-        radicand bits leave ``rest`` from the top, two per step; its ``2 * norm_frac`` zero bits
-        below come in as the shifted-in zeros. Registers: remainder and operand ``W + 2`` each,
-        root ``W - 1`` (its last bit is the remainder's sign), output ``W``, radicand ``2 * (W -
-        norm_frac)`` bits for ``W = norm_width`` (133 for d=128, in_width=16), a step counter
-        and five flags.
+        root moves to the output register ``roots.payload`` once that is empty (not in the cycle
+        its root is taken: a cycle a key has to spare). Every condition the stepper's registers
+        load on is a function of four registers (``sums.valid``, ``idle``, ``finished``,
+        ``adding``), the hand-over one of two (``finished``, ``roots.valid``): the output's
+        handshake reaches only ``roots.valid``. A step's first cycle registers the adder's
+        operand from the remainder's sign (and takes the root bit), its second adds: the adder
+        reads only registers, and no signal that its sum forms fans out in the same cycle. The
+        sum's radicand bits leave ``rest`` from the top, two per step; its ``2 * norm_frac``
+        zero bits below come in as the shifted-in zeros. Registers: remainder and operand
+        ``W + 2`` each, root ``W - 1`` (its last bit is the remainder's sign), output ``W``,
+        radicand ``2 * (W - norm_frac)`` bits for ``W = norm_width`` (133 for d=128,
+        in_width=16), a step counter and five flags.
         """
         p = self._params
         width = p.norm_width
-        rem = Signal(signed(width + 2), reset_less=True)    # a load sets it: no reset
+        # No reset, and their initial values the load's, so that the load is the flip-flops'
+        # set or reset alone.
+        rem = Signal(signed(width + 2), init=-1, reset_less=True)
         addend = Signal(signed(width + 2))
-        lag = Signal(width - 1)             # the root without its last bit (_root_addend)
+        lag = Signal(width - 1, reset_less=True)    # the root without its last bit (_root_addend)
         rest = Signal(2 * (width - p.norm_frac))
         left = Signal(range(width + 1))
         last_step = Signal()                # left == 1, a flag beside the counter
@@ -315,7 +314,7 @@ class NormUnit(Folded, wiring.Component):
         m.d.comb += [
             sums.ready.eq(idle & ~finished),
             take.eq(sums.valid & sums.ready),
-            hand_over.eq(finished & (~roots.valid | roots.ready)),
+            hand_over.eq(finished & ~roots.valid),
         ]
         next_addend, root = _root_addend(rem, lag, width + 2)
         with m.If(take):
