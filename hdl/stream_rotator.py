@@ -166,17 +166,20 @@ class StreamRotator(Folded, wiring.Component):
         # once. Folded, `start` and `feed` (the input FIFO's read enable) are registers.
         m.submodules.beats_out = out = self._output_fifo(
             width=lanes * p.rotated_width, depth=self.output_depth)
-        free = Signal(range(self.output_depth + 1), init=self.output_depth)  # unreserved
-        room = Signal(init=1)                               # free >= beats (one beat each)
+        # `spare`: the unreserved places beyond a vector's (one per beat), whose sign says
+        # whether a vector has room, so that no comparison comes after the adder.
+        spare = Signal(range(-beats, self.output_depth - beats + 1),
+                       init=self.output_depth - beats)
+        room = Signal()
         phase = Signal(range(beats))
         start = Signal()
         feed = Signal()
         # A beat's place is free again two cycles after the beat leaves: the consumer's
         # handshake loads `popped` only.
         popped = Signal()
-        free_next = free - Mux(start, beats, 0) + popped
-        m.d.sync += [popped.eq(self.o.valid & self.o.ready), free.eq(free_next),
-                     room.eq(free_next >= beats)]
+        m.d.comb += room.eq(~spare[-1])
+        m.d.sync += [popped.eq(self.o.valid & self.o.ready),
+                     spare.eq(spare - Mux(start, beats, 0) + popped)]
         if beats == 1:
             m.d.comb += [self.i.ready.eq(room), start.eq(self.i.valid & room), feed.eq(start)]
             beat_in = self.i.payload
@@ -216,7 +219,7 @@ class StreamRotator(Folded, wiring.Component):
             # (a retiming: the same behavior), and the FIFO's read enable comes from a register.
             # So that each condition is a LUT or two of registers, `drained` (flush = 0) and
             # `last` (phase = d/L - 1) are flags beside their counters, and the condition reads
-            # `room` (free >= d/L now) for the next cycle's: with no vector starting, `free` can
+            # `room` (spare >= 0 now) for the next cycle's: with no vector starting, `spare` can
             # only grow (the places freed now count a cycle late).
             drained = Signal(init=1)
             last = Signal()
