@@ -8,7 +8,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..golden.params import Params
-from .arith import const_mul, csd, tree_depth, tree_sum
+from .arith import csd, tree_depth, tree_sum
 from .pipeline import Folded, check_lanes, register, stall_pipeline
 
 __all__ = ["ThresholdUnit", "Quantizer"]
@@ -18,13 +18,16 @@ class ThresholdUnit(wiring.Component):
     """The quantizer thresholds of a key, ``theta_m = (boundaries_fixed[m] * N) >> compare_shift``
     for the ``2**(b-1) - 1`` positive boundaries, from its norm ``N``: one key per cycle.
 
-    Each product by a design-time constant is a canonical-signed-digit shift-and-add tree (no
-    multiplier), pipelined: the norm is registered, then the terms (a negation for each negative
-    digit), then every level of the tree, so a stage is one adder and none reads the producer's
-    output directly (a FIFO's read multiplexer in the encoder). Latency :attr:`latency` ``= 2 +
-    tree_depth(most CSD digits)`` cycles (the shorter trees are delayed to match; 1 when ``b =
-    1``, which has no threshold), throughput one key per cycle. Matches
-    :func:`axelram.golden.fixed.thresholds`. The norm field passes through, delayed alike.
+    Each product by a design-time constant is a canonical-signed-digit shift-and-add (no
+    multiplier) of terms ``N << s``, each split at bit ``D = compare_shift`` into its bits
+    above, ``N >> (D - s)``, and below, ``(N mod 2**(D - s)) << s``: ``theta`` is the sum of
+    the upper parts plus the sum of the lower parts shifted right by ``D`` (its carries), two
+    trees of adders about half the product's width. Pipelined: the norm is registered, then
+    the terms, then every level of both trees, then the last sum, so a stage is one adder and
+    none reads the producer's output directly (a FIFO's read multiplexer in the encoder).
+    Latency :attr:`latency` ``= 3 + tree_depth(most CSD digits)`` cycles (the shorter trees are
+    delayed to match; 1 when ``b = 1``, which has no threshold), throughput one key per cycle.
+    Matches :func:`axelram.golden.fixed.thresholds`. The norm field passes through, delayed alike.
 
     Parameters
     ----------
@@ -64,7 +67,7 @@ class ThresholdUnit(wiring.Component):
     def latency(self) -> int:
         if self._params.half == 1:
             return 1
-        return 2 + max(tree_depth(len(csd(int(c)))) for c in self._params.boundaries_fixed)
+        return 3 + max(tree_depth(len(csd(int(c)))) for c in self._params.boundaries_fixed)
 
     def elaborate(self, platform):
         p = self._params
@@ -75,11 +78,21 @@ class ThresholdUnit(wiring.Component):
             return register(m, advance, value, value.shape())
 
         norm = stage(self.i.payload.norm)
+        shift = p.compare_shift
         for theta, boundary in zip(self.o.payload.thresholds, p.boundaries_fixed, strict=True):
-            product = const_mul(norm, int(boundary), stage)
-            for _ in range(self.latency - 2 - tree_depth(len(csd(int(boundary))))):
+            digits = csd(int(boundary))
+            upper = [stage(norm << (s - shift) if s >= shift else norm >> (shift - s))
+                     for s, _ in digits]
+            lower = [stage(norm[:shift - s] << s) for s, _ in digits if s < shift]
+            depth = tree_depth(len(digits))
+            upper = tree_sum(upper, stage, negative=[sign < 0 for _, sign in digits])
+            lower = tree_sum(lower, stage, negative=[sign < 0 for s, sign in digits if s < shift])
+            for _ in range(depth - tree_depth(len([s for s, _ in digits if s < shift]))):
+                lower = stage(lower)
+            product = stage(upper + (lower >> shift))
+            for _ in range(self.latency - 3 - depth):
                 product = stage(product)
-            m.d.comb += theta.eq(product >> p.compare_shift)
+            m.d.comb += theta.eq(product)
         field = self.i.payload.field
         for _ in range(self.latency):
             field = stage(field)
