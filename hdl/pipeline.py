@@ -112,10 +112,19 @@ class BlockFIFO(Elaboratable):
         ]
         _, room = counter_below(m, issue, pop, self.BUFFER)
         m.d.comb += issue.eq(available & room)
+        # `two` and `three` flag stored >= 2 and >= 3, chosen by `w_en` and `read` among bit
+        # tests of `stored` (a comparison with a constant would be a carry chain), so that
+        # `available` is a choice among registers.
+        at_least = {1: stored.any(), 2: stored[1:].any(), 3: stored[2:].any() | stored[:2].all(),
+                    4: stored[2:].any()}
+        two, three = Signal(), Signal()
+        up, down = self.w_en & ~read, read & ~self.w_en
         m.d.sync += [
             stored.eq(stored + self.w_en - read),
+            two.eq(Mux(up, at_least[1], Mux(down, at_least[3], at_least[2]))),
+            three.eq(Mux(up, at_least[2], Mux(down, at_least[4], at_least[3]))),
             # stored - read + w_en - issue != 0, with no adder before the choice on `issue`.
-            available.eq(Mux(issue, Mux(read, stored >= 3, stored >= 2) | (available & self.w_en),
+            available.eq(Mux(issue, Mux(read, three, two) | (available & self.w_en),
                              available | self.w_en)),
         ]
         with m.If(self.w_en):
