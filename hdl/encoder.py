@@ -219,7 +219,7 @@ class KeyEncoder(Folded, wiring.Component):
         ready = Signal()
         m.d.sync += [popped.eq(scales.r_en & ready),
                      ready.eq(Mux(scales.w_en, 1,
-                                  Mux(scales.r_en, scales.level[1:].any(), ready)))]
+                                  Mux(scales.r_en, scales.level != 1, ready)))]
         stored = Signal()
         _, norm_room = counter_below(m, stored, taken, norms.depth)
         m.d.comb += [
