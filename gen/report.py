@@ -56,10 +56,11 @@ def report_rows(p: Params, lanes: int, counts: dict) -> list[tuple[str, str, str
          f"{quant['comparators'] + quant['subtractors']}",
          (f"magnitude form: L (2^(b-1) - 1) = {lanes * (p.half - 1)} comparisons, each in "
           "two registered halves (three half-width comparisons: the upper halves' > and >=, "
-          "the lower halves' >, each the sign of a subtraction), plus L absolute values")),
+          "the lower halves' >, each the sign of a subtraction), of ones' complement "
+          "magnitudes (no negation)")),
         ("write: quantizer arithmetic", "-",
          f"{quant['multipliers']} multipliers, {sum(quant[k] for k in add_sub)} add/sub",
-         "the thresholds (boundary x norm, shift-and-add, once per key) and L absolute values"),
+         "the thresholds (boundary x norm, shift-and-add, once per key)"),
         ("write path registers", "-",
          f"{write['register bits']:,} flip-flops, {write['memory bits']:,} FIFO memory bits",
          "rotator (with its beat FIFOs), norm unit, quantizer and row"),

@@ -214,7 +214,12 @@ class KeyEncoder(Folded, wiring.Component):
         m.submodules.scales = scales = fifo.SyncFIFO(width=layout.size, depth=self._scales_depth)
         taken, popped = Signal(), Signal()
         _, room = counter_below(m, taken, popped, scales.depth)
-        m.d.sync += popped.eq(scales.r_en & scales.r_rdy)
+        # `ready`: the FIFO holds a key's thresholds (its `r_rdy`, level != 0), a register
+        # beside it, so that the join's handshake starts at flip-flops.
+        ready = Signal()
+        m.d.sync += [popped.eq(scales.r_en & ready),
+                     ready.eq(Mux(scales.w_en, 1,
+                                  Mux(scales.r_en, scales.level != 1, ready)))]
         stored = Signal()
         _, norm_room = counter_below(m, stored, taken, norms.depth)
         m.d.comb += [
@@ -237,12 +242,12 @@ class KeyEncoder(Folded, wiring.Component):
             scales.w_en.eq(thresholds.o.valid),
             scales.w_data.eq(thresholds.o.payload),
             thresholds.o.ready.eq(1),
-            quantizer.i.valid.eq(scales.r_rdy & rotator.o.valid & ~to_table),
+            quantizer.i.valid.eq(ready & rotator.o.valid & ~to_table),
             quantizer.i.payload.rotated.eq(rotator.o.payload),
             quantizer.i.payload.thresholds.eq(head.thresholds),
             quantizer.i.payload.field.eq(head.field),
             consumed.eq(quantizer.i.valid & quantizer.i.ready),
-            key_ready.eq(scales.r_rdy & quantizer.i.ready),
+            key_ready.eq(ready & quantizer.i.ready),
             scales.r_en.eq(consumed & last),
         ]
         with m.If(consumed):

@@ -33,28 +33,30 @@ class NormUnit(Folded, wiring.Component):
     "fabric"``, the magnitudes' and their ``ceil(log2(in_width)) + 1`` shift-and-add stages,
     else a hard multiplier and its output register; one register per tree level,
     ``params.norm_tree_width(level)`` bits); for ``L < d`` an accumulator of ``norm_sq_width``
-    bits over the key's beats; the digit-by-digit square root, one root bit per step; when
-    ``norm_rounded``, the reduced-float encoder in four registered stages (the leading one's
-    position, the bits below it in two shifts, the rounding).
+    bits over the key's beats and its output register; the digit-by-digit square root, one root
+    bit per step; when ``norm_rounded``, the reduced-float encoder in five registered stages
+    (the leading one's position, the bits below it in two shifts, the rounding, the
+    renormalization).
     The root is a ``norm_width``-stage pipeline, or, when ``d / L >= 2 norm_width + 2``
     (:attr:`serial_root`: a key's sum cannot come sooner than a root takes), a load, one step
     per two cycles on a single adder whose operands are registers, and an output register.
 
     Latency :attr:`latency` cycles from the transfer of a key's last beat to its ``o.valid``
-    when nothing stalls: ``S + log2(L) + norm_width + 4 norm_rounded`` with ``S`` the squarers'
-    stages (``3 + ceil(log2(in_width))`` in fabric, else 2), plus, when ``L < d``, one for the
-    accumulator and with fabric squarers two for the lane sums' FIFO, and for the serial root
-    ``norm_width + 2`` more (the second cycle of every step, its load and output). Throughput
-    one beat per cycle: keys back to back, one per ``d / L`` cycles. ``i.ready`` does not depend
-    on ``i.valid``. For ``L = d`` it is ``~o.valid | o.ready`` (one stall signal for the whole
-    pipeline). For ``L < d`` with hard multipliers it is low exactly when the tree's last
-    register holds a beat and the accumulator cannot take it; with fabric squarers these and the
-    lane tree never stall: a beat enters only with a place reserved for its lane sum in a FIFO
-    of ``S + log2(L) + 3`` places behind them, and ``i.ready`` is low while every place is
-    reserved. Either happens only when the accumulator holds a finished sum that the root does
-    not take: the pipelined root's last stage holds a root that does not move on, or the serial
-    root is still stepping or holds a finished root that its output register (holding a root
-    that does not move on) cannot take. A root moves on when ``o.ready`` is high or, with
+    when nothing stalls: ``S + log2(L) + norm_width + 5 norm_rounded`` with ``S`` the squarers'
+    stages (``3 + ceil(log2(in_width))`` in fabric, else 2), plus, when ``L < d``, two for the
+    accumulator and its output and with fabric squarers two for the lane sums' FIFO, and for the
+    serial root ``norm_width + 2`` more (the second cycle of every step, its load and output).
+    Throughput one beat per cycle: keys back to back, one per ``d / L`` cycles. ``i.ready`` does
+    not depend on ``i.valid``. For ``L = d`` it is ``~o.valid | o.ready`` (one stall signal for
+    the whole pipeline). For ``L < d`` with hard multipliers it is low exactly when the tree's
+    last register holds a beat and the accumulator cannot take it; with fabric squarers these
+    and the lane tree never stall: a beat enters only with a place reserved for its lane sum in
+    a FIFO of ``S + log2(L) + 3`` places behind them, and ``i.ready`` is low while every place
+    is reserved. Either happens only when a key's last beat finds a sum in the accumulator's
+    output register (with more than two beats a key, also one being taken), not taken before:
+    the pipelined root's last stage holds a root that does not move on, or the serial root is
+    still stepping or holds a finished root that its output register (holding a root that does
+    not move on) cannot take. A root moves on when ``o.ready`` is high or, with
     ``norm_rounded``, when the encoder register is empty or being taken. With ``o.ready`` always
     high, ``i.ready`` never drops.
 
@@ -66,13 +68,14 @@ class NormUnit(Folded, wiring.Component):
     =====  ========  ============================  ================  =============
     ``L``  squarers  adders                        root adders       register bits
     =====  ========  ============================  ================  =============
-    1      1         1 (the accumulator)           1 (serial)        1,032
-    2      2         2 (1 + the accumulator)       1 (serial)        1,729
-    32     32        32 (31 + the accumulator)     23                3,665
-    128    128       127                           23                11,302
+    1      1         1 (the accumulator)           1 (serial)        1,153
+    2      2         2 (1 + the accumulator)       1 (serial)        1,850
+    32     32        32 (31 + the accumulator)     23                3,786
+    128    128       127                           23                11,347
     =====  ========  ============================  ================  =============
 
-    Besides: the encoder's ``norm_mantissa + 1``-bit incrementer, and for ``L < d`` the beat
+    Besides: the encoder's ``norm_mantissa + 1``-bit and exponent incrementers, for ``L < d``
+    the accumulator's subtractor (a key's sum is a difference of its values) and the beat
     counter (and the serial root's step counter). The squarers are true multiplications
     (``in_width`` x ``in_width`` bits) that the paper's "zero multipliers" write path does not
     count, whether built of shifts and adds or in hard multipliers.
@@ -117,14 +120,14 @@ class NormUnit(Folded, wiring.Component):
     @property
     def latency(self) -> int:
         """Cycles from a key's last beat to its ``o.valid``: the squarers' stages, tree levels,
-        the accumulator and with fabric squarers the lane sums' FIFO (``lanes < d``), the root
-        (``norm_width`` stages, or serial ``2 norm_width + 2`` cycles) and the encoder's four
-        registers (``norm_rounded``)."""
+        the accumulator and its output and with fabric squarers the lane sums' FIFO
+        (``lanes < d``), the root (``norm_width`` stages, or serial ``2 norm_width + 2``
+        cycles) and the encoder's five registers (``norm_rounded``)."""
         p = self._params
         folded = self.beats > 1
         fifo = self._LANE_SUMS_FIFO * self._fabric_squarers
         root = 2 * p.norm_width + 2 if self.serial_root else p.norm_width
-        return (self._front_stages + (fifo + 1) * folded + root
+        return (self._front_stages + (fifo + 2) * folded + root
                 + self._ENCODER_STAGES * p.norm_rounded)
 
     @property
@@ -226,28 +229,37 @@ class NormUnit(Folded, wiring.Component):
     def _accumulate(self, m, lane_sums, sums):
         """The key's sum of squares over its beats, from the beats' sums: one sum per key."""
         beats = self.beats
-        # `phase` counts the key's beats; the first beat (`first`, a flag beside `phase`, so
-        # that no comparison comes before the adder) replaces the previous key's sum. Partial
-        # sums of at most d squares fit norm_sq_width bits: nothing can overflow. The sum is
-        # kept in two halves, a carry chain of half the width each: the lower half's carry out
-        # is registered and enters the upper half's chain (its carry in) with the next beat,
-        # the last beat's as the sum leaves (an incrementer of the upper half on `sums`).
+        # The accumulator adds every beat's sum and is never cleared (it counts modulo
+        # 2**norm_sq_width): a key's sum is the difference of its values after the key's last
+        # beat and after the previous key's, which goes into the output register
+        # `sums.payload` the cycle after the last beat (`done`). So no choice comes before or
+        # after either carry chain. A key's sum fits norm_sq_width bits: the difference is
+        # exact. So that `lane_sums.ready` is a LUT of registers, not a function of the root's
+        # handshake, it takes a key's last beat (`last`, a flag beside the beat counter
+        # `phase`) only while the output register is empty: it is then empty still as `done`
+        # loads it, since no sum was done in between. The sum is taken when it is valid,
+        # nothing stalling, so the next key's last beat finds it empty when it comes at least
+        # three cycles after the previous key's; with two beats a key it may come as the sum
+        # is taken.
         phase = Signal(range(beats))
-        first = Signal(init=1)
-        split = len(sums.payload) // 2
-        low, high = Signal(split), Signal(len(sums.payload) - split)
-        carry = Signal()
-        addend = lane_sums.payload
-        m.d.comb += [lane_sums.ready.eq(~sums.valid | sums.ready),
-                     sums.payload.eq(Cat(low, high + carry))]
-        with m.If(lane_sums.valid & lane_sums.ready):
+        last = Signal()
+        done = Signal()
+        total = Signal(len(sums.payload))       # the accumulator
+        previous = Signal(len(sums.payload))    # its value after the previous key
+        added = Signal()
+        free = ~sums.valid | sums.ready if beats == 2 else ~sums.valid
+        m.d.comb += [lane_sums.ready.eq(~last | free),
+                     added.eq(lane_sums.valid & lane_sums.ready)]
+        with m.If(added):
             m.d.sync += [
-                Cat(low, carry).eq(Mux(first, 0, low) + addend[:split]),
-                high.eq(Mux(first, 0, high) + addend[split:] + (carry & ~first)),
-                phase.eq(Mux(phase == beats - 1, 0, phase + 1)),
-                first.eq(phase == beats - 1),
-                sums.valid.eq(phase == beats - 1),
+                total.eq(total + lane_sums.payload),
+                phase.eq(Mux(last, 0, phase + 1)),
+                last.eq(phase == beats - 2),
             ]
+        m.d.sync += done.eq(added & last)
+        with m.If(done):
+            m.d.sync += [sums.payload.eq(total - previous), previous.eq(total),
+                         sums.valid.eq(1)]
         with m.Elif(sums.ready):
             m.d.sync += sums.valid.eq(0)
 
@@ -274,23 +286,26 @@ class NormUnit(Folded, wiring.Component):
         A sum is loaded (remainder and root cleared) when the stepper is idle and holds no
         finished root; ``left`` counts the steps still to do (``last_step`` flags the last, so
         that no comparison of the counter comes before ``idle`` and ``finished``); a finished
-        root moves to the output register ``roots.payload`` once that is free. Every condition
-        the stepper's registers load on is a function of four registers (``sums.valid``,
-        ``idle``, ``finished``, ``adding``): the output's handshake reaches only the output
-        register and ``finished``. A step's first cycle registers the adder's operand from the
-        remainder's sign (and takes the root bit), its second adds: the adder reads only
-        registers, and no signal that its sum forms fans out in the same cycle. The sum's
-        radicand bits leave ``rest`` from the top, two per step; its ``2 * norm_frac`` zero bits
-        below come in as the shifted-in zeros. Registers: remainder and operand ``W + 2`` each,
-        root ``W - 1`` (its last bit is the remainder's sign), output ``W``, radicand ``2 * (W -
-        norm_frac)`` bits for ``W = norm_width`` (133 for d=128, in_width=16), a step counter
-        and five flags.
+        root moves to the output register ``roots.payload`` once that is empty (not in the cycle
+        its root is taken: a cycle a key has to spare). Every condition the stepper's registers
+        load on is a function of four registers (``sums.valid``, ``idle``, ``finished``,
+        ``adding``), the hand-over one of two (``finished``, ``roots.valid``): the output's
+        handshake reaches only ``roots.valid``. A step's first cycle registers the adder's
+        operand from the remainder's sign (and takes the root bit), its second adds: the adder
+        reads only registers, and no signal that its sum forms fans out in the same cycle. The
+        sum's radicand bits leave ``rest`` from the top, two per step; its ``2 * norm_frac``
+        zero bits below come in as the shifted-in zeros. Registers: remainder and operand
+        ``W + 2`` each, root ``W - 1`` (its last bit is the remainder's sign), output ``W``,
+        radicand ``2 * (W - norm_frac)`` bits for ``W = norm_width`` (133 for d=128,
+        in_width=16), a step counter and five flags.
         """
         p = self._params
         width = p.norm_width
-        rem = Signal(signed(width + 2))
+        # No reset, and their initial values the load's, so that the load is the flip-flops'
+        # set or reset alone.
+        rem = Signal(signed(width + 2), init=-1, reset_less=True)
         addend = Signal(signed(width + 2))
-        lag = Signal(width - 1)             # the root without its last bit (_root_addend)
+        lag = Signal(width - 1, reset_less=True)    # the root without its last bit (_root_addend)
         rest = Signal(2 * (width - p.norm_frac))
         left = Signal(range(width + 1))
         last_step = Signal()                # left == 1, a flag beside the counter
@@ -299,7 +314,7 @@ class NormUnit(Folded, wiring.Component):
         m.d.comb += [
             sums.ready.eq(idle & ~finished),
             take.eq(sums.valid & sums.ready),
-            hand_over.eq(finished & (~roots.valid | roots.ready)),
+            hand_over.eq(finished & ~roots.valid),
         ]
         next_addend, root = _root_addend(rem, lag, width + 2)
         with m.If(take):
@@ -343,13 +358,13 @@ class NormUnit(Folded, wiring.Component):
         return 2
 
     # The reduced-float encoder: the leading one's position, the bits below it (a shift by that
-    # position, in two steps), the rounding (an incrementer and the renormalization), each a
+    # position, in two steps), the rounding (an incrementer), the renormalization, each a
     # registered stage.
-    _ENCODER_STAGES = 4
+    _ENCODER_STAGES = 5
 
     def _encode(self, m, advance, norm):
         """``o.payload`` from the norm: the norm itself, or (``advance`` the registers' load
-        condition) the norm and its reduced float, through the encoder's four stages."""
+        condition) the norm and its reduced float, through the encoder's five stages."""
         p = self._params
         if not p.norm_rounded:
             m.d.comb += [self.o.payload.norm.eq(norm), self.o.payload.field.eq(norm)]
@@ -375,14 +390,15 @@ class NormUnit(Folded, wiring.Component):
         t = Signal(mantissa + 1)
         m.d.comb += t.eq(coarse >> e0[:2])
         e0, t = stage(e0, e0.shape()), stage(t, t.shape())
-        rounded = Signal(mantissa + 1)
-        m.d.comb += rounded.eq((t + 1) >> 1)
+        # The rounding, then the renormalization: a carry into bit M (t all ones) leaves the
+        # sum's low M bits clear, so the mantissa's top bit is the carry or bit M - 1, and the
+        # exponent e0 + 1 (registered beside the sum) or e0.
+        e0, e1, rounded = (stage(e0, p.exponent_width), stage(e0 + 1, p.exponent_width),
+                           stage((t + 1) >> 1, mantissa + 1))
         carry = rounded[mantissa]
-        exponent = Signal(p.exponent_width)
-        m.d.comb += exponent.eq(e0 + carry)
-        field = Cat(Mux(carry, rounded >> 1, rounded)[:mantissa], exponent)
+        field = Cat(rounded[:mantissa - 1], rounded[mantissa - 1] | carry, Mux(carry, e1, e0))
         m.d.comb += [
-            self.o.payload.norm.eq(stage(stage(held, width), width)),
+            self.o.payload.norm.eq(stage(stage(stage(held, width), width), width)),
             self.o.payload.field.eq(stage(field, p.norm_field_width)),
         ]
 

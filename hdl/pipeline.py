@@ -56,7 +56,8 @@ class BlockFIFO(Elaboratable):
     The writer never writes into a full FIFO (``depth`` entries written and not read): there is
     no ``w_rdy``, so no count of the entries sits between ``r_en`` and the write (the rotator
     reserves each beat's place before its vector enters). The entries wait in memories of at
-    most :data:`BLOCK_SLICE_BITS` bits (column slices) behind two registers: the RAM's read
+    most :data:`BLOCK_SLICE_BITS` bits (column slices) and ``depth`` entries rounded up to a
+    power of two (no more block RAM up to 1024 entries) behind two registers: the RAM's read
     register, then one with no enable and no reset that the ECP5 flow folds into the block
     RAM's output register (``REGMODE = OUTREG``, :func:`axelram.gen.fpga.fold_output_registers`,
     which leaves 36-bit ports alone: hence the slices). Reads are issued ahead, one per cycle
@@ -88,6 +89,11 @@ class BlockFIFO(Elaboratable):
         self.w_data, self.w_en = Signal(width), Signal()
         self.r_data, self.r_rdy, self.r_en = Signal(width), Signal(), Signal()
 
+    @property
+    def _entries(self) -> int:
+        """Memory entries: ``depth`` rounded up to a power of two."""
+        return 1 << (self.depth - 1).bit_length()
+
     def elaborate(self, platform):
         m = Module()
         m.submodules.buffer = buffer = DistributedFIFO(width=self.width, depth=self.BUFFER)
@@ -97,8 +103,9 @@ class BlockFIFO(Elaboratable):
         # (`claimed`, its flag `room` a register), loads no adder.
         stored = Signal(range(self.depth + 2))          # in the RAM, not yet read, plus `read`
         available = Signal()                            # stored - read != 0
-        produce = Signal(range(self.depth))
-        consume = Signal(range(self.depth))
+        # The memories have a power of two of entries, so the addresses wrap with no comparison.
+        produce = Signal(range(self._entries))
+        consume = Signal(range(self._entries))
         m.d.comb += [
             self.r_rdy.eq(buffer.r_rdy),
             self.r_data.eq(buffer.r_data),
@@ -107,16 +114,25 @@ class BlockFIFO(Elaboratable):
         ]
         _, room = counter_below(m, issue, pop, self.BUFFER)
         m.d.comb += issue.eq(available & room)
+        # `two` and `three` flag stored >= 2 and >= 3, chosen by `w_en` and `read` among bit
+        # tests of `stored` (a comparison with a constant would be a carry chain), so that
+        # `available` is a choice among registers.
+        at_least = {1: stored.any(), 2: stored[1:].any(), 3: stored[2:].any() | stored[:2].all(),
+                    4: stored[2:].any()}
+        two, three = Signal(), Signal()
+        up, down = self.w_en & ~read, read & ~self.w_en
         m.d.sync += [
             stored.eq(stored + self.w_en - read),
+            two.eq(Mux(up, at_least[1], Mux(down, at_least[3], at_least[2]))),
+            three.eq(Mux(up, at_least[2], Mux(down, at_least[4], at_least[3]))),
             # stored - read + w_en - issue != 0, with no adder before the choice on `issue`.
-            available.eq(Mux(issue, Mux(read, stored >= 3, stored >= 2) | (available & self.w_en),
+            available.eq(Mux(issue, Mux(read, three, two) | (available & self.w_en),
                              available | self.w_en)),
         ]
         with m.If(self.w_en):
-            m.d.sync += produce.eq(Mux(produce == self.depth - 1, 0, produce + 1))
+            m.d.sync += produce.eq(produce + 1)
         with m.If(issue):
-            m.d.sync += consume.eq(Mux(consume == self.depth - 1, 0, consume + 1))
+            m.d.sync += consume.eq(consume + 1)
 
         # Each slice: an asynchronous read port and an explicit register with the read's
         # enable, which Yosys merges into the block RAM's read register (no_rw_check: nothing
@@ -124,7 +140,7 @@ class BlockFIFO(Elaboratable):
         outputs = []
         for lo in range(0, self.width, BLOCK_SLICE_BITS):
             hi = min(lo + BLOCK_SLICE_BITS, self.width)
-            mem = memory.Memory(shape=hi - lo, depth=self.depth, init=[],
+            mem = memory.Memory(shape=hi - lo, depth=self._entries, init=[],
                                 attrs={"no_rw_check": 1, "ram_style": "block"})
             m.submodules[f"storage_{lo // BLOCK_SLICE_BITS}"] = mem
             wr, rd = mem.write_port(), mem.read_port(domain="comb")

@@ -8,7 +8,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..golden.params import Params
-from .arith import const_mul, csd, tree_depth, tree_sum
+from .arith import csd, tree_depth, tree_sum
 from .pipeline import Folded, check_lanes, register, stall_pipeline
 
 __all__ = ["ThresholdUnit", "Quantizer"]
@@ -18,13 +18,16 @@ class ThresholdUnit(wiring.Component):
     """The quantizer thresholds of a key, ``theta_m = (boundaries_fixed[m] * N) >> compare_shift``
     for the ``2**(b-1) - 1`` positive boundaries, from its norm ``N``: one key per cycle.
 
-    Each product by a design-time constant is a canonical-signed-digit shift-and-add tree (no
-    multiplier), pipelined: the norm is registered, then the terms (a negation for each negative
-    digit), then every level of the tree, so a stage is one adder and none reads the producer's
-    output directly (a FIFO's read multiplexer in the encoder). Latency :attr:`latency` ``= 2 +
-    tree_depth(most CSD digits)`` cycles (the shorter trees are delayed to match; 1 when ``b =
-    1``, which has no threshold), throughput one key per cycle. Matches
-    :func:`axelram.golden.fixed.thresholds`. The norm field passes through, delayed alike.
+    Each product by a design-time constant is a canonical-signed-digit shift-and-add (no
+    multiplier) of terms ``N << s``, each split at bit ``D = compare_shift`` into its bits
+    above, ``N >> (D - s)``, and below, ``(N mod 2**(D - s)) << s``: ``theta`` is the sum of
+    the upper parts plus the sum of the lower parts shifted right by ``D`` (its carries), two
+    trees of adders about half the product's width. Pipelined: the norm is registered, then
+    the terms, then every level of both trees, then the last sum, so a stage is one adder and
+    none reads the producer's output directly (a FIFO's read multiplexer in the encoder).
+    Latency :attr:`latency` ``= 3 + tree_depth(most CSD digits)`` cycles (the shorter trees are
+    delayed to match; 1 when ``b = 1``, which has no threshold), throughput one key per cycle.
+    Matches :func:`axelram.golden.fixed.thresholds`. The norm field passes through, delayed alike.
 
     Parameters
     ----------
@@ -64,7 +67,7 @@ class ThresholdUnit(wiring.Component):
     def latency(self) -> int:
         if self._params.half == 1:
             return 1
-        return 2 + max(tree_depth(len(csd(int(c)))) for c in self._params.boundaries_fixed)
+        return 3 + max(tree_depth(len(csd(int(c)))) for c in self._params.boundaries_fixed)
 
     def elaborate(self, platform):
         p = self._params
@@ -75,11 +78,21 @@ class ThresholdUnit(wiring.Component):
             return register(m, advance, value, value.shape())
 
         norm = stage(self.i.payload.norm)
+        shift = p.compare_shift
         for theta, boundary in zip(self.o.payload.thresholds, p.boundaries_fixed, strict=True):
-            product = const_mul(norm, int(boundary), stage)
-            for _ in range(self.latency - 2 - tree_depth(len(csd(int(boundary))))):
+            digits = csd(int(boundary))
+            upper = [stage(norm << (s - shift) if s >= shift else norm >> (shift - s))
+                     for s, _ in digits]
+            lower = [stage(norm[:shift - s] << s) for s, _ in digits if s < shift]
+            depth = tree_depth(len(digits))
+            upper = tree_sum(upper, stage, negative=[sign < 0 for _, sign in digits])
+            lower = tree_sum(lower, stage, negative=[sign < 0 for s, sign in digits if s < shift])
+            for _ in range(depth - tree_depth(len([s for s, _ in digits if s < shift]))):
+                lower = stage(lower)
+            product = stage(upper + (lower >> shift))
+            for _ in range(self.latency - 3 - depth):
                 product = stage(product)
-            m.d.comb += theta.eq(product >> p.compare_shift)
+            m.d.comb += theta.eq(product)
         field = self.i.payload.field
         for _ in range(self.latency):
             field = stage(field)
@@ -98,10 +111,10 @@ class Quantizer(Folded, wiring.Component):
     in bits ``[j*b, (j+1)*b)``; the row is valid after the key's last beat. Beats are counted
     from reset.
 
-    Latency 3 cycles (magnitudes; the comparisons' upper and lower halves; the comparisons and
-    their count into the row) from the transfer of a key's last beat to its row, 1 when
-    ``b = 1``; throughput one beat per cycle, one key per
-    ``d / L`` cycles. ``i.ready`` is low only while a finished row waits on ``o``. Matches
+    Latency 3 cycles (ones' complement magnitudes; the comparisons' upper and lower halves;
+    the comparisons and their count into the row) from the transfer of a key's last beat to its
+    row, 1 when ``b = 1``; throughput one beat per cycle, one key per ``d / L`` cycles.
+    ``i.ready`` is low only while a finished row waits on ``o``. Matches
     :func:`axelram.golden.fixed.quantize` followed by :func:`axelram.golden.fixed.pack_rows`.
 
     No division: coordinate ``y`` lies above boundary ``t_m`` when ``|y| > theta_m`` with
@@ -175,16 +188,20 @@ class Quantizer(Folded, wiring.Component):
         y, field = self.i.payload.rotated, self.i.payload.field
         negative = [value < 0 for value in y]
         if p.half > 1:
-            # First cycle: the magnitudes, beside the key's thresholds.
+            # First cycle: the ones' complement magnitudes (y, or ~y = |y| - 1 for a negative
+            # y: no carry chain), beside the key's thresholds.
             thresholds = [stage(theta, p.compare_width) for theta in self.i.payload.thresholds]
-            magnitudes = [stage(abs(value), p.compare_width) for value in y]
+            magnitudes = [stage(value ^ sign.replicate(len(value)), p.compare_width)
+                          for value, sign in zip(y, negative, strict=True)]
             negative = [stage(value, 1) for value in negative]
             field = stage(field, p.norm_field_width)
-            # Second cycle: each comparison in two halves, the upper halves' > and >= and the
-            # lower halves' >, so that no carry chain spans the comparison's width. Each is the
-            # sign of a subtraction, a carry chain alone: Yosys maps a comparison to a tree of
-            # LUTs on the ECP5 (four levels for 11 bits), and would compute a > and a >= of the
-            # same operands from one subtraction and a zero test, so the >= is 2 u + 1 > 2 t,
+            # Second cycle: each comparison |y| > theta, which is m > theta for the ones'
+            # complement magnitude m of a non-negative y and m >= theta of a negative one, in
+            # two halves, the upper halves' > and >= and the lower halves' > (>= for a negative
+            # y), so that no carry chain spans the comparison's width. Each is the sign of a
+            # subtraction, a carry chain alone: Yosys maps a comparison to a tree of LUTs on
+            # the ECP5 (four levels for 11 bits), and would compute a > and a >= of the same
+            # operands from one subtraction and a zero test, so a >= is 2 u + 1 > 2 t,
             # operands of their own. Third cycle: the comparisons (upper > or upper >= and
             # lower >); the thresholds ascend, so they form a thermometer code, and c is its
             # count. Index half + c (non-negative) or half - 1 - c (negative) is Cat(c, 1) with
@@ -194,13 +211,13 @@ class Quantizer(Folded, wiring.Component):
             def above(a, b):
                 return (b - a)[-1]      # a > b for unsigned a, b: b - a is negative
 
-            def halves(magnitude, theta):
+            def halves(magnitude, theta, sign):
                 return stage(Cat(above(magnitude[split:], theta[split:]),
                                  above(Cat(1, magnitude[split:]), Cat(0, theta[split:])),
-                                 above(magnitude[:split], theta[:split])), 3)
+                                 above(Cat(sign, magnitude[:split]), Cat(0, theta[:split]))), 3)
 
-            parts = [[halves(magnitude, theta) for theta in thresholds]
-                     for magnitude in magnitudes]
+            parts = [[halves(magnitude, theta, sign) for theta in thresholds]
+                     for magnitude, sign in zip(magnitudes, negative, strict=True)]
             negative = [stage(value, 1) for value in negative]
             field = stage(field, p.norm_field_width)
             counts = [tree_sum(above | at_least & below

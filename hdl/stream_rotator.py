@@ -21,8 +21,9 @@ class StreamRotator(Folded, wiring.Component):
     has three registered stages of its own when folded: the beat with its sign bits, selected
     by the beat index, then its ones' complement where negated, then the flipped beat), then
     each lane through a radix-2 single-path delay-feedback (SDF) ``d/L``-point transform over
-    the beats: stages of distance ``D = d/(2L), ..., 2, 1`` beats, each a ``D``-deep register
-    buffer per lane and an output register. ``lanes = d`` is the parallel
+    the beats: stages of distance ``D = d/(2L), ..., 2, 1`` beats, each per lane two registered
+    steps (the sum and difference of the beat and the buffer's oldest word, then the output's
+    and the buffer's choices) and a ``D - 1``-deep register buffer. ``lanes = d`` is the parallel
     :class:`~axelram.hdl.rotator.Rotator` (no SDF stage); ``lanes = 1`` has no lane
     butterflies.
 
@@ -36,21 +37,22 @@ class StreamRotator(Folded, wiring.Component):
     before the vector enters, with extra places for a consumer that starts late (``ready_after``).
     A vector enters at a slot boundary, or at once when the core is empty.
 
-    Latency :attr:`latency` ``= d/L + log2(d) + d/L + 3 + F`` when ``L < d`` (``log2(d) + F``
-    when ``L = d``) cycles from the transfer of a vector's first input beat to its first output
-    beat, the rotator empty and nothing stalling: the vector's beats arrive (and the last one
-    is written into the input FIFO), then the core (:attr:`core_latency`), then the output
-    FIFO's ``F``: 2 cycles, 5 in block RAM. Throughput one vector per ``d / L`` cycles (one
-    beat per cycle). ``i.ready`` and ``o.valid`` come from registers.
+    Latency :attr:`latency` ``= 2 d/L + log2(d) + log2(d/L) + 3 + F`` when ``L < d``
+    (``log2(d) + F`` when ``L = d``) cycles from the transfer of a vector's first input beat to
+    its first output beat, the rotator empty and nothing stalling: the vector's beats arrive
+    (and the last one is written into the input FIFO), then the core (:attr:`core_latency`),
+    then the output FIFO's ``F``: 2 cycles, 5 in block RAM. Throughput one vector per ``d / L``
+    cycles (one beat per cycle). ``i.ready`` and ``o.valid`` come from registers.
 
     Arithmetic: ``log2(L) * L/2`` butterflies (adder and subtractor) across the lanes plus
     ``log2(d/L) * L`` in the SDF stages, ``(L/2) log2(L) + L log2(d/L)`` in all (d=128: 7 for
     L=1, 13 for L=2, 144 for L=32, 448 for L=128; twice as many adders/subtractors), plus
-    ``2 L log2(d/L)`` two-way multiplexers. Registers: the delay buffers (a shift register per
-    lane and stage) hold ``d - L`` words in all, the stage of distance ``D`` ``L * D`` words of
-    ``params.fwht_width(s)`` bits for its butterfly level ``s`` (d=128 and L = 1, 2, 32, 128:
-    127, 126, 96, 0 words; 2406, 2508, 2240, 0 bits at in_width=16); plus ``L * log2(d)``
-    pipeline register words (one per lane and butterfly level). The FIFOs are in distributed
+    ``2 L log2(d/L)`` two-way multiplexers. Registers: per lane, the stage of distance ``D``
+    holds ``D + 4`` words of ``params.fwht_width(s)`` bits for its butterfly level ``s`` (the
+    buffer's ``D - 1``, the sum, the difference, the oldest word, the output) and the beat, a
+    word of level ``s - 1``: ``d - L + 5 L log2(d/L)`` words in all (d=128 and L = 1, 2, 32,
+    128: 162, 186, 416, 0 words; 2987, 3528, 8192, 0 bits at in_width=16); plus ``L * log2(L)``
+    pipeline register words (one per lane and lane butterfly level). The FIFOs are in distributed
     RAM, or in block RAM beyond 64 places (:func:`~axelram.hdl.pipeline.fast_fifo`; both at
     d=128 and one lane). Every level is
     ``params.fwht_width(level)`` bits wide, so nothing overflows.
@@ -91,9 +93,14 @@ class StreamRotator(Folded, wiring.Component):
 
     @property
     def core_latency(self) -> int:
-        """``log2(d) + d/L - 1``, plus 3 when folded: one register per butterfly level, ``D``
-        more per SDF stage, and the registered input beat, inverted beat and flipped beat."""
-        return self._flip_stages + self._params.log2_d + self.beats - 1
+        """``log2(d) + log2(d/L) + d/L - 1``, plus 3 when folded: one register per butterfly
+        level and one more per SDF stage (its two steps), ``D`` more per SDF stage, and the
+        registered input beat, inverted beat and flipped beat."""
+        return (self._flip_stages + self._params.log2_d + self._sdf_stages + self.beats - 1)
+
+    @property
+    def _sdf_stages(self) -> int:
+        return self.beats.bit_length() - 1
 
     @property
     def latency(self) -> int:
@@ -159,17 +166,20 @@ class StreamRotator(Folded, wiring.Component):
         # once. Folded, `start` and `feed` (the input FIFO's read enable) are registers.
         m.submodules.beats_out = out = self._output_fifo(
             width=lanes * p.rotated_width, depth=self.output_depth)
-        free = Signal(range(self.output_depth + 1), init=self.output_depth)  # unreserved
-        room = Signal(init=1)                               # free >= beats (one beat each)
+        # `spare`: the unreserved places beyond a vector's (one per beat), whose sign says
+        # whether a vector has room, so that no comparison comes after the adder.
+        spare = Signal(range(-beats, self.output_depth - beats + 1),
+                       init=self.output_depth - beats)
+        room = Signal()
         phase = Signal(range(beats))
         start = Signal()
         feed = Signal()
         # A beat's place is free again two cycles after the beat leaves: the consumer's
         # handshake loads `popped` only.
         popped = Signal()
-        free_next = free - Mux(start, beats, 0) + popped
-        m.d.sync += [popped.eq(self.o.valid & self.o.ready), free.eq(free_next),
-                     room.eq(free_next >= beats)]
+        m.d.comb += room.eq(~spare[-1])
+        m.d.sync += [popped.eq(self.o.valid & self.o.ready),
+                     spare.eq(spare - Mux(start, beats, 0) + popped)]
         if beats == 1:
             m.d.comb += [self.i.ready.eq(room), start.eq(self.i.valid & room), feed.eq(start)]
             beat_in = self.i.payload
@@ -209,7 +219,7 @@ class StreamRotator(Folded, wiring.Component):
             # (a retiming: the same behavior), and the FIFO's read enable comes from a register.
             # So that each condition is a LUT or two of registers, `drained` (flush = 0) and
             # `last` (phase = d/L - 1) are flags beside their counters, and the condition reads
-            # `room` (free >= d/L now) for the next cycle's: with no vector starting, `free` can
+            # `room` (spare >= 0 now) for the next cycle's: with no vector starting, `spare` can
             # only grow (the places freed now count a cycle late).
             drained = Signal(init=1)
             last = Signal()
@@ -276,25 +286,51 @@ class StreamRotator(Folded, wiring.Component):
         # SDF stages. Per group of 2D input beats: the first D beats (a) go into the buffer
         # while the buffer's oldest words (the previous group's a - b) go out; the next D beats
         # (b) leave as a + b and put a - b into the buffer. That is H_2D = [[H_D, H_D],
-        # [H_D, -H_D]] in Sylvester order, the output D + 1 beats after the input.
+        # [H_D, -H_D]] in Sylvester order. Each stage is two registered steps, so that an
+        # adder's carry chain runs from registers to a register and a multiplexer reads
+        # registers: the sum and the difference of the beat and the buffer's oldest word (and
+        # the beat and that word themselves), then the choices on `second`, of the output and
+        # of the word the buffer takes (D - 1 registers behind the choice, so its words come
+        # back D beats after their beat). The output is D + 2 beats after the input.
         offset = self._flip_stages + log2_lanes  # pipeline registers in front of the stage
         level, depth = log2_lanes, beats // 2
         while depth:
             level += 1
-            second = (phase - offset)[depth.bit_length() - 1]
+            # `second`: the beat in the second step is in its group's second half. Its place in
+            # the group, `phase - offset - 1` modulo 2D, is a counter beside `phase`
+            # (restarting with it), so that `second` comes from a flip-flop.
+            init = -(offset + 1) % (2 * depth)
+            place = Signal(range(2 * depth), init=init, name=f"sdf{level}_place")
+            m.d.sync += place.eq(Mux(restart, init, place + 1))
+            second = place[-1]
             stage = []
             for j, value in enumerate(values):
                 width = signed(p.fwht_width(level))
-                buffer = [Signal(width, name=f"sdf{level}_{j}_buf{n}") for n in range(depth)]
+                beat = Signal(value.shape(), name=f"sdf{level}_{j}_beat")
+                total, difference, oldest = (Signal(width, name=f"sdf{level}_{j}_{kind}")
+                                             for kind in ("sum", "diff", "oldest"))
                 result = Signal(width, name=f"sdf{level}_{j}")
+                buffer = [Signal(width, name=f"sdf{level}_{j}_buf{n}") for n in range(depth - 1)]
+                written = Mux(second, difference, beat)
+                if buffer:
+                    operand = back = buffer[-1]
+                    m.d.sync += [buffer[0].eq(written),
+                                 [later.eq(earlier)
+                                  for earlier, later in zip(buffer, buffer[1:], strict=False)]]
+                else:
+                    # D = 1: the word back is the one written the cycle before; the adders use
+                    # it only in a group's second half, when it is the previous beat.
+                    operand, back = beat, written
                 m.d.sync += [
-                    buffer[0].eq(Mux(second, buffer[-1] - value, value)),
-                    [later.eq(earlier) for earlier, later in zip(buffer, buffer[1:], strict=False)],
-                    result.eq(Mux(second, buffer[-1] + value, buffer[-1])),
+                    beat.eq(value),
+                    total.eq(operand + value),
+                    difference.eq(operand - value),
+                    oldest.eq(back),
+                    result.eq(Mux(second, total, oldest)),
                 ]
                 stage.append(result)
             values = stage
-            offset += depth + 1
+            offset += depth + 2
             depth //= 2
 
         # Output: every beat that leaves the core has its place reserved in the FIFO.

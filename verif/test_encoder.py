@@ -157,16 +157,17 @@ def test_encoder(d, b, in_width, lanes, queries, simulator, request):
 # The longer of two paths, then the quantizer (3 cycles):
 # - thresholds: norm + thresholds + the accepted beat's register and the three FIFOs on their
 #   path + the other beats, b=3
-#   (threshold trees of 3, 7 and 4 CSD digits: 2 + 3 stages), in_width=16 (norm_width 23 at
-#   d=128, 22 at d=16); the norm unit takes S + log2(L) + (3 if L < d) + the root (norm_width
-#   stages, or serial 2 norm_width + 2 cycles when d/L >= 2 norm_width + 2) + 4 (the rounded
+#   (threshold trees of 3, 7 and 4 CSD digits: 3 + 3 stages), in_width=16 (norm_width 23 at
+#   d=128, 22 at d=16); the norm unit takes S + log2(L) + (4 if L < d) + the root (norm_width
+#   stages, or serial 2 norm_width + 2 cycles when d/L >= 2 norm_width + 2) + 5 (the rounded
 #   norm's encoder), with S the squarers' stages: 2, or 7 in fabric at L <= 4 (in_width 16);
 # - rotation, from the first beat: the input's d/L + 1 (when L < d), the core (3 when L < d,
-#   log2(d), d/L - 1), the output FIFO's 2 (5 in block RAM, beyond 64 places: L = 1 here).
+#   log2(d), log2(d/L), d/L - 1), the output FIFO's 2 (5 in block RAM, beyond 64 places: L = 1
+#   here).
 @pytest.mark.parametrize(("d", "lanes", "beats", "latency"), [
-    (128, 128, 1, 36 + 5 + 4 + 0 + 3),                      # thresholds (rotation: 9)
-    (128, 1, 128, 129 + (3 + 7 + 127) + 5 + 3),             # rotation (thresholds: 198)
-    (16, 4, 4, 38 + 5 + 4 + 3 + 3),                         # thresholds (rotation: 17)
+    (128, 128, 1, 37 + 6 + 4 + 0 + 3),                      # thresholds (rotation: 9)
+    (128, 1, 128, 129 + (3 + 7 + 7 + 127) + 5 + 3),         # rotation (thresholds: 201)
+    (16, 4, 4, 40 + 6 + 4 + 3 + 3),                         # thresholds (rotation: 19)
 ])
 def test_encoder_properties(d, lanes, beats, latency):
     encoder = KeyEncoder(Params(d=d, b=3), lanes)

@@ -97,4 +97,4 @@ def test_thresholds_latency(b, codebook):
     register for the field alone when ``b = 1``."""
     p = Params(d=128, b=b, codebook=codebook)
     digits = [len(csd(int(c))) for c in p.boundaries_fixed]
-    assert ThresholdUnit(p).latency == (2 + max(map(tree_depth, digits)) if b > 1 else 1)
+    assert ThresholdUnit(p).latency == (3 + max(map(tree_depth, digits)) if b > 1 else 1)
