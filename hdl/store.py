@@ -1,6 +1,7 @@
 """The index store: one packed row per key in block RAM, appended in order, read by address."""
 
 from functools import partial
+from math import isqrt
 
 from amaranth.hdl import Array, Cat, Module, Signal, unsigned
 from amaranth.lib import memory, stream, wiring
@@ -40,19 +41,18 @@ class IndexStore(wiring.Component):
     read register and an output register that the FPGA flow folds into the block RAM (ECP5
     ``REGMODE = OUTREG``).
 
-    Reads: latency :attr:`read_latency` = 3 cycles (7 with more than one bank: a register per
+    Reads: latency :attr:`read_latency` = 4 cycles (8 with more than one bank: a register per
     bank, a registered bank multiplexer and two more registers behind it), throughput one row
-    per cycle. The row at
-    ``read_addr`` in a cycle with ``read_en`` high appears on ``read_data`` ``read_latency``
-    cycles later and stays there until the next read's row replaces it; ``read_addr`` is
-    ignored while ``read_en`` is low.
-    Both ports are registered in front of the RAMs (the write enables, address and data, the
-    read enable and address come from flip-flops; the write twice), so a row transferred in
-    cycle ``t`` is written to the RAM in cycle ``t + 2`` and reads back as written for any
-    ``read_addr`` given from cycle ``t + 2`` on, whatever is written meanwhile. Any other
-    address returns whatever the RAM holds; so does the only possible read/write collision, a
-    read of the newest row given in cycle ``t + 1``: the Verilog simulates the previous
-    contents, block RAM mapped by Yosys may return anything (the memory carries
+    per cycle. The row at ``read_addr`` in a cycle with ``read_en`` high appears on
+    ``read_data`` ``read_latency`` cycles later and stays there until the next read's row
+    replaces it; ``read_addr`` is ignored while ``read_en`` is low.
+    Both ports are registered twice in front of the RAMs (the write enables, address and data,
+    the read enable and address come from flip-flops), so a row transferred in cycle ``t`` is
+    written to the RAM in cycle ``t + 2`` and reads back as written for any ``read_addr`` given
+    from cycle ``t + 1`` on (the tests read it from ``t + 2``), whatever is written meanwhile.
+    Any other address returns whatever the RAM holds; so does the only possible read/write
+    collision, a read of the row being transferred, given in cycle ``t``: the Verilog simulates
+    the previous contents, block RAM mapped by Yosys may return anything (the memory carries
     ``no_rw_check``).
 
     Parameters
@@ -95,8 +95,9 @@ class IndexStore(wiring.Component):
 
     @property
     def read_latency(self) -> int:
-        """3 cycles (address, RAM, output registers), 7 with more than one bank."""
-        return 3 + (1 + _ROW_HOPS) * (self.banks > 1)
+        """4 cycles (the address's two registers, RAM, output registers), 8 with more than
+        one bank."""
+        return 4 + (1 + _ROW_HOPS) * (self.banks > 1)
 
     @property
     def banks(self) -> int:
@@ -124,8 +125,10 @@ class IndexStore(wiring.Component):
         # so that synthesis does not merge them (gen/synth.py). The write is registered twice
         # (a row transferred in cycle t is written in cycle t + 2): the handshake loads one
         # enable flip-flop, which loads the copies (the handshake into the copies spread over
-        # the die took 7.6 ns of routing). The read address and enable are registered once
-        # (the first read cycle).
+        # the die took 7.6 ns of routing). The read address and enable are registered twice
+        # as well: into ceil(sqrt(slices)) branch copies, each loading the copies of its share
+        # of the slices (the read handshake into the 50 copies spread over the die left 4.9 ns
+        # of routing at d=128, T=4096).
         # Each slice: the block RAM's own read register, then an output register, which
         # nothing else drives or loads, so that the FPGA flow can fold it into the block RAM's
         # output register (gen/fpga.py; a registered read ran at 367 MHz on ECP5, the
@@ -147,6 +150,14 @@ class IndexStore(wiring.Component):
         address = Signal(range(p.depth), reset_less=True)
         data = Signal(p.row_width, reset_less=True)
         m.d.sync += [written.eq(write), address.eq(self.count), data.eq(self.w.payload)]
+        per_bank = -(-p.row_width // SLICE_BITS)
+        slices = self.banks * per_bank
+        branches = [(Signal(name=f"read_en_branch_{n}", attrs={"keep": 1}),
+                     Signal(range(min(BANK_ROWS, p.depth)), reset_less=True,
+                            name=f"read_addr_branch_{n}", attrs={"keep": 1}))
+                    for n in range(isqrt(slices - 1) + 1)]
+        for branch_en, branch_addr in branches:
+            m.d.sync += [branch_en.eq(self.read_en), branch_addr.eq(self.read_addr)]
         outputs = []
         for k in range(self.banks):
             rows = min(BANK_ROWS, p.depth - k * BANK_ROWS)
@@ -154,6 +165,8 @@ class IndexStore(wiring.Component):
             for lo in range(0, p.row_width, SLICE_BITS):
                 hi = min(lo + SLICE_BITS, p.row_width)
                 name = f"{k}_{lo // SLICE_BITS}"
+                branch_en, branch_addr = branches[
+                    (k * per_bank + lo // SLICE_BITS) * len(branches) // slices]
                 mem = memory.Memory(shape=hi - lo, depth=rows, init=[],
                                     attrs={"no_rw_check": 1})
                 m.submodules[f"bank_{name}"] = mem
@@ -170,8 +183,8 @@ class IndexStore(wiring.Component):
                     write_en.eq(written & (address >> shift == k)),
                     write_addr.eq(address),
                     write_data.eq(data[lo:hi]),
-                    read_en.eq(self.read_en),
-                    read_addr.eq(self.read_addr),
+                    read_en.eq(branch_en),
+                    read_addr.eq(branch_addr),
                     out_data.eq(ram_data),
                 ]
                 with m.If(read_en):
@@ -188,7 +201,7 @@ class IndexStore(wiring.Component):
             m.d.comb += self.read_data.eq(outputs[0])
             return m
         bank = register(m, self.read_en, self.read_addr >> shift)
-        for _ in range(3):
+        for _ in range(4):
             bank = register(m, 1, bank)
         nearby = []
         for k, output in enumerate(outputs):

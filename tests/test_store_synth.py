@@ -9,6 +9,7 @@ more, the address and one enable per 2048-row bank.
 """
 
 import json
+import math
 import subprocess
 import sys
 from pathlib import Path
@@ -55,16 +56,17 @@ def _register_bits(store) -> int:
     """At most the store's flip-flops outside its block RAMs: per bank the output register and
     the slices' copies of the write data (identical copies may merge), the first write stage's
     data, with several banks a register per bank, the multiplexer's register, the two
-    registers behind it and the bank number's four registers; per slice the copies of the
-    write and read addresses and enables; the first write stage's address and enable, count
-    and full."""
+    registers behind it and the bank number's five registers; per slice the copies of the
+    write and read addresses and enables and per branch (``ceil(sqrt(slices))``) one more of
+    the read's; the first write stage's address and enable, count and full."""
     p = store.params
     address = (min(BANK_ROWS, p.depth) - 1).bit_length()
     slices = store.banks * -(-p.row_width // SLICE_BITS)
     several = store.banks > 1
     bank_bits = (store.banks - 1).bit_length()
-    return ((1 + 2 * store.banks + several * (store.banks + 3)) * p.row_width + 4 * bank_bits
-            + slices * (2 * address + 2) + (p.depth - 1).bit_length() + len(store.count) + 2)
+    return ((1 + 2 * store.banks + several * (store.banks + 3)) * p.row_width + 5 * bank_bits
+            + slices * (2 * address + 2) + (math.isqrt(slices - 1) + 1) * (address + 1)
+            + (p.depth - 1).bit_length() + len(store.count) + 2)
 
 
 @pytest.mark.parametrize(("d", "b", "depth", "blocks"), [
