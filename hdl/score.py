@@ -115,10 +115,9 @@ class ScoreDatapath(wiring.Component):
         # entry has |e| <= table_max < 2**(table_entry_width-1), so ~e = -e-1 fits the same
         # width and -e = ~e + 1 holds for all of them. The d missing +1s are added once, as the
         # count of negated lookups, after the tree: no negation adder per lookup. The decode
-        # registers the half-table address c and the negation, so that a lookup bit is a
-        # multiplexer of table bits and an exclusive or (one LUT level and a wide-function
-        # multiplexer on ECP5), and gives the row one more register hop to the lookups,
-        # which spread over the die at d=128.
+        # registers the half-table address c and the negation, so that a lookup bit is only a
+        # multiplexer of table bits and an exclusive or (two LUT4 levels on ECP5), and gives
+        # the row one more register hop to the lookups, which spread over the die at d=128.
         row = self.i.payload
         entries, negative = [], []
         for j in range(p.d):
