@@ -2,7 +2,7 @@
 
 from functools import partial
 
-from amaranth.hdl import C, Cat, Module, Mux, signed
+from amaranth.hdl import C, Cat, Module, Mux, Signal, signed
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -11,6 +11,11 @@ from .arith import shift_add_depth, shift_add_mul
 from .pipeline import flow, register
 
 __all__ = ["ScoreDatapath"]
+
+#: Bits of a looked-up entry decoded by one copy of the decode register. A copy drives the
+#: lookups of its bits only, so that it sits among them: one copy for all 18 bits of an entry
+#: spanned the lookups of its coordinate (4.0 ns of routing at d=128).
+LOOKUP_GROUP = 6
 
 
 class ScoreDatapath(wiring.Component):
@@ -115,16 +120,25 @@ class ScoreDatapath(wiring.Component):
         # entry has |e| <= table_max < 2**(table_entry_width-1), so ~e = -e-1 fits the same
         # width and -e = ~e + 1 holds for all of them. The d missing +1s are added once, as the
         # count of negated lookups, after the tree: no negation adder per lookup. The decode
-        # registers the half-table address c and the negation, so that a lookup bit is only a
-        # multiplexer of table bits and an exclusive or (two LUT4 levels on ECP5), and gives
-        # the row one more register hop to the lookups, which spread over the die at d=128.
+        # registers the half-table address c and the negation, once per LOOKUP_GROUP bits of
+        # the entry, so that a lookup bit is only a multiplexer of table bits and an exclusive
+        # or (two LUT4 levels on ECP5) fed by a register beside it; it also gives the row one
+        # more register hop to the lookups, which spread over the die at d=128.
         row = self.i.payload
+        width = p.table_entry_width
         entries, negative = [], []
         for j in range(p.d):
             idx = row[j * p.b:(j + 1) * p.b]
-            neg = stage(~idx[-1], 1)
-            entry = self.table[j][stage(idx[:-1] ^ (~idx[-1]).replicate(p.b - 1), p.b - 1)]
-            entries.append(stage(Mux(neg, ~entry, entry), signed(p.table_entry_width)))
+            table = [self.table[j][c] for c in range(p.half)]
+            parts = []
+            for low in range(0, width, LOOKUP_GROUP):
+                high = min(low + LOOKUP_GROUP, width)
+                decoded = Signal(p.b, name=f"decoded_{j}_{len(parts)}", attrs={"keep": 1})
+                m.d.sync += decoded.eq(Cat(idx[:-1] ^ (~idx[-1]).replicate(p.b - 1), ~idx[-1]))
+                address, neg = decoded[:-1], decoded[-1]
+                part = Cat(entry[low:high] for entry in table).word_select(address, high - low)
+                parts.append(stage(Mux(neg, ~part, part), high - low))
+            entries.append(Cat(parts).as_signed())
             negative.append(stage(neg, 1))
         field = stage(stage(row[p.d * p.b:], p.norm_field_width), p.norm_field_width)
 
