@@ -4,7 +4,7 @@ whose outputs come from registers."""
 from math import isqrt
 
 from amaranth.hdl import Cat, Elaboratable, Module, Mux, Signal
-from amaranth.lib import fifo, memory, wiring
+from amaranth.lib import memory, wiring
 from amaranth.lib.wiring import Out
 
 __all__ = ["stall_pipeline", "register", "copies", "counter_below", "check_lanes", "Folded",
@@ -28,24 +28,67 @@ def flow(shape) -> wiring.Signature:
     return wiring.Signature({"valid": Out(1), "payload": Out(shape)})
 
 
-class DistributedFIFO(fifo.SyncFIFOBuffered):
-    """:class:`~amaranth.lib.fifo.SyncFIFOBuffered` whose storage asks for distributed (LUT)
-    RAM (Yosys ``ram_style = "distributed"``), with the read register in fabric.
+class DistributedFIFO(Elaboratable):
+    """A synchronous FIFO in distributed (LUT) RAM whose outputs come from registers, for a
+    writer that reserves its places: a shallow FIFO on a fast path.
 
-    Yosys cannot use a block RAM's output register (ECP5 DP16KD ``REGMODE = OUTREG``) for an
-    inferred memory, and the unregistered output takes 5.6 ns from the clock on the ECP5: that
-    alone caps any path that starts at a block RAM near 150 MHz. A FIFO on a fast path therefore
-    sits in LUT RAM, which costs LUTs (a ``depth x width`` FIFO: ``ceil(depth/16) * width/4``
-    16x4 RAM cells and a read multiplexer). Latency :attr:`LATENCY` = 2 cycles from a write
-    into the empty FIFO to ``r_rdy``.
+    The writer never writes into a full FIFO (``depth`` entries written and not read): there is
+    no ``w_rdy``, so the write enables of the RAM cells come from ``w_en`` alone, not from a
+    comparison of a level (the rotator's input FIFO at d=32 spent 5.3 ns there). The entries
+    wait in a memory of ``depth`` entries rounded up to a power of two (Yosys ``ram_style =
+    "distributed"``: ``ceil(entries/16) * ceil(width/4)`` ECP5 16x4 RAM cells and their read
+    multiplexer) and move into the output register while it is empty or being read.
+    ``r_rdy`` and whether the RAM holds an entry are registers, so the consumer's ``r_en`` is
+    the only input of the output register's load enable that is not a flip-flop.
+
+    Latency :attr:`LATENCY` = 2 cycles from a write into the empty FIFO to ``r_rdy``;
+    throughput one entry per cycle.
+
+    Attributes
+    ----------
+    w_data : Signal(width), in
+    w_en : Signal(), in
+    r_data : Signal(width), out
+    r_rdy : Signal(), out
+    r_en : Signal(), in
     """
 
     LATENCY = 2
 
+    def __init__(self, *, width: int, depth: int):
+        self.width, self.depth = width, depth
+        self.w_data, self.w_en = Signal(width), Signal()
+        self.r_data, self.r_rdy, self.r_en = Signal(width), Signal(), Signal()
+
     def elaborate(self, platform):
-        m = super().elaborate(platform)
-        if self.depth > 1:
-            m.submodules.storage.attrs["ram_style"] = "distributed"
+        m = Module()
+        entries = 1 << (self.depth - 1).bit_length()
+        mem = memory.Memory(shape=self.width, depth=entries, init=[],
+                            attrs={"ram_style": "distributed"})
+        m.submodules.storage = mem
+        wr, rd = mem.write_port(), mem.read_port(domain="comb")
+        # The addresses wrap with no comparison. `stored` counts the entries in the RAM;
+        # `available` (stored != 0) and `two` (stored >= 2) are flags beside it, chosen by
+        # `w_en` and `load` among bit tests of `stored`, so that no comparison follows `r_en`.
+        produce, consume = Signal(range(entries)), Signal(range(entries))
+        stored = Signal(range(entries + 1))
+        available, two, load = Signal(), Signal(), Signal()
+        up, down = self.w_en & ~load, load & ~self.w_en
+        m.d.comb += [
+            wr.addr.eq(produce), wr.data.eq(self.w_data), wr.en.eq(self.w_en),
+            rd.addr.eq(consume),
+            load.eq(available & (~self.r_rdy | self.r_en)),
+        ]
+        m.d.sync += [
+            stored.eq(stored + self.w_en - load),
+            available.eq(Mux(load, two | self.w_en, available | self.w_en)),
+            two.eq(Mux(up, available, Mux(down, stored[2:].any() | stored[:2].all(), two))),
+            self.r_rdy.eq(load | (self.r_rdy & ~self.r_en)),
+        ]
+        with m.If(self.w_en):
+            m.d.sync += produce.eq(produce + 1)
+        with m.If(load):
+            m.d.sync += [consume.eq(consume + 1), self.r_data.eq(rd.data)]
         return m
 
 

@@ -1,5 +1,6 @@
-"""BlockFIFO: order, flags and latency in Amaranth's simulator against a queue; its block RAMs
-and folded output registers after Yosys. ``copies``: every copy is its input two cycles late."""
+"""BlockFIFO and DistributedFIFO: order, flags and latency in Amaranth's simulator against a
+queue; BlockFIFO's block RAMs and folded output registers after Yosys. ``copies``: every copy
+is its input two cycles late."""
 
 import json
 import math
@@ -28,19 +29,25 @@ def _run(fifo, bench):
     sim.run()
 
 
-@pytest.mark.parametrize(("width", "depth", "write_rate", "read_rate"), [
-    (23, 70, 0.9, 0.9),     # near full rate both ways
-    (23, 70, 0.9, 0.3),     # fills: the writer waits at depth
-    (40, 9, 0.3, 0.9),      # mostly empty
-    (1, 66, 1.0, 1.0),
+@pytest.mark.parametrize(("cls", "width", "depth", "write_rate", "read_rate"), [
+    (BlockFIFO, 23, 70, 0.9, 0.9),     # near full rate both ways
+    (BlockFIFO, 23, 70, 0.9, 0.3),     # fills: the writer waits at depth
+    (BlockFIFO, 40, 9, 0.3, 0.9),      # mostly empty
+    (BlockFIFO, 1, 66, 1.0, 1.0),
+    (DistributedFIFO, 23, 37, 0.9, 0.9),
+    (DistributedFIFO, 23, 37, 0.9, 0.3),
+    (DistributedFIFO, 40, 5, 0.9, 0.5),
+    (DistributedFIFO, 40, 9, 0.3, 0.9),
+    (DistributedFIFO, 1, 16, 1.0, 1.0),
+    (DistributedFIFO, 7, 1, 0.7, 0.7),
 ])
-def test_block_fifo_order(width, depth, write_rate, read_rate):
+def test_fifo_order(cls, width, depth, write_rate, read_rate):
     """Against a queue, the writer reserving its places (it writes while fewer than ``depth``
     entries are unread, counting the one read in the same cycle)."""
     seed = int(np.random.SeedSequence().entropy % 2**32)
     print(f"seed {seed}")
     rng = np.random.default_rng(seed)
-    fifo = BlockFIFO(width=width, depth=depth)
+    fifo = cls(width=width, depth=depth)
     model: deque = deque()
     full = 0
 
