@@ -8,7 +8,7 @@ from amaranth.lib.wiring import In, Out
 
 from ..golden.params import Params
 from .arith import shift_add_depth, shift_add_mul
-from .pipeline import DistributedFIFO, Folded, check_lanes, register, stall_pipeline
+from .pipeline import DistributedFIFO, Folded, check_lanes, counter_below, register, stall_pipeline
 
 __all__ = ["NormUnit", "FABRIC_SQUARER_LANES"]
 
@@ -180,17 +180,18 @@ class NormUnit(Folded, wiring.Component):
     def _unstalled_front(self, m, lane_sums):
         """The squarers and the lane tree without a stall signal (no handshake reaches their
         registers): a beat enters only with a place for its sum reserved in a FIFO behind them
-        (`outstanding` counts the beats entered and not yet taken from it)."""
+        (a count of the beats entered and not yet taken from it, and ``i.ready`` a register
+        beside it, :func:`~axelram.hdl.pipeline.counter_below`)."""
         front = self._front_stages
         m.submodules.lane_sums = fifo = DistributedFIFO(
             width=len(lane_sums.payload), depth=front + self._LANE_SUMS_FIFO + 1)
-        outstanding = Signal(range(fifo.depth + 1))
         entered, taken = Signal(), Signal()
+        _, room = counter_below(m, entered, taken, fifo.depth)
         valid = entered
         for _ in range(front):
             valid = register(m, 1, valid)
         m.d.comb += [
-            self.i.ready.eq(outstanding != fifo.depth),
+            self.i.ready.eq(room),
             entered.eq(self.i.valid & self.i.ready),
             fifo.w_en.eq(valid),
             fifo.w_data.eq(self._squares(m, 1)),
@@ -199,7 +200,6 @@ class NormUnit(Folded, wiring.Component):
             fifo.r_en.eq(lane_sums.ready),
             taken.eq(fifo.r_rdy & lane_sums.ready),
         ]
-        m.d.sync += outstanding.eq(outstanding + entered - taken)
 
     def _squares(self, m, advance):
         """The sum of the beat's squares: a register before the squarers (then one of the
@@ -208,12 +208,14 @@ class NormUnit(Folded, wiring.Component):
         p = self._params
         stage = partial(register, m, advance)
         if self._fabric_squarers:
-            # k**2 = |k|**2: the beat, then the magnitudes are registered, so that no negation
-            # reads the producer's output (a FIFO's read multiplexer in the encoder) or comes
-            # before the first partial products. Every partial sum of the shifted terms is at
+            # k**2 = |k|**2, |k| = (k ^ s) + s for the sign s: the ones' complement (a LUT level
+            # from the producer's output, no carry) and the sign are registered, then the
+            # magnitude (an incrementer, with no choice after its carry chain, which abs(k) had:
+            # the one-lane unit's critical path). Every partial sum of the shifted terms is at
             # most k**2: one width for all.
-            beat = [stage(k, k.shape()) for k in self.i.payload]
-            beat = [stage(abs(k), unsigned(p.in_width)) for k in beat]
+            beat = [(stage(k[:-1] ^ k[-1].replicate(len(k) - 1)), stage(k[-1]))
+                    for k in self.i.payload]
+            beat = [stage(c + s, unsigned(p.in_width)) for c, s in beat]
             square_stage = partial(register, m, advance, shape=p.norm_tree_width(0))
             values = [shift_add_mul(k, k, square_stage) for k in beat]
         else:
