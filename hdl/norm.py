@@ -320,20 +320,25 @@ class NormUnit(Folded, wiring.Component):
         ]
         next_addend, root = _root_addend(rem, lag, width + 2)
         with m.If(take):
-            m.d.sync += [rem.eq(-1), lag.eq(0), rest.eq(sums.payload), left.eq(width),
+            m.d.sync += [rem.eq(-1), lag.eq(0), left.eq(width),
                          last_step.eq(width == 1), idle.eq(0), adding.eq(0)]
         with m.Elif(~idle & ~adding):
             m.d.sync += [addend.eq(next_addend), lag.eq(root), adding.eq(1)]
         with m.Elif(~idle):
             m.d.sync += [
                 rem.eq((Cat(rest[-2:], rem).as_signed() + addend)[:width + 2]),
-                rest.eq(rest << 2),
                 left.eq(left - 1),
                 last_step.eq(left == 2),
                 adding.eq(0),
             ]
             with m.If(last_step):
                 m.d.sync += [idle.eq(1), finished.eq(1)]
+        # `rest` loads on `take` or `adding` alone (`adding` is low while idle): a LUT of four
+        # registers for its many enables.
+        with m.If(take):
+            m.d.sync += rest.eq(sums.payload)
+        with m.Elif(adding):
+            m.d.sync += rest.eq(rest << 2)
         with m.If(hand_over):
             m.d.sync += [roots.payload.eq(Cat(~rem[-1], lag)), roots.valid.eq(1),
                          finished.eq(0)]
