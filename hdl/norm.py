@@ -242,23 +242,29 @@ class NormUnit(Folded, wiring.Component):
         # loads it, since no sum was done in between. The sum is taken when it is valid,
         # nothing stalling, so the next key's last beat finds it empty when it comes at least
         # three cycles after the previous key's; with two beats a key it may come as the sum
-        # is taken.
+        # is taken. With more, `lane_sums.ready` is a register itself (`blocked`, loaded with
+        # the next `last & sums.valid`), so that the lane sums' FIFO's read enable comes from a
+        # flip-flop, not from the output register's handshake.
         phase = Signal(range(beats))
-        last = Signal()
+        last, next_last = Signal(), Signal()
         done = Signal()
         total = Signal(len(sums.payload))       # the accumulator
         previous = Signal(len(sums.payload))    # its value after the previous key
         added = Signal()
-        free = ~sums.valid | sums.ready if beats == 2 else ~sums.valid
-        m.d.comb += [lane_sums.ready.eq(~last | free),
-                     added.eq(lane_sums.valid & lane_sums.ready)]
+        m.d.comb += [added.eq(lane_sums.valid & lane_sums.ready),
+                     next_last.eq(Mux(added, phase == beats - 2, last))]
+        if beats == 2:
+            m.d.comb += lane_sums.ready.eq(~last | ~sums.valid | sums.ready)
+        else:
+            blocked = Signal()
+            m.d.sync += blocked.eq(next_last & (done | sums.valid & ~sums.ready))
+            m.d.comb += lane_sums.ready.eq(~blocked)
         with m.If(added):
             m.d.sync += [
                 total.eq(total + lane_sums.payload),
                 phase.eq(Mux(last, 0, phase + 1)),
-                last.eq(phase == beats - 2),
             ]
-        m.d.sync += done.eq(added & last)
+        m.d.sync += [last.eq(next_last), done.eq(added & last)]
         with m.If(done):
             m.d.sync += [sums.payload.eq(total - previous), previous.eq(total),
                          sums.valid.eq(1)]
