@@ -30,7 +30,8 @@ class NormUnit(Folded, wiring.Component):
 
     Structure: ``L`` squarers and a pipelined adder tree over the lanes (a register before the
     squarers, then, when ``L <=`` :data:`FABRIC_SQUARER_LANES` and ``score_multiplier =
-    "fabric"``, the magnitudes' and their ``ceil(log2(in_width)) + 1`` shift-and-add stages,
+    "fabric"``, of the coordinates' ones' complements and signs, the magnitudes' (an
+    incrementer) and their ``ceil(log2(in_width)) + 1`` shift-and-add stages,
     else a hard multiplier and its output register; one register per tree level,
     ``params.norm_tree_width(level)`` bits); for ``L < d`` an accumulator of ``norm_sq_width``
     bits over the key's beats and its output register; the digit-by-digit square root, one root
@@ -68,9 +69,9 @@ class NormUnit(Folded, wiring.Component):
     =====  ========  ============================  ================  =============
     ``L``  squarers  adders                        root adders       register bits
     =====  ========  ============================  ================  =============
-    1      1         1 (the accumulator)           1 (serial)        1,153
-    2      2         2 (1 + the accumulator)       1 (serial)        1,850
-    32     32        32 (31 + the accumulator)     23                3,786
+    1      1         1 (the accumulator)           1 (serial)        1,155
+    2      2         2 (1 + the accumulator)       1 (serial)        1,852
+    32     32        32 (31 + the accumulator)     23                3,787
     128    128       127                           23                11,347
     =====  ========  ============================  ================  =============
 
@@ -202,9 +203,10 @@ class NormUnit(Folded, wiring.Component):
         ]
 
     def _squares(self, m, advance):
-        """The sum of the beat's squares: a register before the squarers (then one of the
-        magnitudes, for shift-and-add squarers), the squarers (shift-and-add stages, or a
-        multiplier and its output register), one register per tree level."""
+        """The sum of the beat's squares: a register before the squarers (for shift-and-add
+        squarers, of the ones' complements and signs, then one of the magnitudes), the
+        squarers (shift-and-add stages, or a multiplier and its output register), one register
+        per tree level."""
         p = self._params
         stage = partial(register, m, advance)
         if self._fabric_squarers:
