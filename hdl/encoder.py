@@ -1,7 +1,7 @@
 """The key encoder: a key, ``lanes`` coordinates per cycle, in; its packed store row out."""
 
 from amaranth.hdl import Const, Module, Mux, Signal, signed
-from amaranth.lib import data, fifo, stream, wiring
+from amaranth.lib import data, fifo, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..golden.params import Params
@@ -211,15 +211,36 @@ class KeyEncoder(Folded, wiring.Component):
         # enters it only with a place reserved in the thresholds FIFO (a counter of the
         # norms taken and not yet out of the FIFO, a place counting again the cycle after).
         layout = thresholds.o.payload.shape()
-        m.submodules.scales = scales = fifo.SyncFIFO(width=layout.size, depth=self._scales_depth)
+        # The thresholds FIFO: a memory of a power of two of entries (the addresses wrap with no
+        # comparison), never written full (`room`) and read only while it holds a key
+        # (`ready`), so that no count of its own sits between the join's handshake and its
+        # pointers. `ready` (at least one entry) and `two` (at least two) are registers chosen
+        # from their next values, so that the join's handshake starts at flip-flops and reaches
+        # them through one choice (a FIFO level's compare and adder was the critical path).
+        depth = self._scales_depth
+        entries = 1 << (depth - 1).bit_length()
+        m.submodules.scales = scales = memory.Memory(shape=layout.size, depth=entries, init=[])
+        write_port, read_port = scales.write_port(), scales.read_port(domain="comb")
+        write, read = thresholds.o.valid, Signal()
+        produce, consume = Signal(range(entries)), Signal(range(entries))
+        count = Signal(range(depth + 1))
+        ready, two = Signal(), Signal()
         taken, popped = Signal(), Signal()
-        _, room = counter_below(m, taken, popped, scales.depth)
-        # `ready`: the FIFO holds a key's thresholds (its `r_rdy`, level != 0), a register
-        # beside it, so that the join's handshake starts at flip-flops.
-        ready = Signal()
-        m.d.sync += [popped.eq(scales.r_en & ready),
-                     ready.eq(Mux(scales.w_en, 1,
-                                  Mux(scales.r_en, scales.level != 1, ready)))]
+        _, room = counter_below(m, taken, popped, depth)
+        up, down = write & ~read, read & ~write
+        m.d.sync += [
+            count.eq(count + write - read),
+            ready.eq(Mux(write, 1, Mux(read, two, ready))),
+            # count >= 3 by bit tests: no carry chain.
+            two.eq(Mux(up, ready, Mux(down, count[2:].any() | count[:2].all(), two))),
+            popped.eq(read),
+        ]
+        with m.If(write):
+            m.d.sync += produce.eq(produce + 1)
+        with m.If(read):
+            m.d.sync += consume.eq(consume + 1)
+        m.d.comb += [write_port.addr.eq(produce), write_port.data.eq(thresholds.o.payload),
+                     write_port.en.eq(write), read_port.addr.eq(consume)]
         stored = Signal()
         _, norm_room = counter_below(m, stored, taken, norms.depth)
         m.d.comb += [
@@ -232,15 +253,13 @@ class KeyEncoder(Folded, wiring.Component):
             norms.r_en.eq(room),
             taken.eq(norms.r_rdy & room),
         ]
-        head = layout(scales.r_data)                    # the key being quantized
+        head = layout(read_port.data)                    # the key being quantized
         beat = Signal(range(beats))                     # beat index of the rotator's output
         # beat == d/L - 1, a flag beside the counter, so that no comparison comes between the
         # handshake and the thresholds FIFO's read enable.
         last = Signal(init=beats == 1)
         consumed = Signal()
         m.d.comb += [
-            scales.w_en.eq(thresholds.o.valid),
-            scales.w_data.eq(thresholds.o.payload),
             thresholds.o.ready.eq(1),
             quantizer.i.valid.eq(ready & rotator.o.valid & ~to_table),
             quantizer.i.payload.rotated.eq(rotator.o.payload),
@@ -248,7 +267,7 @@ class KeyEncoder(Folded, wiring.Component):
             quantizer.i.payload.field.eq(head.field),
             consumed.eq(quantizer.i.valid & quantizer.i.ready),
             key_ready.eq(ready & quantizer.i.ready),
-            scales.r_en.eq(consumed & last),
+            read.eq(consumed & last),
         ]
         with m.If(consumed):
             m.d.sync += [beat.eq(Mux(last, 0, beat + 1)),

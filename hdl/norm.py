@@ -8,7 +8,7 @@ from amaranth.lib.wiring import In, Out
 
 from ..golden.params import Params
 from .arith import shift_add_depth, shift_add_mul
-from .pipeline import DistributedFIFO, Folded, check_lanes, register, stall_pipeline
+from .pipeline import DistributedFIFO, Folded, check_lanes, counter_below, register, stall_pipeline
 
 __all__ = ["NormUnit", "FABRIC_SQUARER_LANES"]
 
@@ -30,7 +30,8 @@ class NormUnit(Folded, wiring.Component):
 
     Structure: ``L`` squarers and a pipelined adder tree over the lanes (a register before the
     squarers, then, when ``L <=`` :data:`FABRIC_SQUARER_LANES` and ``score_multiplier =
-    "fabric"``, the magnitudes' and their ``ceil(log2(in_width)) + 1`` shift-and-add stages,
+    "fabric"``, of the coordinates' ones' complements and signs, the magnitudes' (an
+    incrementer) and their ``ceil(log2(in_width)) + 1`` shift-and-add stages,
     else a hard multiplier and its output register; one register per tree level,
     ``params.norm_tree_width(level)`` bits); for ``L < d`` an accumulator of ``norm_sq_width``
     bits over the key's beats and its output register; the digit-by-digit square root, one root
@@ -68,9 +69,9 @@ class NormUnit(Folded, wiring.Component):
     =====  ========  ============================  ================  =============
     ``L``  squarers  adders                        root adders       register bits
     =====  ========  ============================  ================  =============
-    1      1         1 (the accumulator)           1 (serial)        1,153
-    2      2         2 (1 + the accumulator)       1 (serial)        1,850
-    32     32        32 (31 + the accumulator)     23                3,786
+    1      1         1 (the accumulator)           1 (serial)        1,155
+    2      2         2 (1 + the accumulator)       1 (serial)        1,852
+    32     32        32 (31 + the accumulator)     23                3,787
     128    128       127                           23                11,347
     =====  ========  ============================  ================  =============
 
@@ -180,17 +181,18 @@ class NormUnit(Folded, wiring.Component):
     def _unstalled_front(self, m, lane_sums):
         """The squarers and the lane tree without a stall signal (no handshake reaches their
         registers): a beat enters only with a place for its sum reserved in a FIFO behind them
-        (`outstanding` counts the beats entered and not yet taken from it)."""
+        (a count of the beats entered and not yet taken from it, and ``i.ready`` a register
+        beside it, :func:`~axelram.hdl.pipeline.counter_below`)."""
         front = self._front_stages
         m.submodules.lane_sums = fifo = DistributedFIFO(
             width=len(lane_sums.payload), depth=front + self._LANE_SUMS_FIFO + 1)
-        outstanding = Signal(range(fifo.depth + 1))
         entered, taken = Signal(), Signal()
+        _, room = counter_below(m, entered, taken, fifo.depth)
         valid = entered
         for _ in range(front):
             valid = register(m, 1, valid)
         m.d.comb += [
-            self.i.ready.eq(outstanding != fifo.depth),
+            self.i.ready.eq(room),
             entered.eq(self.i.valid & self.i.ready),
             fifo.w_en.eq(valid),
             fifo.w_data.eq(self._squares(m, 1)),
@@ -199,21 +201,23 @@ class NormUnit(Folded, wiring.Component):
             fifo.r_en.eq(lane_sums.ready),
             taken.eq(fifo.r_rdy & lane_sums.ready),
         ]
-        m.d.sync += outstanding.eq(outstanding + entered - taken)
 
     def _squares(self, m, advance):
-        """The sum of the beat's squares: a register before the squarers (then one of the
-        magnitudes, for shift-and-add squarers), the squarers (shift-and-add stages, or a
-        multiplier and its output register), one register per tree level."""
+        """The sum of the beat's squares: a register before the squarers (for shift-and-add
+        squarers, of the ones' complements and signs, then one of the magnitudes), the
+        squarers (shift-and-add stages, or a multiplier and its output register), one register
+        per tree level."""
         p = self._params
         stage = partial(register, m, advance)
         if self._fabric_squarers:
-            # k**2 = |k|**2: the beat, then the magnitudes are registered, so that no negation
-            # reads the producer's output (a FIFO's read multiplexer in the encoder) or comes
-            # before the first partial products. Every partial sum of the shifted terms is at
+            # k**2 = |k|**2, |k| = (k ^ s) + s for the sign s: the ones' complement (a LUT level
+            # from the producer's output, no carry) and the sign are registered, then the
+            # magnitude (an incrementer, with no choice after its carry chain, which abs(k) had:
+            # the one-lane unit's critical path). Every partial sum of the shifted terms is at
             # most k**2: one width for all.
-            beat = [stage(k, k.shape()) for k in self.i.payload]
-            beat = [stage(abs(k), unsigned(p.in_width)) for k in beat]
+            beat = [(stage(k[:-1] ^ k[-1].replicate(len(k) - 1)), stage(k[-1]))
+                    for k in self.i.payload]
+            beat = [stage(c + s, unsigned(p.in_width)) for c, s in beat]
             square_stage = partial(register, m, advance, shape=p.norm_tree_width(0))
             values = [shift_add_mul(k, k, square_stage) for k in beat]
         else:
@@ -240,23 +244,29 @@ class NormUnit(Folded, wiring.Component):
         # loads it, since no sum was done in between. The sum is taken when it is valid,
         # nothing stalling, so the next key's last beat finds it empty when it comes at least
         # three cycles after the previous key's; with two beats a key it may come as the sum
-        # is taken.
+        # is taken. With more, `lane_sums.ready` is a register itself (`blocked`, loaded with
+        # the next `last & sums.valid`), so that the lane sums' FIFO's read enable comes from a
+        # flip-flop, not from the output register's handshake.
         phase = Signal(range(beats))
-        last = Signal()
+        last, next_last = Signal(), Signal()
         done = Signal()
         total = Signal(len(sums.payload))       # the accumulator
         previous = Signal(len(sums.payload))    # its value after the previous key
         added = Signal()
-        free = ~sums.valid | sums.ready if beats == 2 else ~sums.valid
-        m.d.comb += [lane_sums.ready.eq(~last | free),
-                     added.eq(lane_sums.valid & lane_sums.ready)]
+        m.d.comb += [added.eq(lane_sums.valid & lane_sums.ready),
+                     next_last.eq(Mux(added, phase == beats - 2, last))]
+        if beats == 2:
+            m.d.comb += lane_sums.ready.eq(~last | ~sums.valid | sums.ready)
+        else:
+            blocked = Signal()
+            m.d.sync += blocked.eq(next_last & (done | sums.valid & ~sums.ready))
+            m.d.comb += lane_sums.ready.eq(~blocked)
         with m.If(added):
             m.d.sync += [
                 total.eq(total + lane_sums.payload),
                 phase.eq(Mux(last, 0, phase + 1)),
-                last.eq(phase == beats - 2),
             ]
-        m.d.sync += done.eq(added & last)
+        m.d.sync += [last.eq(next_last), done.eq(added & last)]
         with m.If(done):
             m.d.sync += [sums.payload.eq(total - previous), previous.eq(total),
                          sums.valid.eq(1)]
@@ -318,20 +328,25 @@ class NormUnit(Folded, wiring.Component):
         ]
         next_addend, root = _root_addend(rem, lag, width + 2)
         with m.If(take):
-            m.d.sync += [rem.eq(-1), lag.eq(0), rest.eq(sums.payload), left.eq(width),
+            m.d.sync += [rem.eq(-1), lag.eq(0), left.eq(width),
                          last_step.eq(width == 1), idle.eq(0), adding.eq(0)]
         with m.Elif(~idle & ~adding):
             m.d.sync += [addend.eq(next_addend), lag.eq(root), adding.eq(1)]
         with m.Elif(~idle):
             m.d.sync += [
                 rem.eq((Cat(rest[-2:], rem).as_signed() + addend)[:width + 2]),
-                rest.eq(rest << 2),
                 left.eq(left - 1),
                 last_step.eq(left == 2),
                 adding.eq(0),
             ]
             with m.If(last_step):
                 m.d.sync += [idle.eq(1), finished.eq(1)]
+        # `rest` loads on `take` or `adding` alone (`adding` is low while idle): a LUT of four
+        # registers for its many enables.
+        with m.If(take):
+            m.d.sync += rest.eq(sums.payload)
+        with m.Elif(adding):
+            m.d.sync += rest.eq(rest << 2)
         with m.If(hand_over):
             m.d.sync += [roots.payload.eq(Cat(~rem[-1], lag)), roots.valid.eq(1),
                          finished.eq(0)]

@@ -164,8 +164,10 @@ class BlockFIFO(Elaboratable):
                     4: stored[2:].any()}
         two, three = Signal(), Signal()
         up, down = self.w_en & ~read, read & ~self.w_en
+        # `stored` chooses among its register's increment, decrement and itself, so that
+        # `read` and `w_en` reach it through that choice, not through a carry chain.
         m.d.sync += [
-            stored.eq(stored + self.w_en - read),
+            stored.eq(Mux(up, stored + 1, Mux(down, stored - 1, stored))),
             two.eq(Mux(up, at_least[1], Mux(down, at_least[3], at_least[2]))),
             three.eq(Mux(up, at_least[2], Mux(down, at_least[4], at_least[3]))),
             # stored - read + w_en - issue != 0, with no adder before the choice on `issue`.

@@ -204,8 +204,9 @@ class Quantizer(Folded, wiring.Component):
             # operands from one subtraction and a zero test, so a >= is 2 u + 1 > 2 t,
             # operands of their own. Third cycle: the comparisons (upper > or upper >= and
             # lower >); the thresholds ascend, so they form a thermometer code, and c is its
-            # count. Index half + c (non-negative) or half - 1 - c (negative) is Cat(c, 1) with
-            # every bit inverted for a negative coordinate.
+            # count (:func:`_thermometer_count`). Index half + c (non-negative) or
+            # half - 1 - c (negative) is Cat(c, 1) with every bit inverted for a negative
+            # coordinate.
             split = p.compare_width // 2
 
             def above(a, b):
@@ -220,8 +221,8 @@ class Quantizer(Folded, wiring.Component):
                      for magnitude, sign in zip(magnitudes, negative, strict=True)]
             negative = [stage(value, 1) for value in negative]
             field = stage(field, p.norm_field_width)
-            counts = [tree_sum(above | at_least & below
-                               for above, at_least, below in lane)[:p.b - 1]
+            counts = [_thermometer_count([above | at_least & below
+                                          for above, at_least, below in lane], p.b - 1)
                       for lane in parts]
         else:
             counts = [Const(0, 0)] * lanes
@@ -232,3 +233,19 @@ class Quantizer(Folded, wiring.Component):
             m.d.sync += row.eq(Cat(row[lanes * p.b:], indices))
         m.d.comb += self.o.payload.eq(Cat(row, stage(field, p.norm_field_width)))
         return m
+
+
+def _thermometer_count(code, width: int):
+    """The number of set bits of a thermometer ``code`` (bit ``i`` set only if every bit below
+    it is), ``width`` bits: bit ``j`` is set when the count lies in ``[k 2**(j+1) + 2**j,
+    (k+1) 2**(j+1))`` for some ``k``, an OR of ``code[lo - 1] & ~code[hi - 1]``, a LUT level or
+    two where an adder tree over the bits took three."""
+    def bit(i):
+        return code[i] if i < len(code) else Const(0, 1)
+
+    count = []
+    for j in range(width):
+        terms = [bit(lo - 1) & ~bit(lo + (1 << j) - 1)
+                 for lo in range((1 << j), len(code) + 1, 1 << (j + 1))]
+        count.append(Cat(*terms).any())
+    return Cat(*count)
