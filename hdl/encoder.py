@@ -1,12 +1,12 @@
 """The key encoder: a key, ``lanes`` coordinates per cycle, in; its packed store row out."""
 
 from amaranth.hdl import Const, Module, Mux, Signal, signed
-from amaranth.lib import data, fifo, memory, stream, wiring
+from amaranth.lib import data, fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..golden.params import Params
 from .norm import NormUnit
-from .pipeline import Folded, check_lanes, counter_below
+from .pipeline import DistributedFIFO, Folded, check_lanes, counter_below
 from .quantizer import Quantizer, ThresholdUnit
 from .stream_rotator import StreamRotator
 
@@ -211,36 +211,17 @@ class KeyEncoder(Folded, wiring.Component):
         # enters it only with a place reserved in the thresholds FIFO (a counter of the
         # norms taken and not yet out of the FIFO, a place counting again the cycle after).
         layout = thresholds.o.payload.shape()
-        # The thresholds FIFO: a memory of a power of two of entries (the addresses wrap with no
-        # comparison), never written full (`room`) and read only while it holds a key
-        # (`ready`), so that no count of its own sits between the join's handshake and its
-        # pointers. `ready` (at least one entry) and `two` (at least two) are registers chosen
-        # from their next values, so that the join's handshake starts at flip-flops and reaches
-        # them through one choice (a FIFO level's compare and adder was the critical path).
+        # The thresholds FIFO (fall-through: the oldest key's thresholds are read from its RAM
+        # as they wait) is never written full (`room`), so it compares no level: its flags are
+        # registers, and the join's handshake starts at flip-flops.
         depth = self._scales_depth
-        entries = 1 << (depth - 1).bit_length()
-        m.submodules.scales = scales = memory.Memory(shape=layout.size, depth=entries, init=[])
-        write_port, read_port = scales.write_port(), scales.read_port(domain="comb")
-        write, read = thresholds.o.valid, Signal()
-        produce, consume = Signal(range(entries)), Signal(range(entries))
-        count = Signal(range(depth + 1))
-        ready, two = Signal(), Signal()
+        m.submodules.scales = scales = DistributedFIFO(width=layout.size, depth=depth,
+                                                       fall_through=True)
+        ready, read = scales.r_rdy, scales.r_en
         taken, popped = Signal(), Signal()
         _, room = counter_below(m, taken, popped, depth)
-        up, down = write & ~read, read & ~write
-        m.d.sync += [
-            count.eq(count + write - read),
-            ready.eq(Mux(write, 1, Mux(read, two, ready))),
-            # count >= 3 by bit tests: no carry chain.
-            two.eq(Mux(up, ready, Mux(down, count[2:].any() | count[:2].all(), two))),
-            popped.eq(read),
-        ]
-        with m.If(write):
-            m.d.sync += produce.eq(produce + 1)
-        with m.If(read):
-            m.d.sync += consume.eq(consume + 1)
-        m.d.comb += [write_port.addr.eq(produce), write_port.data.eq(thresholds.o.payload),
-                     write_port.en.eq(write), read_port.addr.eq(consume)]
+        m.d.sync += popped.eq(read)
+        m.d.comb += [scales.w_en.eq(thresholds.o.valid), scales.w_data.eq(thresholds.o.payload)]
         stored = Signal()
         _, norm_room = counter_below(m, stored, taken, norms.depth)
         m.d.comb += [
@@ -253,7 +234,7 @@ class KeyEncoder(Folded, wiring.Component):
             norms.r_en.eq(room),
             taken.eq(norms.r_rdy & room),
         ]
-        head = layout(read_port.data)                    # the key being quantized
+        head = layout(scales.r_data)                    # the key being quantized
         beat = Signal(range(beats))                     # beat index of the rotator's output
         # beat == d/L - 1, a flag beside the counter, so that no comparison comes between the
         # handshake and the thresholds FIFO's read enable.

@@ -39,10 +39,12 @@ class DistributedFIFO(Elaboratable):
     "distributed"``: ``ceil(entries/16) * ceil(width/4)`` ECP5 16x4 RAM cells and their read
     multiplexer) and move into the output register while it is empty or being read.
     ``r_rdy`` and whether the RAM holds an entry are registers, so the consumer's ``r_en`` is
-    the only input of the output register's load enable that is not a flip-flop.
+    the only input of the output register's load enable that is not a flip-flop. With
+    ``fall_through`` there is no output register: ``r_data`` is the RAM's asynchronous read of
+    the oldest entry and ``r_rdy`` the register that says the RAM holds one.
 
-    Latency :attr:`LATENCY` = 2 cycles from a write into the empty FIFO to ``r_rdy``;
-    throughput one entry per cycle.
+    Latency :attr:`latency` cycles from a write into the empty FIFO to ``r_rdy``:
+    :attr:`LATENCY` = 2, or 1 with ``fall_through``; throughput one entry per cycle.
 
     Attributes
     ----------
@@ -55,10 +57,14 @@ class DistributedFIFO(Elaboratable):
 
     LATENCY = 2
 
-    def __init__(self, *, width: int, depth: int):
-        self.width, self.depth = width, depth
+    def __init__(self, *, width: int, depth: int, fall_through: bool = False):
+        self.width, self.depth, self.fall_through = width, depth, fall_through
         self.w_data, self.w_en = Signal(width), Signal()
         self.r_data, self.r_rdy, self.r_en = Signal(width), Signal(), Signal()
+
+    @property
+    def latency(self) -> int:
+        return 1 if self.fall_through else self.LATENCY
 
     def elaborate(self, platform):
         m = Module()
@@ -74,21 +80,25 @@ class DistributedFIFO(Elaboratable):
         stored = Signal(range(entries + 1))
         available, two, load = Signal(), Signal(), Signal()
         up, down = self.w_en & ~load, load & ~self.w_en
-        m.d.comb += [
-            wr.addr.eq(produce), wr.data.eq(self.w_data), wr.en.eq(self.w_en),
-            rd.addr.eq(consume),
-            load.eq(available & (~self.r_rdy | self.r_en)),
-        ]
+        m.d.comb += [wr.addr.eq(produce), wr.data.eq(self.w_data), wr.en.eq(self.w_en),
+                     rd.addr.eq(consume)]
         m.d.sync += [
             stored.eq(stored + self.w_en - load),
             available.eq(Mux(load, two | self.w_en, available | self.w_en)),
             two.eq(Mux(up, available, Mux(down, stored[2:].any() | stored[:2].all(), two))),
-            self.r_rdy.eq(load | (self.r_rdy & ~self.r_en)),
         ]
         with m.If(self.w_en):
             m.d.sync += produce.eq(produce + 1)
         with m.If(load):
-            m.d.sync += [consume.eq(consume + 1), self.r_data.eq(rd.data)]
+            m.d.sync += consume.eq(consume + 1)
+        if self.fall_through:
+            m.d.comb += [load.eq(available & self.r_en), self.r_rdy.eq(available),
+                         self.r_data.eq(rd.data)]
+        else:
+            m.d.comb += load.eq(available & (~self.r_rdy | self.r_en))
+            m.d.sync += self.r_rdy.eq(load | (self.r_rdy & ~self.r_en))
+            with m.If(load):
+                m.d.sync += self.r_data.eq(rd.data)
         return m
 
 

@@ -8,6 +8,7 @@ import re
 import subprocess
 import sys
 from collections import deque
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -40,6 +41,10 @@ def _run(fifo, bench):
     (DistributedFIFO, 40, 9, 0.3, 0.9),
     (DistributedFIFO, 1, 16, 1.0, 1.0),
     (DistributedFIFO, 7, 1, 0.7, 0.7),
+    (partial(DistributedFIFO, fall_through=True), 23, 37, 0.9, 0.9),
+    (partial(DistributedFIFO, fall_through=True), 23, 37, 0.9, 0.3),
+    (partial(DistributedFIFO, fall_through=True), 40, 9, 0.3, 0.9),
+    (partial(DistributedFIFO, fall_through=True), 7, 1, 0.7, 0.7),
 ])
 def test_fifo_order(cls, width, depth, write_rate, read_rate):
     """Against a queue, the writer reserving its places (it writes while fewer than ``depth``
@@ -77,10 +82,14 @@ def test_fifo_order(cls, width, depth, write_rate, read_rate):
         assert full > 100, full     # the FIFO was full
 
 
-@pytest.mark.parametrize("cls", [BlockFIFO, DistributedFIFO])
-def test_fifo_latency_and_rate(cls):
-    """An entry written into the empty FIFO is at the output ``LATENCY`` cycles later; then one
-    entry per cycle, in order, with ``r_en`` held high."""
+@pytest.mark.parametrize(("cls", "latency"), [
+    (BlockFIFO, BlockFIFO.LATENCY),
+    (DistributedFIFO, DistributedFIFO.LATENCY),
+    (partial(DistributedFIFO, fall_through=True), 1),
+])
+def test_fifo_latency_and_rate(cls, latency):
+    """An entry written into the empty FIFO is at the output ``latency`` cycles later (5, 2, and
+    1 when it falls through); then one entry per cycle, in order, with ``r_en`` held high."""
     fifo = cls(width=8, depth=80)
     ready_at = []
 
@@ -94,7 +103,8 @@ def test_fifo_latency_and_rate(cls):
             await ctx.tick()
 
     _run(fifo, bench)
-    assert ready_at == [(cycle + cls.LATENCY, cycle) for cycle in range(50)]
+    assert getattr(fifo, "latency", latency) == latency
+    assert ready_at == [(cycle + latency, cycle) for cycle in range(50)]
 
 
 def test_block_fifo_maps_to_folded_block_ram(tmp_path):
