@@ -28,6 +28,14 @@ def flow(shape) -> wiring.Signature:
     return wiring.Signature({"valid": Out(1), "payload": Out(shape)})
 
 
+def _next_address(address, entries: int):
+    """``address + 1`` modulo ``entries``: a comparison only when ``entries`` is not a power of
+    two."""
+    if entries & (entries - 1) == 0:
+        return address + 1
+    return Mux(address == entries - 1, 0, address + 1)
+
+
 class DistributedFIFO(Elaboratable):
     """A synchronous FIFO in distributed (LUT) RAM whose outputs come from registers, for a
     writer that reserves its places: a shallow FIFO on a fast path.
@@ -35,9 +43,10 @@ class DistributedFIFO(Elaboratable):
     The writer never writes into a full FIFO (``depth`` entries written and not read): there is
     no ``w_rdy``, so the write enables of the RAM cells come from ``w_en`` alone, not from a
     comparison of a level (the rotator's input FIFO at d=32 spent 5.3 ns there). The entries
-    wait in a memory of ``depth`` entries rounded up to a power of two (Yosys ``ram_style =
-    "distributed"``: ``ceil(entries/16) * ceil(width/4)`` ECP5 16x4 RAM cells and their read
-    multiplexer) and move into the output register while it is empty or being read.
+    wait in a memory of ``depth`` entries (Yosys ``ram_style = "distributed"``:
+    ``ceil(depth/16) * ceil(width/4)`` ECP5 16x4 RAM cells and their read multiplexer; on the
+    iCE40, which has no distributed RAM, Yosys chooses) and move into the output register
+    while it is empty or being read.
     ``r_rdy`` and whether the RAM holds an entry are registers, so the consumer's ``r_en`` is
     the only input of the output register's load enable that is not a flip-flop. With
     ``fall_through`` there is no output register: ``r_data`` is the RAM's asynchronous read of
@@ -68,16 +77,15 @@ class DistributedFIFO(Elaboratable):
 
     def elaborate(self, platform):
         m = Module()
-        entries = 1 << (self.depth - 1).bit_length()
-        mem = memory.Memory(shape=self.width, depth=entries, init=[],
+        mem = memory.Memory(shape=self.width, depth=self.depth, init=[],
                             attrs={"ram_style": "distributed"})
         m.submodules.storage = mem
         wr, rd = mem.write_port(), mem.read_port(domain="comb")
-        # The addresses wrap with no comparison. `stored` counts the entries in the RAM;
-        # `available` (stored != 0) and `two` (stored >= 2) are flags beside it, chosen by
-        # `w_en` and `load` among bit tests of `stored`, so that no comparison follows `r_en`.
-        produce, consume = Signal(range(entries)), Signal(range(entries))
-        stored = Signal(range(entries + 1))
+        # `stored` counts the entries in the RAM; `available` (stored != 0) and `two`
+        # (stored >= 2) are flags beside it, chosen by `w_en` and `load` among bit tests of
+        # `stored`, so that no comparison follows `r_en`.
+        produce, consume = Signal(range(self.depth)), Signal(range(self.depth))
+        stored = Signal(range(self.depth + 1))
         available, two, load = Signal(), Signal(), Signal()
         up, down = self.w_en & ~load, load & ~self.w_en
         m.d.comb += [wr.addr.eq(produce), wr.data.eq(self.w_data), wr.en.eq(self.w_en),
@@ -88,9 +96,9 @@ class DistributedFIFO(Elaboratable):
             two.eq(Mux(up, available, Mux(down, stored[2:].any() | stored[:2].all(), two))),
         ]
         with m.If(self.w_en):
-            m.d.sync += produce.eq(produce + 1)
+            m.d.sync += produce.eq(_next_address(produce, self.depth))
         with m.If(load):
-            m.d.sync += consume.eq(consume + 1)
+            m.d.sync += consume.eq(_next_address(consume, self.depth))
         if self.fall_through:
             m.d.comb += [load.eq(available & self.r_en), self.r_rdy.eq(available),
                          self.r_data.eq(rd.data)]

@@ -5,7 +5,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..golden.params import Params
-from .pipeline import DistributedFIFO, Folded, check_lanes, fast_fifo
+from .pipeline import DistributedFIFO, Folded, check_lanes, copies, fast_fifo
 
 __all__ = ["StreamRotator"]
 
@@ -294,6 +294,12 @@ class StreamRotator(Folded, wiring.Component):
         # back D beats after their beat). The output is D + 2 beats after the input.
         offset = self._flip_stages + log2_lanes  # pipeline registers in front of the stage
         level, depth = log2_lanes, beats // 2
+        # Each stage restarts its counter on its own copy of `restart`, two cycles late
+        # (`restart` crossed the die to the stages' counters). Restarting at a vector's last
+        # beat changes no counter (2D divides d/L), so only an idle restart counts, and then the
+        # core is drained: a late counter takes `init + 2` two cycles late, before a beat fed
+        # after the restart reaches the stage (offset + 1 >= 4 cycles later).
+        restarts = copies(m, restart, self._sdf_stages, "restart") if depth else []
         while depth:
             level += 1
             # `second`: the beat in the second step is in its group's second half. Its place in
@@ -301,7 +307,8 @@ class StreamRotator(Folded, wiring.Component):
             # (restarting with it), so that `second` comes from a flip-flop.
             init = -(offset + 1) % (2 * depth)
             place = Signal(range(2 * depth), init=init, name=f"sdf{level}_place")
-            m.d.sync += place.eq(Mux(restart, init, place + 1))
+            m.d.sync += place.eq(Mux(restarts[level - log2_lanes - 1], (init + 2) % (2 * depth),
+                                     place + 1))
             second = place[-1]
             stage = []
             for j, value in enumerate(values):
