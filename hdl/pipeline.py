@@ -80,7 +80,10 @@ class DistributedFIFO(Elaboratable):
         mem = memory.Memory(shape=self.width, depth=self.depth, init=[],
                             attrs={"ram_style": "distributed"})
         m.submodules.storage = mem
-        wr, rd = mem.write_port(), mem.read_port(domain="comb")
+        # The output register is the read port's own (with `load` its enable), so that the
+        # iCE40, which has no asynchronous RAM read, can map the memory to block RAM.
+        wr = mem.write_port()
+        rd = mem.read_port(domain="comb" if self.fall_through else "sync")
         # `stored` counts the entries in the RAM; `available` (stored != 0) and `two`
         # (stored >= 2) are flags beside it, chosen by `w_en` and `load` among bit tests of
         # `stored`, so that no comparison follows `r_en`.
@@ -89,7 +92,7 @@ class DistributedFIFO(Elaboratable):
         available, two, load = Signal(), Signal(), Signal()
         up, down = self.w_en & ~load, load & ~self.w_en
         m.d.comb += [wr.addr.eq(produce), wr.data.eq(self.w_data), wr.en.eq(self.w_en),
-                     rd.addr.eq(consume)]
+                     rd.addr.eq(consume), self.r_data.eq(rd.data)]
         m.d.sync += [
             stored.eq(stored + self.w_en - load),
             available.eq(Mux(load, two | self.w_en, available | self.w_en)),
@@ -100,13 +103,10 @@ class DistributedFIFO(Elaboratable):
         with m.If(load):
             m.d.sync += consume.eq(_next_address(consume, self.depth))
         if self.fall_through:
-            m.d.comb += [load.eq(available & self.r_en), self.r_rdy.eq(available),
-                         self.r_data.eq(rd.data)]
+            m.d.comb += [load.eq(available & self.r_en), self.r_rdy.eq(available)]
         else:
-            m.d.comb += load.eq(available & (~self.r_rdy | self.r_en))
+            m.d.comb += [load.eq(available & (~self.r_rdy | self.r_en)), rd.en.eq(load)]
             m.d.sync += self.r_rdy.eq(load | (self.r_rdy & ~self.r_en))
-            with m.If(load):
-                m.d.sync += self.r_data.eq(rd.data)
         return m
 
 
