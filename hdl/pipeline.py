@@ -7,9 +7,9 @@ from amaranth.hdl import Cat, Elaboratable, Module, Mux, Signal
 from amaranth.lib import memory, wiring
 from amaranth.lib.wiring import Out
 
-__all__ = ["stall_pipeline", "register", "copies", "counter_below", "check_lanes", "Folded",
-           "DistributedFIFO", "BlockFIFO", "fast_fifo", "DISTRIBUTED_DEPTH", "BLOCK_SLICE_BITS",
-           "flow"]
+__all__ = ["stall_pipeline", "register", "branch_count", "copies", "counter_below",
+           "check_lanes", "Folded", "DistributedFIFO", "BlockFIFO", "fast_fifo",
+           "DISTRIBUTED_DEPTH", "BLOCK_SLICE_BITS", "flow"]
 
 #: The deepest FIFO that :func:`fast_fifo` keeps in distributed RAM: four 16-entry RAM cells per
 #: bit, a multiplexer of one LUT level before the read register. A 266-entry one (17 cells)
@@ -300,6 +300,12 @@ def register(m, advance, value, shape=None) -> Signal:
     return reg
 
 
+def branch_count(count: int) -> int:
+    """``ceil(sqrt(count))``: the branch registers that fan a register out to ``count`` copies,
+    each branch loading ``count / branches`` of them."""
+    return isqrt(count - 1) + 1
+
+
 def copies(m, value, count: int, name: str) -> list[Signal]:
     """``count`` copies of the 1-bit ``value`` two cycles later, for an enable that loads
     registers spread over the die: each copy drives only its part of them, and ``value`` loads
@@ -309,7 +315,7 @@ def copies(m, value, count: int, name: str) -> list[Signal]:
     ``{name}_branch_{n}`` and ``{name}_{n}``."""
     keep = {"keep": 1}
     branches = [Signal(name=f"{name}_branch_{n}", attrs=keep)
-                for n in range(isqrt(count - 1) + 1)]
+                for n in range(branch_count(count))]
     leaves = [Signal(name=f"{name}_{n}", attrs=keep) for n in range(count)]
     m.d.sync += [branch.eq(value) for branch in branches]
     m.d.sync += [leaf.eq(branches[n * len(branches) // count]) for n, leaf in enumerate(leaves)]

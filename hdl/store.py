@@ -1,14 +1,13 @@
 """The index store: one packed row per key in block RAM, appended in order, read by address."""
 
 from functools import partial
-from math import isqrt
 
 from amaranth.hdl import Array, Cat, Module, Signal, unsigned
 from amaranth.lib import memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..golden.params import Params
-from .pipeline import register
+from .pipeline import branch_count, register
 
 __all__ = ["IndexStore", "BANK_ROWS", "SLICE_BITS"]
 
@@ -155,7 +154,7 @@ class IndexStore(wiring.Component):
         branches = [(Signal(name=f"read_en_branch_{n}", attrs={"keep": 1}),
                      Signal(range(min(BANK_ROWS, p.depth)), reset_less=True,
                             name=f"read_addr_branch_{n}", attrs={"keep": 1}))
-                    for n in range(isqrt(slices - 1) + 1)]
+                    for n in range(branch_count(slices))]
         for branch_en, branch_addr in branches:
             m.d.sync += [branch_en.eq(self.read_en), branch_addr.eq(self.read_addr)]
         outputs = []
