@@ -22,7 +22,8 @@ class ThresholdUnit(wiring.Component):
     multiplier) of terms ``N << s``, each split at bit ``D = compare_shift`` into its bits
     above, ``N >> (D - s)``, and below, ``(N mod 2**(D - s)) << s``: ``theta`` is the sum of
     the upper parts plus the sum of the lower parts shifted right by ``D`` (its carries), two
-    trees of adders about half the product's width. Pipelined: the norm is registered, then
+    trees of adders: the upper one modulo ``2**compare_width`` (``theta`` fits it), the lower
+    one exact in ``D`` and a few bits. Pipelined: the norm is registered, then
     the terms, then every level of both trees, then the last sum, so a stage is one adder and
     none reads the producer's output directly (a FIFO's read multiplexer in the encoder).
     Latency :attr:`latency` ``= 3 + tree_depth(most CSD digits)`` cycles (the shorter trees are
@@ -74,22 +75,29 @@ class ThresholdUnit(wiring.Component):
         m = Module()
         advance = stall_pipeline(m, self.i, self.o, self.latency)
 
-        def stage(value):
-            return register(m, advance, value, value.shape())
+        def stage(value, shape=None):
+            return register(m, advance, value, value.shape() if shape is None else shape)
 
+        # The upper parts and their sums are kept modulo 2**compare_width (theta fits it, so
+        # the bits above never reach it), the lower parts' sums exactly in as many bits as they
+        # need: no carry chain is wider than a threshold or the lower parts' sum.
+        upper_stage = partial(stage, shape=unsigned(p.compare_width))
         norm = stage(self.i.payload.norm)
         shift = p.compare_shift
         for theta, boundary in zip(self.o.payload.thresholds, p.boundaries_fixed, strict=True):
             digits = csd(int(boundary))
-            upper = [stage(norm << (s - shift) if s >= shift else norm >> (shift - s))
+            upper = [upper_stage(norm << (s - shift) if s >= shift else norm >> (shift - s))
                      for s, _ in digits]
-            lower = [stage(norm[:shift - s] << s) for s, _ in digits if s < shift]
+            lower = [stage(norm[:shift - s] << s, shift) for s, _ in digits if s < shift]
+            lower_negative = [sign < 0 for s, sign in digits if s < shift]
+            lower_stage = partial(stage, shape=signed(shift + len(lower).bit_length() + 1))
             depth = tree_depth(len(digits))
-            upper = tree_sum(upper, stage, negative=[sign < 0 for _, sign in digits])
-            lower = tree_sum(lower, stage, negative=[sign < 0 for s, sign in digits if s < shift])
-            for _ in range(depth - tree_depth(len([s for s, _ in digits if s < shift]))):
+            delay = depth - tree_depth(len(lower))
+            upper = tree_sum(upper, upper_stage, negative=[sign < 0 for _, sign in digits])
+            lower = tree_sum(lower, lower_stage, negative=lower_negative)
+            for _ in range(delay):
                 lower = stage(lower)
-            product = stage(upper + (lower >> shift))
+            product = upper_stage(upper + (lower >> shift))
             for _ in range(self.latency - 3 - depth):
                 product = stage(product)
             m.d.comb += theta.eq(product)
@@ -170,18 +178,24 @@ class Quantizer(Folded, wiring.Component):
         m = Module()
 
         # The pipeline of stall_pipeline, except that the last stage (the row) becomes valid only
-        # with a key's last beat.
+        # with a key's last beat: beats are counted as they enter (`last` flags the key's last,
+        # a flag beside the counter) and the flag moves with its beat, so that `o.valid` loads
+        # from a register of its own, not from the stage's valid (which loads the whole row).
         advance = Signal()
         chain = [self.i.valid, *(Signal(name=f"valid_{n}") for n in range(1, self.latency))]
         beat = Signal(range(self.beats))
+        last = Signal(init=self.beats == 1)
+        lasts = [self.i.valid & last, *(Signal(name=f"last_{n}") for n in range(1, self.latency))]
         m.d.comb += [advance.eq(~self.o.valid | self.o.ready), self.i.ready.eq(advance)]
         with m.If(advance):
             m.d.sync += [
                 [later.eq(earlier) for earlier, later in zip(chain, chain[1:], strict=False)],
-                self.o.valid.eq(chain[-1] & (beat == self.beats - 1)),
+                [later.eq(earlier) for earlier, later in zip(lasts, lasts[1:], strict=False)],
+                self.o.valid.eq(lasts[-1]),
             ]
-            with m.If(chain[-1]):
-                m.d.sync += beat.eq(Mux(beat == self.beats - 1, 0, beat + 1))
+            with m.If(self.i.valid):
+                m.d.sync += [beat.eq(beat + 1),    # d/L is a power of two: it wraps
+                             last.eq(Mux(last, self.beats == 1, beat == self.beats - 2))]
 
         stage = partial(register, m, advance)
 
