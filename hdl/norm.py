@@ -248,12 +248,19 @@ class NormUnit(Folded, wiring.Component):
         # is taken. With more, `lane_sums.ready` is a register itself (`blocked`, loaded with
         # the next `last & sums.valid`), so that the lane sums' FIFO's read enable comes from a
         # flip-flop, not from the output register's handshake.
+        # `phase == d/L - 2` is a LUT of registers: the comparisons of `phase` with d/L - 2 and
+        # d/L - 3, registered, chosen by whether a beat was added then (`was_added`).
         phase = Signal(range(beats))
         last, next_last = Signal(), Signal()
         done = Signal()
-        added = Signal()
+        added, was_added = Signal(), Signal()
+        before = (beats - 3) % beats        # the phase before d/L - 2 (it wraps)
+        was_penultimate, was_before = Signal(init=beats == 2), Signal(init=before == 0)
+        m.d.sync += [was_added.eq(added), was_penultimate.eq(phase == beats - 2),
+                     was_before.eq(phase == before)]
+        penultimate = Mux(was_added, was_before, was_penultimate)
         m.d.comb += [added.eq(lane_sums.valid & lane_sums.ready),
-                     next_last.eq(Mux(added, phase == beats - 2, last))]
+                     next_last.eq(Mux(added, penultimate, last))]
         if beats == 2:
             m.d.comb += lane_sums.ready.eq(~last | ~sums.valid | sums.ready)
         else:
