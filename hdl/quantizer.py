@@ -119,9 +119,9 @@ class Quantizer(Folded, wiring.Component):
     in bits ``[j*b, (j+1)*b)``; the row is valid after the key's last beat. Beats are counted
     from reset.
 
-    Latency 3 cycles (ones' complement magnitudes; the comparisons' upper and lower halves;
-    the comparisons and their count into the row) from the transfer of a key's last beat to its
-    row, 1 when ``b = 1``; throughput one beat per cycle, one key per ``d / L`` cycles.
+    Latency 3 cycles (ones' complement magnitudes; the comparisons; their count into the row)
+    from the transfer of a key's last beat to its row, 1 when ``b = 1``; throughput one beat
+    per cycle, one key per ``d / L`` cycles.
     ``i.ready`` is low only while a finished row waits on ``o``. Matches
     :func:`axelram.golden.fixed.quantize` followed by :func:`axelram.golden.fixed.pack_rows`.
 
@@ -130,12 +130,12 @@ class Quantizer(Folded, wiring.Component):
     ``|y| << compare_shift > boundaries_fixed[m] * N``). The ``2**(b-1) - 1`` thresholds come
     once per key from :class:`ThresholdUnit` and are shared by all ``d`` coordinates. The
     codebook is symmetric, so each coordinate needs only ``2**(b-1) - 1`` magnitude
-    comparators of ``compare_width`` bits (each in two registered halves) and its sign,
+    comparators of ``compare_width + 1`` bits (each a subtraction's sign) and its sign,
     ``L * (2**(b-1) - 1)`` in all instead of
     the paper's ``d * (2**b - 1)``: 384 versus 896 for ``d = 128, b = 3`` and ``L = d``, 3 for
     ``L = 1``. ``b = 1`` has no comparator (the index is the sign). Registers: the row
     (``row_width`` bits) and, when ``b > 1``, a stage of ``L`` magnitudes, signs, thresholds
-    and the field, then one of the ``3 L (2**(b-1) - 1)`` half comparisons, signs and the field.
+    and the field, then one of the ``L (2**(b-1) - 1)`` comparisons, signs and the field.
 
     Parameters
     ----------
@@ -210,34 +210,19 @@ class Quantizer(Folded, wiring.Component):
             negative = [stage(value, 1) for value in negative]
             field = stage(field, p.norm_field_width)
             # Second cycle: each comparison |y| > theta, which is m > theta for the ones'
-            # complement magnitude m of a non-negative y and m >= theta of a negative one, in
-            # two halves, the upper halves' > and >= and the lower halves' > (>= for a negative
-            # y), so that no carry chain spans the comparison's width. Each is the sign of a
-            # subtraction, a carry chain alone: Yosys maps a comparison to a tree of LUTs on
-            # the ECP5 (four levels for 11 bits), and would compute a > and a >= of the same
-            # operands from one subtraction and a zero test, so a >= is 2 u + 1 > 2 t,
-            # operands of their own. Third cycle: the comparisons (upper > or upper >= and
-            # lower >); the thresholds ascend, so they form a thermometer code, and c is its
-            # count (:func:`_thermometer_count`). Index half + c (non-negative) or
-            # half - 1 - c (negative) is Cat(c, 1) with every bit inverted for a negative
-            # coordinate.
-            split = p.compare_width // 2
-
-            def above(a, b):
-                return (b - a)[-1]      # a > b for unsigned a, b: b - a is negative
-
-            def halves(magnitude, theta, sign):
-                return stage(Cat(above(magnitude[split:], theta[split:]),
-                                 above(Cat(1, magnitude[split:]), Cat(0, theta[split:])),
-                                 above(Cat(sign, magnitude[:split]), Cat(0, theta[:split]))), 3)
-
-            parts = [[halves(magnitude, theta, sign) for theta in thresholds]
+            # complement magnitude m of a non-negative y and m >= theta of a negative one, that
+            # is 2 m + 1 > 2 theta: the sign of one subtraction, a carry chain alone from
+            # registers to a register (Yosys maps a comparison to a tree of LUTs on the ECP5,
+            # four levels for 11 bits). Third cycle: the thresholds ascend, so the comparisons
+            # form a thermometer code, and c is its count (:func:`_thermometer_count`, a LUT of
+            # the registered comparisons). Index half + c (non-negative) or half - 1 - c
+            # (negative) is Cat(c, 1) with every bit inverted for a negative coordinate.
+            codes = [[stage((Cat(0, theta) - Cat(sign, magnitude))[-1], 1)
+                      for theta in thresholds]
                      for magnitude, sign in zip(magnitudes, negative, strict=True)]
             negative = [stage(value, 1) for value in negative]
             field = stage(field, p.norm_field_width)
-            counts = [_thermometer_count([above | at_least & below
-                                          for above, at_least, below in lane], p.b - 1)
-                      for lane in parts]
+            counts = [_thermometer_count(code, p.b - 1) for code in codes]
         else:
             counts = [Const(0, 0)] * lanes
         indices = Cat(*(Cat(count, Const(1, 1)) ^ sign.replicate(p.b)
