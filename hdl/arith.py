@@ -1,8 +1,17 @@
 """Arithmetic helpers shared by the blocks: constant and variable multiplication, adder trees."""
 
-from amaranth.hdl import Const, Mux
+from amaranth.hdl import Cat, Const, Mux
 
-__all__ = ["csd", "const_mul", "shift_add_mul", "shift_add_depth", "tree_sum", "tree_depth"]
+__all__ = ["csd", "const_mul", "shift_add_mul", "shift_add_depth", "tree_sum", "tree_depth",
+           "add_carry"]
+
+
+def add_carry(a, b, carry):
+    """``a + b + carry`` for a one-bit ``carry``, as one carry chain with ``carry`` its carry
+    in: the high bits of ``(a << 1 | carry) + (b << 1 | 1)``. (``a + b + carry`` written as it
+    is becomes two adders, or a LUT level before one.) A counter's ``+ up - down`` is ``a``,
+    ``down`` replicated (``-down``) and ``up``."""
+    return (Cat(carry, a) + Cat(Const(1, 1), b))[1:]
 
 
 def csd(constant: int) -> list[tuple[int, int]]:

@@ -137,12 +137,14 @@ class KeyEncoder(Folded, wiring.Component):
         # kept as registers (`beats_room`, `norm_room`: the level below the depth, counted
         # beside the FIFO), so that the norm path's stalls never reach the input's ready or the
         # rotator's clock enables, and `i.ready`, the rotator's input counters and the norm's
-        # encoder stall see one LUT of registers.
+        # encoder stall see one LUT of registers. Both are written only with a place free
+        # (`DistributedFIFO`, fall-through), so their `r_rdy` are registers too.
         # An accepted key beat is registered and written into `beats_in` a cycle later, so that
         # the input handshake drives one flip-flop, not the FIFO's distributed RAM write enables
         # (placed with the norm unit: 3.9 ns of routing in the d=128 macro). `beats_room`
         # counts the registered beat as stored, so the FIFO has a third place for it.
-        m.submodules.beats_in = beats_in = fifo.SyncFIFO(width=lanes * p.in_width, depth=3)
+        m.submodules.beats_in = beats_in = DistributedFIFO(width=lanes * p.in_width, depth=3,
+                                                           fall_through=True)
         beat_stored, beat_taken = Signal(), Signal()
         _, beats_room = counter_below(m, beat_stored, beat_taken, beats_in.depth)
         accepted = Signal()
@@ -157,7 +159,7 @@ class KeyEncoder(Folded, wiring.Component):
             select = Signal()
             m.d.comb += select.eq(Mux(phase == 0, self.queries.valid, query))
             with m.If(rotator.i.valid & rotator.i.ready):
-                m.d.sync += phase.eq(Mux(phase == beats - 1, 0, phase + 1))
+                m.d.sync += phase.eq(phase + 1)     # d/L is a power of two: it wraps
                 with m.If(phase == 0):
                     m.d.sync += query.eq(select)
             # The rotator keeps vectors in order: a tag per vector in flight says which are
@@ -174,7 +176,7 @@ class KeyEncoder(Folded, wiring.Component):
                 self.rotated_queries.payload.eq(rotator.o.payload),
             ]
             with m.If(rotated_taken):
-                m.d.sync += out_phase.eq(Mux(out_phase == beats - 1, 0, out_phase + 1))
+                m.d.sync += out_phase.eq(out_phase + 1)
             to_table = tags.r_data
             m.d.comb += [
                 self.queries.ready.eq(select & rotator.i.ready),
@@ -206,7 +208,8 @@ class KeyEncoder(Folded, wiring.Component):
         # The join: the key's thresholds wait in a two-entry FIFO while its beats leave the
         # buffer. Both FIFOs' flags are registers, so no handshake runs combinationally from the
         # quantizer back to the input.
-        m.submodules.norms = norms = fifo.SyncFIFO(width=len(norm.o.payload.as_value()), depth=2)
+        m.submodules.norms = norms = DistributedFIFO(width=len(norm.o.payload.as_value()), depth=2,
+                                                     fall_through=True)
         # The threshold unit never stalls (no handshake reaches its registers' enables): a norm
         # enters it only with a place reserved in the thresholds FIFO (a counter of the
         # norms taken and not yet out of the FIFO, a place counting again the cycle after).
@@ -225,7 +228,7 @@ class KeyEncoder(Folded, wiring.Component):
         stored = Signal()
         _, norm_room = counter_below(m, stored, taken, norms.depth)
         m.d.comb += [
-            norms.w_en.eq(norm.o.valid),
+            norms.w_en.eq(stored),
             norms.w_data.eq(norm.o.payload),
             norm.o.ready.eq(norm_room),
             stored.eq(norm.o.valid & norm_room),
@@ -251,7 +254,7 @@ class KeyEncoder(Folded, wiring.Component):
             read.eq(consumed & last),
         ]
         with m.If(consumed):
-            m.d.sync += [beat.eq(Mux(last, 0, beat + 1)),
+            m.d.sync += [beat.eq(beat + 1),        # d/L is a power of two: it wraps
                          last.eq(Mux(last, beats == 1, beat == beats - 2))]
         wiring.connect(m, quantizer.o, wiring.flipped(self.o))
         return m

@@ -7,7 +7,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..golden.params import Params
-from .arith import shift_add_depth, shift_add_mul
+from .arith import add_carry, shift_add_depth, shift_add_mul
 from .pipeline import DistributedFIFO, Folded, check_lanes, counter_below, register, stall_pipeline
 
 __all__ = ["NormUnit", "FABRIC_SQUARER_LANES"]
@@ -34,7 +34,8 @@ class NormUnit(Folded, wiring.Component):
     incrementer) and their ``ceil(log2(in_width)) + 1`` shift-and-add stages,
     else a hard multiplier and its output register; one register per tree level,
     ``params.norm_tree_width(level)`` bits); for ``L < d`` an accumulator of ``norm_sq_width``
-    bits over the key's beats and its output register; the digit-by-digit square root, one root
+    bits over the key's beats and its output registers (the key's sum in halves, the high one
+    twice, chosen by the low one's borrow as it is read); the digit-by-digit square root, one root
     bit per step; when ``norm_rounded``, the reduced-float encoder in five registered stages
     (the leading one's position, the bits below it in two shifts, the rounding, the
     renormalization).
@@ -235,9 +236,9 @@ class NormUnit(Folded, wiring.Component):
         beats = self.beats
         # The accumulator adds every beat's sum and is never cleared (it counts modulo
         # 2**norm_sq_width): a key's sum is the difference of its values after the key's last
-        # beat and after the previous key's, which goes into the output register
-        # `sums.payload` the cycle after the last beat (`done`). So no choice comes before or
-        # after either carry chain. A key's sum fits norm_sq_width bits: the difference is
+        # beat and after the previous key's, which goes into the output registers (`sums`) the
+        # cycle after the last beat (`done`). So no choice comes before or after the
+        # accumulator's carry chain. A key's sum fits norm_sq_width bits: the difference is
         # exact. So that `lane_sums.ready` is a LUT of registers, not a function of the root's
         # handshake, it takes a key's last beat (`last`, a flag beside the beat counter
         # `phase`) only while the output register is empty: it is then empty still as `done`
@@ -247,14 +248,19 @@ class NormUnit(Folded, wiring.Component):
         # is taken. With more, `lane_sums.ready` is a register itself (`blocked`, loaded with
         # the next `last & sums.valid`), so that the lane sums' FIFO's read enable comes from a
         # flip-flop, not from the output register's handshake.
+        # `phase == d/L - 2` is a LUT of registers: the comparisons of `phase` with d/L - 2 and
+        # d/L - 3, registered, chosen by whether a beat was added then (`was_added`).
         phase = Signal(range(beats))
         last, next_last = Signal(), Signal()
         done = Signal()
-        total = Signal(len(sums.payload))       # the accumulator
-        previous = Signal(len(sums.payload))    # its value after the previous key
-        added = Signal()
+        added, was_added = Signal(), Signal()
+        before = (beats - 3) % beats        # the phase before d/L - 2 (it wraps)
+        was_penultimate, was_before = Signal(init=beats == 2), Signal(init=before == 0)
+        m.d.sync += [was_added.eq(added), was_penultimate.eq(phase == beats - 2),
+                     was_before.eq(phase == before)]
+        penultimate = Mux(was_added, was_before, was_penultimate)
         m.d.comb += [added.eq(lane_sums.valid & lane_sums.ready),
-                     next_last.eq(Mux(added, phase == beats - 2, last))]
+                     next_last.eq(Mux(added, penultimate, last))]
         if beats == 2:
             m.d.comb += lane_sums.ready.eq(~last | ~sums.valid | sums.ready)
         else:
@@ -262,16 +268,47 @@ class NormUnit(Folded, wiring.Component):
             m.d.sync += blocked.eq(next_last & (done | sums.valid & ~sums.ready))
             m.d.comb += lane_sums.ready.eq(~blocked)
         with m.If(added):
-            m.d.sync += [
-                total.eq(total + lane_sums.payload),
-                phase.eq(Mux(last, 0, phase + 1)),
-            ]
+            m.d.sync += phase.eq(phase + 1)    # d/L is a power of two: it wraps
         m.d.sync += [last.eq(next_last), done.eq(added & last)]
+        # The accumulator is kept in carry-save form, in halves whose carry chains are half as
+        # long: the low half's carry out (`carry`) enters the high half at the next addition,
+        # so the accumulator is ((high + carry) << half) + low. A key's sum, the difference of
+        # two such values, is a carry select whose choice comes after its registers: the low
+        # halves' difference (its borrow above it), the carry, and the high half's differences
+        # from the previous key's high value (`around[1]`, high + carry at the previous
+        # `done`) minus one, itself and plus one (`around[0]` and `around[2]`, from `around[1]`
+        # every cycle: the next key's sum is done two cycles later at the earliest) are
+        # registered at `done`, and the carry and the borrow choose among them as the sum is
+        # read.
+        width = len(sums.payload)
+        half = width // 2
+        x = lane_sums.payload
+        low, high, carry = Signal(half), Signal(width - half), Signal()
+        low_before = Signal(half)
+        around = [Signal(width - half, init=j % (1 << (width - half)), name=f"around_{k}")
+                  for k, j in enumerate((-1, 0, 1))]
+        low_sum, carried = Signal(half + 1), Signal()
+        high_sums = [Signal(width - half, name=f"high_sum_{k}") for k in range(3)]
+        with m.If(added):
+            m.d.sync += [Cat(low, carry).eq(low + x[:half]),
+                         high.eq(add_carry(high, x[half:], carry))]
+        borrow = low_sum[half]
+        m.d.comb += sums.payload.eq(Cat(low_sum[:half],
+                                        Mux(carried == borrow, high_sums[1],
+                                            Mux(carried, high_sums[0], high_sums[2]))))
         with m.If(done):
-            m.d.sync += [sums.payload.eq(total - previous), previous.eq(total),
-                         sums.valid.eq(1)]
+            m.d.sync += [
+                low_sum.eq(low - low_before),
+                carried.eq(carry),
+                [high_sum.eq(high - value) for high_sum, value in zip(high_sums, around,
+                                                                      strict=True)],
+                low_before.eq(low),
+                around[1].eq(high + carry),
+                sums.valid.eq(1),
+            ]
         with m.Elif(sums.ready):
             m.d.sync += sums.valid.eq(0)
+        m.d.sync += [around[0].eq(around[1] - 1), around[2].eq(around[1] + 1)]
 
     def _root_pipeline(self, m, advance, norm_sq):
         """The root of ``norm_sq << 2*norm_frac``, one :func:`_root_step` per pipeline stage."""
@@ -293,13 +330,15 @@ class NormUnit(Folded, wiring.Component):
         """The roots of the sums, one :func:`_root_step` per two cycles: ``2 norm_width + 2``
         cycles each.
 
-        A sum is loaded (remainder and root cleared) when the stepper is idle and holds no
-        finished root; ``left`` counts the steps still to do (``last_step`` flags the last, so
-        that no comparison of the counter comes before ``idle`` and ``finished``); a finished
-        root moves to the output register ``roots.payload`` once that is empty (not in the cycle
-        its root is taken: a cycle a key has to spare). Every condition the stepper's registers
-        load on is a function of four registers (``sums.valid``, ``idle``, ``finished``,
-        ``adding``), the hand-over one of two (``finished``, ``roots.valid``): the output's
+        A sum is taken when the stepper is idle and holds no finished root, and loaded the
+        cycle after (``took``: remainder and root cleared, the first step's operand set, which
+        is that step's first cycle); ``left`` counts the steps still to do (``last_step`` flags
+        the last, so that no comparison of the counter comes before ``idle`` and
+        ``finished``); a finished root moves to the output register ``roots.payload`` once that
+        is empty (not in the cycle its root is taken: a cycle a key has to spare). Every
+        condition the stepper's registers load on is a function of registers (``took``,
+        ``idle``, ``adding``; ``idle`` drops on the take, of ``sums.valid``, ``idle`` and
+        ``finished``), the hand-over one of two (``finished``, ``roots.valid``): the output's
         handshake reaches only ``roots.valid``. A step's first cycle registers the adder's
         operand from the remainder's sign (and takes the root bit), its second adds: the adder
         reads only registers, and no signal that its sum forms fans out in the same cycle. The
@@ -307,7 +346,7 @@ class NormUnit(Folded, wiring.Component):
         zero bits below come in as the shifted-in zeros. Registers: remainder and operand
         ``W + 2`` each, root ``W - 1`` (its last bit is the remainder's sign), output ``W``,
         radicand ``2 * (W - norm_frac)`` bits for ``W = norm_width`` (133 for d=128,
-        in_width=16), a step counter and five flags.
+        in_width=16), a step counter and six flags.
         """
         p = self._params
         width = p.norm_width
@@ -320,16 +359,21 @@ class NormUnit(Folded, wiring.Component):
         left = Signal(range(width + 1))
         last_step = Signal()                # left == 1, a flag beside the counter
         idle, finished, take, hand_over = Signal(init=1), Signal(), Signal(), Signal()
+        took = Signal()                     # `take`, a cycle late
         adding = Signal()                   # the step's second cycle
         m.d.comb += [
             sums.ready.eq(idle & ~finished),
             take.eq(sums.valid & sums.ready),
             hand_over.eq(finished & ~roots.valid),
         ]
-        next_addend, root = _root_addend(rem, lag, width + 2)
+        m.d.sync += took.eq(take)
         with m.If(take):
-            m.d.sync += [rem.eq(-1), lag.eq(0), left.eq(width),
-                         last_step.eq(width == 1), idle.eq(0), adding.eq(0)]
+            m.d.sync += idle.eq(0)
+        next_addend, root = _root_addend(rem, lag, width + 2)
+        first_addend, _ = _root_addend(Const(-1, rem.shape()), Const(0, len(lag)), width + 2)
+        with m.If(took):
+            m.d.sync += [rem.eq(-1), lag.eq(0), addend.eq(first_addend), left.eq(width),
+                         last_step.eq(width == 1), adding.eq(1)]
         with m.Elif(~idle & ~adding):
             m.d.sync += [addend.eq(next_addend), lag.eq(root), adding.eq(1)]
         with m.Elif(~idle):
@@ -341,9 +385,10 @@ class NormUnit(Folded, wiring.Component):
             ]
             with m.If(last_step):
                 m.d.sync += [idle.eq(1), finished.eq(1)]
-        # `rest` loads on `take` or `adding` alone (`adding` is low while idle): a LUT of four
-        # registers for its many enables.
-        with m.If(take):
+        # `rest` loads on `took` or `adding` alone (`adding` is low while idle): a LUT of two
+        # registers for its many enables. The sum's registers hold it until another key's sum
+        # is done, which comes after the take.
+        with m.If(took):
             m.d.sync += rest.eq(sums.payload)
         with m.Elif(adding):
             m.d.sync += rest.eq(rest << 2)

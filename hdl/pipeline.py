@@ -7,6 +7,8 @@ from amaranth.hdl import Cat, Elaboratable, Module, Mux, Signal
 from amaranth.lib import memory, wiring
 from amaranth.lib.wiring import Out
 
+from .arith import add_carry
+
 __all__ = ["stall_pipeline", "register", "branch_count", "copies", "counter_below",
            "check_lanes", "Folded", "DistributedFIFO", "BlockFIFO", "fast_fifo",
            "DISTRIBUTED_DEPTH", "BLOCK_SLICE_BITS", "flow"]
@@ -28,12 +30,35 @@ def flow(shape) -> wiring.Signature:
     return wiring.Signature({"valid": Out(1), "payload": Out(shape)})
 
 
-def _next_address(address, entries: int):
-    """``address + 1`` modulo ``entries``: a comparison only when ``entries`` is not a power of
-    two."""
-    if entries & (entries - 1) == 0:
-        return address + 1
-    return Mux(address == entries - 1, 0, address + 1)
+def _entries(depth: int) -> int:
+    """A FIFO memory's entries: ``depth`` rounded up to a power of two, so that its addresses
+    wrap with no comparison."""
+    return 1 << (depth - 1).bit_length()
+
+
+def _pointers(m, depth: int, write, read, count: int):
+    """The write and read addresses of a FIFO of ``depth`` entries (in a memory of
+    :func:`_entries`), which ``write`` and ``read`` move on, and ``count`` registers that flag,
+    a cycle late, that it held at most ``0, 1, ..., count - 1`` entries.
+
+    Flag ``j`` is the sign of ``produce - (consume + j + 1)``, a subtraction's carry chain
+    from registers (the pointers ``consume + 1 .. consume + count`` are registers beside
+    ``consume``, and the pointers have the bits that keep the sign exact), so no count of the
+    entries and no comparison come after a handshake.
+    """
+    top = (max(depth, count) - 1).bit_length()
+    produce = Signal(top + 1)
+    ahead = [Signal(top + 1, init=j, name=f"consume_{j}") for j in range(count + 1)]
+    flags = [Signal(init=1, name=f"at_most_{j}") for j in range(count)]
+    m.d.sync += [flag.eq((produce - pointer)[top])
+                 for flag, pointer in zip(flags, ahead[1:], strict=True)]
+    with m.If(write):
+        m.d.sync += produce.eq(produce + 1)
+    with m.If(read):
+        m.d.sync += [[pointer.eq(later) for pointer, later in zip(ahead, ahead[1:], strict=False)],
+                     ahead[-1].eq(ahead[-1] + 1)]
+    bits = (depth - 1).bit_length()
+    return produce[:bits], ahead[0][:bits], flags
 
 
 class DistributedFIFO(Elaboratable):
@@ -43,12 +68,14 @@ class DistributedFIFO(Elaboratable):
     The writer never writes into a full FIFO (``depth`` entries written and not read): there is
     no ``w_rdy``, so the write enables of the RAM cells come from ``w_en`` alone, not from a
     comparison of a level (the rotator's input FIFO at d=32 spent 5.3 ns there). The entries
-    wait in a memory of ``depth`` entries (Yosys ``ram_style = "distributed"``:
-    ``ceil(depth/16) * ceil(width/4)`` ECP5 16x4 RAM cells and their read multiplexer; on the
-    iCE40, which has no distributed RAM, Yosys chooses) and move into the output register
-    while it is empty or being read.
+    wait in a memory of ``depth`` entries rounded up to a power of two (Yosys ``ram_style =
+    "distributed"``: ``ceil(entries/16) * ceil(width/4)`` ECP5 16x4 RAM cells and their read
+    multiplexer; on the iCE40, which has no distributed RAM, Yosys chooses) and move into the
+    output register while it is empty or being read.
     ``r_rdy`` and whether the RAM holds an entry are registers, so the consumer's ``r_en`` is
-    the only input of the output register's load enable that is not a flip-flop. With
+    the only input of the output register's load enable that is not a flip-flop; no count of
+    the entries follows it (whether the RAM holds two comes from the pointers' difference a
+    cycle before). With
     ``fall_through`` there is no output register: ``r_data`` is the RAM's asynchronous read of
     the oldest entry and ``r_rdy`` the register that says the RAM holds one.
 
@@ -77,31 +104,27 @@ class DistributedFIFO(Elaboratable):
 
     def elaborate(self, platform):
         m = Module()
-        mem = memory.Memory(shape=self.width, depth=self.depth, init=[],
+        mem = memory.Memory(shape=self.width, depth=_entries(self.depth), init=[],
                             attrs={"ram_style": "distributed"})
         m.submodules.storage = mem
         # The output register is the read port's own (with `load` its enable), so that the
         # iCE40, which has no asynchronous RAM read, can map the memory to block RAM.
         wr = mem.write_port()
         rd = mem.read_port(domain="comb" if self.fall_through else "sync")
-        # `stored` counts the entries in the RAM; `available` (stored != 0) and `two`
-        # (stored >= 2) are flags beside it, chosen by `w_en` and `load` among bit tests of
-        # `stored`, so that no comparison follows `r_en`.
-        produce, consume = Signal(range(self.depth)), Signal(range(self.depth))
-        stored = Signal(range(self.depth + 1))
-        available, two, load = Signal(), Signal(), Signal()
-        up, down = self.w_en & ~load, load & ~self.w_en
+        # `available` (the RAM holds an entry) is a register; `two` (it holds two or more),
+        # which `available` takes as an entry leaves, is a LUT of registers: what the RAM held
+        # the cycle before (the pointers' flags) and that cycle's write and load (`wrote`,
+        # `loaded`). So no count of the entries follows `r_en`.
+        available, load, wrote, loaded = Signal(), Signal(), Signal(), Signal()
+        produce, consume, at_most = _pointers(m, self.depth, self.w_en, load, 3)
+        two = Mux(wrote & ~loaded, ~at_most[0], Mux(loaded & ~wrote, ~at_most[2], ~at_most[1]))
         m.d.comb += [wr.addr.eq(produce), wr.data.eq(self.w_data), wr.en.eq(self.w_en),
                      rd.addr.eq(consume), self.r_data.eq(rd.data)]
         m.d.sync += [
-            stored.eq(stored + self.w_en - load),
+            wrote.eq(self.w_en),
+            loaded.eq(load),
             available.eq(Mux(load, two | self.w_en, available | self.w_en)),
-            two.eq(Mux(up, available, Mux(down, stored[2:].any() | stored[:2].all(), two))),
         ]
-        with m.If(self.w_en):
-            m.d.sync += produce.eq(_next_address(produce, self.depth))
-        with m.If(load):
-            m.d.sync += consume.eq(_next_address(consume, self.depth))
         if self.fall_through:
             m.d.comb += [load.eq(available & self.r_en), self.r_rdy.eq(available)]
         else:
@@ -122,9 +145,10 @@ class BlockFIFO(Elaboratable):
     register, then one with no enable and no reset that the ECP5 flow folds into the block
     RAM's output register (``REGMODE = OUTREG``, :func:`axelram.gen.fpga.fold_output_registers`,
     which leaves 36-bit ports alone: hence the slices). Reads are issued ahead, one per cycle
-    while the RAM holds an entry not yet read (``available``, a register) and a place is free
-    for it (``claimed`` counts the places taken), into a :class:`DistributedFIFO` of
-    :attr:`BUFFER` entries whose output is this FIFO's. Nothing collides: an entry is read at
+    while the RAM holds an entry not yet read (``available``: a LUT of registers, from the
+    pointers' difference a cycle before) and a place is free for it (a count of the places
+    taken, its flag a register), into a :class:`DistributedFIFO` of :attr:`BUFFER` entries whose
+    output is this FIFO's. Nothing collides: an entry is read at
     the earliest the cycle after it is written.
 
     Latency :attr:`LATENCY` = 5 cycles from an entry's write (into an empty FIFO) to ``r_rdy``
@@ -150,23 +174,10 @@ class BlockFIFO(Elaboratable):
         self.w_data, self.w_en = Signal(width), Signal()
         self.r_data, self.r_rdy, self.r_en = Signal(width), Signal(), Signal()
 
-    @property
-    def _entries(self) -> int:
-        """Memory entries: ``depth`` rounded up to a power of two."""
-        return 1 << (self.depth - 1).bit_length()
-
     def elaborate(self, platform):
         m = Module()
         m.submodules.buffer = buffer = DistributedFIFO(width=self.width, depth=self.BUFFER)
         pop, issue, read = Signal(), Signal(), Signal()
-        # `stored` counts a read a cycle late (`read`: it was issued the cycle before), so that
-        # `issue`, which the consumer's handshake reaches through the buffer's places
-        # (`claimed`, its flag `room` a register), loads no adder.
-        stored = Signal(range(self.depth + 2))          # in the RAM, not yet read, plus `read`
-        available = Signal()                            # stored - read != 0
-        # The memories have a power of two of entries, so the addresses wrap with no comparison.
-        produce = Signal(range(self._entries))
-        consume = Signal(range(self._entries))
         m.d.comb += [
             self.r_rdy.eq(buffer.r_rdy),
             self.r_data.eq(buffer.r_data),
@@ -174,28 +185,15 @@ class BlockFIFO(Elaboratable):
             pop.eq(buffer.r_rdy & self.r_en),
         ]
         _, room = counter_below(m, issue, pop, self.BUFFER)
-        m.d.comb += issue.eq(available & room)
-        # `two` and `three` flag stored >= 2 and >= 3, chosen by `w_en` and `read` among bit
-        # tests of `stored` (a comparison with a constant would be a carry chain), so that
-        # `available` is a choice among registers.
-        at_least = {1: stored.any(), 2: stored[1:].any(), 3: stored[2:].any() | stored[:2].all(),
-                    4: stored[2:].any()}
-        two, three = Signal(), Signal()
-        up, down = self.w_en & ~read, read & ~self.w_en
-        # `stored` chooses among its register's increment, decrement and itself, so that
-        # `read` and `w_en` reach it through that choice, not through a carry chain.
-        m.d.sync += [
-            stored.eq(Mux(up, stored + 1, Mux(down, stored - 1, stored))),
-            two.eq(Mux(up, at_least[1], Mux(down, at_least[3], at_least[2]))),
-            three.eq(Mux(up, at_least[2], Mux(down, at_least[4], at_least[3]))),
-            # stored - read + w_en - issue != 0, with no adder before the choice on `issue`.
-            available.eq(Mux(issue, Mux(read, three, two) | (available & self.w_en),
-                             available | self.w_en)),
-        ]
-        with m.If(self.w_en):
-            m.d.sync += produce.eq(produce + 1)
-        with m.If(issue):
-            m.d.sync += consume.eq(consume + 1)
+        # `available` (the RAM holds an entry not yet read) is a LUT of four registers, with no
+        # count of the entries: whether the RAM held nothing, or at most one entry, the cycle
+        # before (the pointers' flags) and the write and read of that cycle (`wrote`, `read`).
+        # Nothing was read the cycle after the RAM held nothing.
+        wrote, available = Signal(), Signal()
+        produce, consume, at_most = _pointers(m, self.depth, self.w_en, issue, 2)
+        m.d.sync += wrote.eq(self.w_en)
+        m.d.comb += [available.eq(wrote | ~(at_most[0] | at_most[1] & read)),
+                     issue.eq(available & room)]
 
         # Each slice: an asynchronous read port and an explicit register with the read's
         # enable, which Yosys merges into the block RAM's read register (no_rw_check: nothing
@@ -203,7 +201,7 @@ class BlockFIFO(Elaboratable):
         outputs = []
         for lo in range(0, self.width, BLOCK_SLICE_BITS):
             hi = min(lo + BLOCK_SLICE_BITS, self.width)
-            mem = memory.Memory(shape=hi - lo, depth=self._entries, init=[],
+            mem = memory.Memory(shape=hi - lo, depth=_entries(self.depth), init=[],
                                 attrs={"no_rw_check": 1, "ram_style": "block"})
             m.submodules[f"storage_{lo // BLOCK_SLICE_BITS}"] = mem
             wr, rd = mem.write_port(), mem.read_port(domain="comb")
@@ -256,7 +254,7 @@ def counter_below(m, up, down, limit: int) -> tuple[Signal, Signal]:
     count = Signal(range(limit + 2))
     below = Signal(init=limit > 0)
     m.d.sync += [
-        count.eq(count + up - down),
+        count.eq(add_carry(count, down.replicate(len(count)), up)),
         below.eq(Mux(up & ~down, count < limit - 1,
                      Mux(~up & down, count < limit + 1, count < limit))),
     ]

@@ -22,7 +22,8 @@ class ThresholdUnit(wiring.Component):
     multiplier) of terms ``N << s``, each split at bit ``D = compare_shift`` into its bits
     above, ``N >> (D - s)``, and below, ``(N mod 2**(D - s)) << s``: ``theta`` is the sum of
     the upper parts plus the sum of the lower parts shifted right by ``D`` (its carries), two
-    trees of adders about half the product's width. Pipelined: the norm is registered, then
+    trees of adders: the upper one modulo ``2**compare_width`` (``theta`` fits it), the lower
+    one exact in ``D`` and a few bits. Pipelined: the norm is registered, then
     the terms, then every level of both trees, then the last sum, so a stage is one adder and
     none reads the producer's output directly (a FIFO's read multiplexer in the encoder).
     Latency :attr:`latency` ``= 3 + tree_depth(most CSD digits)`` cycles (the shorter trees are
@@ -74,22 +75,29 @@ class ThresholdUnit(wiring.Component):
         m = Module()
         advance = stall_pipeline(m, self.i, self.o, self.latency)
 
-        def stage(value):
-            return register(m, advance, value, value.shape())
+        def stage(value, shape=None):
+            return register(m, advance, value, value.shape() if shape is None else shape)
 
+        # The upper parts and their sums are kept modulo 2**compare_width (theta fits it, so
+        # the bits above never reach it), the lower parts' sums exactly in as many bits as they
+        # need: no carry chain is wider than a threshold or the lower parts' sum.
+        upper_stage = partial(stage, shape=unsigned(p.compare_width))
         norm = stage(self.i.payload.norm)
         shift = p.compare_shift
         for theta, boundary in zip(self.o.payload.thresholds, p.boundaries_fixed, strict=True):
             digits = csd(int(boundary))
-            upper = [stage(norm << (s - shift) if s >= shift else norm >> (shift - s))
+            upper = [upper_stage(norm << (s - shift) if s >= shift else norm >> (shift - s))
                      for s, _ in digits]
-            lower = [stage(norm[:shift - s] << s) for s, _ in digits if s < shift]
+            lower = [stage(norm[:shift - s] << s, shift) for s, _ in digits if s < shift]
+            lower_negative = [sign < 0 for s, sign in digits if s < shift]
+            lower_stage = partial(stage, shape=signed(shift + len(lower).bit_length() + 1))
             depth = tree_depth(len(digits))
-            upper = tree_sum(upper, stage, negative=[sign < 0 for _, sign in digits])
-            lower = tree_sum(lower, stage, negative=[sign < 0 for s, sign in digits if s < shift])
-            for _ in range(depth - tree_depth(len([s for s, _ in digits if s < shift]))):
+            delay = depth - tree_depth(len(lower))
+            upper = tree_sum(upper, upper_stage, negative=[sign < 0 for _, sign in digits])
+            lower = tree_sum(lower, lower_stage, negative=lower_negative)
+            for _ in range(delay):
                 lower = stage(lower)
-            product = stage(upper + (lower >> shift))
+            product = upper_stage(upper + (lower >> shift))
             for _ in range(self.latency - 3 - depth):
                 product = stage(product)
             m.d.comb += theta.eq(product)
@@ -111,9 +119,9 @@ class Quantizer(Folded, wiring.Component):
     in bits ``[j*b, (j+1)*b)``; the row is valid after the key's last beat. Beats are counted
     from reset.
 
-    Latency 3 cycles (ones' complement magnitudes; the comparisons' upper and lower halves;
-    the comparisons and their count into the row) from the transfer of a key's last beat to its
-    row, 1 when ``b = 1``; throughput one beat per cycle, one key per ``d / L`` cycles.
+    Latency 3 cycles (ones' complement magnitudes; the comparisons; their count into the row)
+    from the transfer of a key's last beat to its row, 1 when ``b = 1``; throughput one beat
+    per cycle, one key per ``d / L`` cycles.
     ``i.ready`` is low only while a finished row waits on ``o``. Matches
     :func:`axelram.golden.fixed.quantize` followed by :func:`axelram.golden.fixed.pack_rows`.
 
@@ -122,12 +130,12 @@ class Quantizer(Folded, wiring.Component):
     ``|y| << compare_shift > boundaries_fixed[m] * N``). The ``2**(b-1) - 1`` thresholds come
     once per key from :class:`ThresholdUnit` and are shared by all ``d`` coordinates. The
     codebook is symmetric, so each coordinate needs only ``2**(b-1) - 1`` magnitude
-    comparators of ``compare_width`` bits (each in two registered halves) and its sign,
+    comparators of ``compare_width + 1`` bits (each a subtraction's sign) and its sign,
     ``L * (2**(b-1) - 1)`` in all instead of
     the paper's ``d * (2**b - 1)``: 384 versus 896 for ``d = 128, b = 3`` and ``L = d``, 3 for
     ``L = 1``. ``b = 1`` has no comparator (the index is the sign). Registers: the row
     (``row_width`` bits) and, when ``b > 1``, a stage of ``L`` magnitudes, signs, thresholds
-    and the field, then one of the ``3 L (2**(b-1) - 1)`` half comparisons, signs and the field.
+    and the field, then one of the ``L (2**(b-1) - 1)`` comparisons, signs and the field.
 
     Parameters
     ----------
@@ -170,18 +178,24 @@ class Quantizer(Folded, wiring.Component):
         m = Module()
 
         # The pipeline of stall_pipeline, except that the last stage (the row) becomes valid only
-        # with a key's last beat.
+        # with a key's last beat: beats are counted as they enter (`last` flags the key's last,
+        # a flag beside the counter) and the flag moves with its beat, so that `o.valid` loads
+        # from a register of its own, not from the stage's valid (which loads the whole row).
         advance = Signal()
         chain = [self.i.valid, *(Signal(name=f"valid_{n}") for n in range(1, self.latency))]
         beat = Signal(range(self.beats))
+        last = Signal(init=self.beats == 1)
+        lasts = [self.i.valid & last, *(Signal(name=f"last_{n}") for n in range(1, self.latency))]
         m.d.comb += [advance.eq(~self.o.valid | self.o.ready), self.i.ready.eq(advance)]
         with m.If(advance):
             m.d.sync += [
                 [later.eq(earlier) for earlier, later in zip(chain, chain[1:], strict=False)],
-                self.o.valid.eq(chain[-1] & (beat == self.beats - 1)),
+                [later.eq(earlier) for earlier, later in zip(lasts, lasts[1:], strict=False)],
+                self.o.valid.eq(lasts[-1]),
             ]
-            with m.If(chain[-1]):
-                m.d.sync += beat.eq(Mux(beat == self.beats - 1, 0, beat + 1))
+            with m.If(self.i.valid):
+                m.d.sync += [beat.eq(beat + 1),    # d/L is a power of two: it wraps
+                             last.eq(Mux(last, self.beats == 1, beat == self.beats - 2))]
 
         stage = partial(register, m, advance)
 
@@ -196,34 +210,19 @@ class Quantizer(Folded, wiring.Component):
             negative = [stage(value, 1) for value in negative]
             field = stage(field, p.norm_field_width)
             # Second cycle: each comparison |y| > theta, which is m > theta for the ones'
-            # complement magnitude m of a non-negative y and m >= theta of a negative one, in
-            # two halves, the upper halves' > and >= and the lower halves' > (>= for a negative
-            # y), so that no carry chain spans the comparison's width. Each is the sign of a
-            # subtraction, a carry chain alone: Yosys maps a comparison to a tree of LUTs on
-            # the ECP5 (four levels for 11 bits), and would compute a > and a >= of the same
-            # operands from one subtraction and a zero test, so a >= is 2 u + 1 > 2 t,
-            # operands of their own. Third cycle: the comparisons (upper > or upper >= and
-            # lower >); the thresholds ascend, so they form a thermometer code, and c is its
-            # count (:func:`_thermometer_count`). Index half + c (non-negative) or
-            # half - 1 - c (negative) is Cat(c, 1) with every bit inverted for a negative
-            # coordinate.
-            split = p.compare_width // 2
-
-            def above(a, b):
-                return (b - a)[-1]      # a > b for unsigned a, b: b - a is negative
-
-            def halves(magnitude, theta, sign):
-                return stage(Cat(above(magnitude[split:], theta[split:]),
-                                 above(Cat(1, magnitude[split:]), Cat(0, theta[split:])),
-                                 above(Cat(sign, magnitude[:split]), Cat(0, theta[:split]))), 3)
-
-            parts = [[halves(magnitude, theta, sign) for theta in thresholds]
+            # complement magnitude m of a non-negative y and m >= theta of a negative one, that
+            # is 2 m + 1 > 2 theta: the sign of one subtraction, a carry chain alone from
+            # registers to a register (Yosys maps a comparison to a tree of LUTs on the ECP5,
+            # four levels for 11 bits). Third cycle: the thresholds ascend, so the comparisons
+            # form a thermometer code, and c is its count (:func:`_thermometer_count`, a LUT of
+            # the registered comparisons). Index half + c (non-negative) or half - 1 - c
+            # (negative) is Cat(c, 1) with every bit inverted for a negative coordinate.
+            codes = [[stage((Cat(0, theta) - Cat(sign, magnitude))[-1], 1)
+                      for theta in thresholds]
                      for magnitude, sign in zip(magnitudes, negative, strict=True)]
             negative = [stage(value, 1) for value in negative]
             field = stage(field, p.norm_field_width)
-            counts = [_thermometer_count([above | at_least & below
-                                          for above, at_least, below in lane], p.b - 1)
-                      for lane in parts]
+            counts = [_thermometer_count(code, p.b - 1) for code in codes]
         else:
             counts = [Const(0, 0)] * lanes
         indices = Cat(*(Cat(count, Const(1, 1)) ^ sign.replicate(p.b)

@@ -1,10 +1,11 @@
 """The folded rotator: ``lanes`` coordinates per cycle, a lane butterfly network and SDF stages."""
 
-from amaranth.hdl import Module, Mux, Signal, signed
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..golden.params import Params
+from .arith import add_carry
 from .pipeline import DistributedFIFO, Folded, check_lanes, copies, fast_fifo
 
 __all__ = ["StreamRotator"]
@@ -178,16 +179,18 @@ class StreamRotator(Folded, wiring.Component):
         # handshake loads `popped` only.
         popped = Signal()
         m.d.comb += room.eq(~spare[-1])
+        taken = Mux(start, Const(-beats, spare.shape()), 0)     # a vector's places
         m.d.sync += [popped.eq(self.o.valid & self.o.ready),
-                     spare.eq(spare - Mux(start, beats, 0) + popped)]
+                     spare.eq(add_carry(spare, taken, popped))]
         if beats == 1:
             m.d.comb += [self.i.ready.eq(room), start.eq(self.i.valid & room), feed.eq(start)]
             beat_in = self.i.payload
         else:
             # The input is registered: an accepted beat is written into the input FIFO a cycle
             # later, so the FIFO's write enables come from a flip-flop. `i.ready` is a register
-            # too: `occupied` (the FIFO's level plus the beat in the input register) leaves a
-            # place below the FIFO's depth for a beat accepted in the cycle it is compared.
+            # too: the FIFO's level (`level`, counted from registers: the write and the read)
+            # plus the beat in the input register leaves a place below the FIFO's depth for a
+            # beat accepted in the cycle it is compared; no handshake reaches the counter.
             depth = self._INPUT_FIFO + beats
             m.submodules.beats_in = collect = fast_fifo(depth)(width=lanes * p.in_width,
                                                                depth=depth)
@@ -196,7 +199,7 @@ class StreamRotator(Folded, wiring.Component):
             running = Signal()                                  # a vector is being fed
             flush = Signal(range(core + 1))
             accepted, written = Signal(), Signal()
-            occupied = Signal(range(collect.depth + 1))
+            level = Signal(range(collect.depth + 1))
             ready = Signal(init=1)
             last_in = Signal()                                  # the written beat is a last
             m.d.comb += [
@@ -206,14 +209,14 @@ class StreamRotator(Folded, wiring.Component):
                 collect.r_en.eq(feed),
             ]
             m.d.sync += [
-                occupied.eq(occupied + accepted - feed),
-                ready.eq(occupied < collect.depth - 1),
+                level.eq(add_carry(level, feed.replicate(len(level)), written)),
+                ready.eq(Mux(written, level < collect.depth - 2, level < collect.depth - 1)),
                 written.eq(accepted),
                 collect.w_data.eq(self.i.payload),
                 last_in.eq(accepted & (arrived == beats - 1)),
             ]
             with m.If(accepted):
-                m.d.sync += arrived.eq(Mux(arrived == beats - 1, 0, arrived + 1))
+                m.d.sync += arrived.eq(arrived + 1)     # d/L is a power of two: it wraps
             # `start` and `feed` are registers too: each is loaded with its own condition on
             # the other registers' next values, so it holds what that condition is in its cycle
             # (a retiming: the same behavior), and the FIFO's read enable comes from a register.
@@ -223,20 +226,29 @@ class StreamRotator(Folded, wiring.Component):
             # only grow (the places freed now count a cycle late).
             drained = Signal(init=1)
             last = Signal()
+            # `restart` a cycle late, and whether `phase` was d/L - 3 then: `phase` is d/L - 2
+            # now, a LUT of registers, where a comparison of `phase` was two LUT levels.
+            restarted, before = Signal(init=1), Signal()
+            penultimate = Mux(restarted, beats == 2, before)
+            # `whole_next != 0`, from bit tests of `whole` alone (a vector starts only when one
+            # is whole).
+            any_whole = last_in | Mux(start, whole[1:].any(), whole.any())
             whole_next, running_next, restart = Signal.like(whole), Signal(), Signal()
             m.d.comb += [
                 whole_next.eq(whole + last_in - start),
                 running_next.eq(Mux(start, 1, running & ~last)),
                 restart.eq((~feed & drained) | last),       # phase returns to 0
             ]
-            start_next = ~running_next & (whole_next != 0) & room & restart
+            start_next = ~running_next & any_whole & room & restart
             m.d.sync += [
                 whole.eq(whole_next),
                 running.eq(running_next),
                 flush.eq(Mux(feed, core, Mux(drained, 0, flush - 1))),
                 drained.eq(~feed & (flush <= 1)),
                 phase.eq(Mux(restart, 0, phase + 1)),
-                last.eq(~restart & (phase == beats - 2)),
+                restarted.eq(restart),
+                before.eq(phase == beats - 3),
+                last.eq(~restart & penultimate),
                 start.eq(start_next),
                 feed.eq(start_next | running_next),
             ]
@@ -262,7 +274,13 @@ class StreamRotator(Folded, wiring.Component):
             inputs = [Signal(signed(p.in_width), name=f"in_{j}") for j in range(lanes)]
             inverted = [Signal(signed(p.in_width), name=f"inv_{j}") for j in range(lanes)]
             values = [Signal(signed(p.flip_width), name=f"flip_{j}") for j in range(lanes)]
-            m.d.sync += [signs.eq(self.signs.word_select(phase, lanes)),
+            # The sign bits are chosen a cycle ahead, for the phase after this one (`phase + 1`:
+            # the bits after `phase`'s, or the first after a restart), so that the choice,
+            # registered, is a LUT of registers.
+            ahead = Signal(lanes, name="ahead_signs")
+            rotated = Cat(self.signs[lanes:], self.signs[:lanes])
+            m.d.sync += [ahead.eq(rotated.word_select(phase, lanes)),
+                         signs.eq(Mux(restarted, self.signs[:lanes], ahead)),
                          [reg.eq(x) for reg, x in zip(inputs, beat_in, strict=True)],
                          carries.eq(signs),
                          [inv.eq(x ^ signs[j].replicate(p.in_width))

@@ -32,10 +32,10 @@ def test_measured_counts(kwargs, lanes):
     assert sum(counts["rotator"][k] for k in ("adders", "subtractors")) > len(words)
     assert counts["rotator"]["multipliers"] == 0
     assert counts["norm unit"]["multipliers"] == lanes  # squarings the paper does not count
-    # Each comparison in two halves: three half-width comparisons, each a subtraction's sign
-    # (the quantizer's only subtractions).
+    # Each comparison the sign of one subtraction, 2 m + 1 > 2 theta (the quantizer's only
+    # subtractions).
     assert counts["quantizer"]["comparators"] == 0
-    assert counts["quantizer"]["subtractors"] == 3 * lanes * (p.half - 1)
+    assert counts["quantizer"]["subtractors"] == lanes * (p.half - 1)
     assert counts["quantizer"]["multipliers"] == counts["query table"]["multipliers"] == 0
     assert counts["write path"]["multipliers"] == lanes
     assert counts["score datapath"]["multipliers"] == 1  # by shift-and-add
@@ -54,7 +54,7 @@ def test_cli_report(tmp_path, capsys):
     out = tmp_path / "counts.json"
     assert main(["report", "--d", "8", "--depth", "64", "--json", str(out)]) == 0
     text = capsys.readouterr().out
-    assert "| write: comparators | d (2^b - 1) = 56 | 9 |" in text  # one lane by default
+    assert "| write: comparators | d (2^b - 1) = 56 | 3 |" in text  # one lane by default
     assert json.loads(out.read_text())["blocks"]["score datapath"]["multipliers"] == 1
 
 
