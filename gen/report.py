@@ -54,9 +54,8 @@ def report_rows(p: Params, lanes: int, counts: dict) -> list[tuple[str, str, str
          "an exact L2 norm needs d squarings and an integer square root"),
         ("write: comparators", f"d (2^b - 1) = {d * (levels - 1)}",
          f"{quant['comparators'] + quant['subtractors']}",
-         (f"magnitude form: L (2^(b-1) - 1) = {lanes * (p.half - 1)} comparisons, each in "
-          "two registered halves (three half-width comparisons: the upper halves' > and >=, "
-          "the lower halves' >, each the sign of a subtraction), of ones' complement "
+         (f"magnitude form: L (2^(b-1) - 1) = {lanes * (p.half - 1)} comparisons, each the "
+          "sign of one registered subtraction (2m + 1 > 2 theta), of ones' complement "
           "magnitudes (no negation)")),
         ("write: quantizer arithmetic", "-",
          f"{quant['multipliers']} multipliers, {sum(quant[k] for k in add_sub)} add/sub",
