@@ -283,7 +283,7 @@ def _no_output(tmp_path):
 @pytest.mark.parametrize(("args", "message"), [
     (["--board", "arty"], "argument --board: invalid choice: 'arty'"),
     (["--board", "icebreaker", "--d", "12"], "d must be a power of two in 2..1024, got 12"),
-    (["--board", "icebreaker", "--lanes", "32"], "--lanes must be a power of two in 1..16"),
+    (["--board", "icebreaker", "--lanes", "32"], "--lanes must be a power of two in 1..8"),
     (["--board", "icebreaker", "--baud", "4000000"], "baud 4000000 is too fast"),
     (["--board", "ulx3s-85f", "--signs-port"], "do not apply to a board build"),
 ])
