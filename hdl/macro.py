@@ -17,7 +17,7 @@ __all__ = ["Macro", "TABLE_LOADS"]
 
 #: Copies of the register that loads the held query table, each driving ``d / TABLE_LOADS`` of
 #: its coordinates.
-TABLE_LOADS = 16
+TABLE_LOADS = 64
 
 
 class Macro(Folded, wiring.Component):

@@ -14,7 +14,7 @@ __all__ = ["QueryTable", "FILL_ENABLES"]
 
 #: Copies of the fill register's enable: each drives ``d / FILL_ENABLES`` of its coordinates
 #: (512 flip-flops at d=128, b=3).
-FILL_ENABLES = 16
+FILL_ENABLES = 64
 
 
 class QueryTable(Folded, wiring.Component):

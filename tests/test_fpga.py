@@ -22,8 +22,8 @@ ROTATOR = Params(d=8, in_width=8)
 STORE = Params(d=8, b=3, depth=512)
 # 40-bit rows (24 index bits, 16 norm bits) in two column slices of 36 and 4 bits (SLICE_BITS).
 # A DP16KD holds 512x36 (pseudo dual port), so 512 rows take 1 + 1 = 2; an SB_RAM40_4K holds
-# 512x8, so 512 rows take 5 + 1 = 6 (5 for one 40-bit memory); 4096 rows, two banks of 2048 in
-# 2048x2 blocks, take 2 * (18 + 2) = 40, ten more than the UP5K's 30.
+# 512x8, so 512 rows take 5 + 1 = 6 (5 for one 40-bit memory); 4096 rows, ten 4-bit slices
+# (DEEP_SLICE_BITS) of 16 Kbit, take 10 * 4 = 40, ten more than the UP5K's 30.
 STORE_BLOCKS = {"ecp5-25k": 2, "ice40-up5k": 6}
 TOO_DEEP = Params(d=8, b=3, depth=4096)
 

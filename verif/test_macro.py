@@ -186,7 +186,8 @@ async def macro_reset_mid_traffic(dut):
     tb.check(fresh, queries, tb.groups())
 
 
-# 2100 keys: two banks of the index store (BANK_ROWS = 2048), so a read takes 3 cycles.
+# 2100 keys: the index store's 4096-row bank (one 4096 x 4 block RAM per slice), whose row
+# takes four register hops, so a read takes 8 cycles.
 FAST = {(8, 3, 8, 32, 8, False), (16, 2, 16, 24, 1, True), (16, 3, 16, 24, 4, False),
         (32, 1, 8, 16, 2, False), (8, 3, 8, 24, 8, False), (8, 2, 8, 16, 2, True),
         (8, 3, 8, 2100, 8, False)}
