@@ -156,6 +156,7 @@ class Macro(Folded, wiring.Component):
         room = Signal(init=1)
         in_flight = Signal(range(self.latencies["write"] + beats + 1))
         stale = Signal.like(in_flight)
+        fresh = Signal(init=1)   # stale == 0, a register
         key_beat = Signal(range(beats))
         first_beat = Signal(init=1)   # key_beat == 0, a register for keys.ready
         enter = Signal()         # a key's first beat is accepted
@@ -169,7 +170,7 @@ class Macro(Folded, wiring.Component):
             enter.eq(encoder.i.valid & first_beat),
             arriving.eq(encoder.o.valid),
             encoder.o.ready.eq(1),
-            store.w.valid.eq(arriving & ~self.clear & (stale == 0)),
+            store.w.valid.eq(arriving & ~self.clear & fresh),
             store.w.payload.eq(encoder.o.payload),
             store.clear.eq(self.clear),
             self.count.eq(store.count),
@@ -185,9 +186,10 @@ class Macro(Folded, wiring.Component):
             m.d.sync += [reserved.eq(reserved + 1), room.eq(reserved < p.depth - 1)]
         m.d.sync += in_flight.eq(in_flight + entered - arriving)
         with m.If(self.clear):
-            m.d.sync += stale.eq(in_flight + entered - arriving)
-        with m.Elif(arriving & (stale != 0)):
-            m.d.sync += stale.eq(stale - 1)
+            m.d.sync += [stale.eq(in_flight + entered - arriving),
+                         fresh.eq(in_flight + entered - arriving == 0)]
+        with m.Elif(arriving & ~fresh):
+            m.d.sync += [stale.eq(stale - 1), fresh.eq(stale == 1)]
 
         # -- Read path. ----------------------------------------------------------------------
         busy = Signal()          # a query's rows are being read

@@ -103,7 +103,7 @@ class IndexStore(wiring.Component):
     def read_latency(self) -> int:
         """4 cycles (the address's two registers, RAM, output registers), 8 with more than
         2048 rows."""
-        return 4 + _ROW_HOPS * self._deep
+        return 5 + _ROW_HOPS * self._deep
 
     @property
     def _deep(self) -> bool:
@@ -173,12 +173,28 @@ class IndexStore(wiring.Component):
         slice_bits = self.slice_bits
         per_bank = -(-p.row_width // slice_bits)
         slices = self.banks * per_bank
+        count_b = branch_count(slices)
+        trunks = [(Signal(name=f"read_en_trunk_{n}", attrs={"keep": 1}),
+                   Signal(range(min(BANK_ROWS, p.depth)), reset_less=True,
+                          name=f"read_addr_trunk_{n}", attrs={"keep": 1}))
+                  for n in range(branch_count(count_b))]
+        for trunk_en, trunk_addr in trunks:
+            m.d.sync += [trunk_en.eq(self.read_en), trunk_addr.eq(self.read_addr)]
         branches = [(Signal(name=f"read_en_branch_{n}", attrs={"keep": 1}),
                      Signal(range(min(BANK_ROWS, p.depth)), reset_less=True,
                             name=f"read_addr_branch_{n}", attrs={"keep": 1}))
-                    for n in range(branch_count(slices))]
-        for branch_en, branch_addr in branches:
-            m.d.sync += [branch_en.eq(self.read_en), branch_addr.eq(self.read_addr)]
+                    for n in range(count_b)]
+        for n, (branch_en, branch_addr) in enumerate(branches):
+            trunk_en, trunk_addr = trunks[n * len(trunks) // count_b]
+            m.d.sync += [branch_en.eq(trunk_en), branch_addr.eq(trunk_addr)]
+        wbranches = [(Signal(name=f"write_en_branch_{n}", attrs={"keep": 1}),
+                      Signal(range(p.depth), reset_less=True,
+                             name=f"write_addr_branch_{n}", attrs={"keep": 1}))
+                     for n in range(count_b)]
+        for wb_en, wb_addr in wbranches:
+            m.d.sync += [wb_en.eq(written), wb_addr.eq(address)]
+        wdata = Signal(p.row_width, reset_less=True)
+        m.d.sync += wdata.eq(data)
         outputs = []
         for k in range(self.banks):
             rows = min(BANK_ROWS, p.depth - k * BANK_ROWS)
@@ -187,6 +203,8 @@ class IndexStore(wiring.Component):
                 hi = min(lo + slice_bits, p.row_width)
                 name = f"{k}_{lo // slice_bits}"
                 branch_en, branch_addr = branches[
+                    (k * per_bank + lo // slice_bits) * len(branches) // slices]
+                wb_en, wb_addr = wbranches[
                     (k * per_bank + lo // slice_bits) * len(branches) // slices]
                 mem = memory.Memory(shape=hi - lo, depth=rows, init=[],
                                     attrs={"no_rw_check": 1})
@@ -201,9 +219,9 @@ class IndexStore(wiring.Component):
                 ram_data = Signal(hi - lo, reset_less=True, name=f"ram_data_{name}")
                 out_data = Signal(hi - lo, reset_less=True, name=f"out_data_{name}")
                 m.d.sync += [
-                    write_en.eq(written & (address >> shift == k)),
-                    write_addr.eq(address),
-                    write_data.eq(data[lo:hi]),
+                    write_en.eq(wb_en & (wb_addr >> shift == k)),
+                    write_addr.eq(wb_addr),
+                    write_data.eq(wdata[lo:hi]),
                     read_en.eq(branch_en),
                     read_addr.eq(branch_addr),
                     out_data.eq(ram_data),
@@ -221,7 +239,7 @@ class IndexStore(wiring.Component):
         row, hops = outputs[0], _ROW_HOPS * self._deep
         if self.banks > 1:
             bank = register(m, self.read_en, self.read_addr >> shift)
-            for _ in range(4):
+            for _ in range(5):
                 bank = register(m, 1, bank)
             nearby = []
             for k, output in enumerate(outputs):
