@@ -185,9 +185,15 @@ class Macro(Folded, wiring.Component):
         with m.Elif(enter):
             m.d.sync += [reserved.eq(reserved + 1), room.eq(reserved < p.depth - 1)]
         m.d.sync += in_flight.eq(in_flight + entered - arriving)
+        # `drained` (in_flight == 0) and `single` (in_flight == 1) are registers, so that a
+        # clear's `fresh` takes no adder: in_flight + entered - arriving == 0.
+        drained, single = Signal(init=1), Signal()
+        m.d.sync += [drained.eq(drained & (entered == arriving) | single & arriving & ~entered),
+                     single.eq(drained & entered & ~arriving | single & (entered == arriving)
+                               | (in_flight == 2) & arriving & ~entered)]
         with m.If(self.clear):
             m.d.sync += [stale.eq(in_flight + entered - arriving),
-                         fresh.eq(in_flight + entered - arriving == 0)]
+                         fresh.eq(drained & (entered == arriving) | single & arriving & ~entered)]
         with m.Elif(arriving & ~fresh):
             m.d.sync += [stale.eq(stale - 1), fresh.eq(stale == 1)]
 
