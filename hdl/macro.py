@@ -38,7 +38,7 @@ class Macro(Folded, wiring.Component):
     query is scored against the keys counted when its table is ready (keys still in the write
     path are not); a query against an empty store produces no score. The next query's table is
     computed while the current one is scored, and its reads follow the current query's last
-    read after one idle cycle. Nothing on the read path stalls: a read is issued only with a
+    read after two idle cycles. Nothing on the read path stalls: a read is issued only with a
     place reserved for its score in the output FIFO (``read_latency + score latency + 4``
     places, enough for one score per cycle while ``scores.ready`` stays high), so
     ``scores.ready`` drives no clock enable across the datapath.
@@ -117,11 +117,11 @@ class Macro(Folded, wiring.Component):
         ``query``, a query's first beat accepted (macro idle, store not empty) to its first
         score valid, its beats back to back. Then one score per cycle."""
         rotator = (self._encoder.rotator if self._share_rotator else self._query_rotator)
-        # The query starts as its table is complete, its first read is issued the next cycle;
-        # the score leaves the waiting FIFO two cycles after it enters.
-        read = 1 + self._store.read_latency + self._score.latency + 2
+        # The query starts the cycle after its table is complete, its first read is issued the
+        # next cycle; the score leaves the waiting FIFO two cycles after it enters.
+        read = 2 + self._store.read_latency + self._score.latency + 2
         return {
-            "write": self._encoder.latency + 1,
+            "write": self._encoder.latency + 2,
             "query": rotator.latency + self.beats - 1 + self._table.latency + read,
         }
 
@@ -170,12 +170,17 @@ class Macro(Folded, wiring.Component):
             enter.eq(encoder.i.valid & first_beat),
             arriving.eq(encoder.o.valid),
             encoder.o.ready.eq(1),
-            store.w.valid.eq(arriving & ~self.clear & fresh),
-            store.w.payload.eq(encoder.o.payload),
             store.clear.eq(self.clear),
             self.count.eq(store.count),
             self.full.eq(store.full),
         ]
+        # The row crosses the die from the encoder to the store through a register (the
+        # encoder's row register to the store's ran 5.3 ns of routing in the d=128 macro). A
+        # row in it during a clear is discarded by the store (`w.ready` is low).
+        row = Signal(p.row_width, reset_less=True)
+        m.d.sync += [store.w.valid.eq(arriving & ~self.clear & fresh),
+                     row.eq(encoder.o.payload)]
+        m.d.comb += store.w.payload.eq(row)
         with m.If(encoder.i.valid):
             m.d.sync += [key_beat.eq(Mux(key_beat == beats - 1, 0, key_beat + 1)),
                          first_beat.eq(key_beat == beats - 1)]
@@ -231,8 +236,10 @@ class Macro(Folded, wiring.Component):
         m.submodules.waiting = waiting = DistributedFIFO(width=p.score_width + 1,
                                                           depth=self._score_fifo_depth)
 
-        # A query starts when its table is complete and the previous query's last read is
-        # issued: it counts the stored keys, and `load` (registered copies, one more of them,
+        # A query starts (`start`, a register, with no comparison of counters in front of it:
+        # the table's valid crossed the die into the read counters' selects) the cycle after
+        # its table is complete and the previous query's last read is issued: it counts the
+        # stored keys, and `load` (registered copies, one more of them,
         # `loading`, for the control) takes the table into `table_held` `lag` - 1 cycles
         # later (`pending` meanwhile). The lookups of a read in cycle c
         # sample the table in cycle c + lag (the store's read latency, then the score's
@@ -254,9 +261,9 @@ class Macro(Folded, wiring.Component):
         loading, *loads = copies(m, delayed, 1 + min(TABLE_LOADS, p.d), "load")
         # `pending`, a register, is high from start + 1 to the load.
         pending = Signal()
-        m.d.sync += pending.eq(start | (pending & ~loading))
+        m.d.sync += [pending.eq(start | (pending & ~loading)),
+                     start.eq(~busy & table.o.valid & ~pending & ~start)]
         m.d.comb += [
-            start.eq(~busy & table.o.valid & ~pending),
             table.o.ready.eq(loading),
             read.eq(busy & places),
             store.read_en.eq(read),

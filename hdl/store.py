@@ -47,19 +47,19 @@ class IndexStore(wiring.Component):
     read register and an output register that the FPGA flow folds into the block RAM (ECP5
     ``REGMODE = OUTREG``).
 
-    Reads: latency :attr:`read_latency` = 4 cycles (8 with more than 2048 rows: four register
+    Reads: latency :attr:`read_latency` = 5 cycles (9 with more than 2048 rows: four register
     hops to ``read_data``; with several banks the first is a register per bank, the second the
     bank multiplexer's), throughput one row per cycle. The row at ``read_addr`` in a cycle
     with ``read_en`` high appears on ``read_data`` ``read_latency`` cycles later and stays
     there until the next read's row replaces it; ``read_addr`` is ignored while ``read_en`` is low.
-    Both ports are registered twice in front of the RAMs (the write enables, address and data,
-    the read enable and address come from flip-flops), so a row transferred in cycle ``t`` is
-    written to the RAM in cycle ``t + 2`` and reads back as written for any ``read_addr`` given
-    from cycle ``t + 1`` on (the tests read it from ``t + 2``), whatever is written meanwhile.
+    The read enable and address reach the RAMs through three registers (trunk, branch, the
+    slice's copy), the write through four (the handshake's, trunk, branch, copy), so a row
+    transferred in cycle ``t`` is written to the RAM in cycle ``t + 4`` and reads back as
+    written for any ``read_addr`` given from cycle ``t + 2`` on, whatever is written meanwhile.
     Any other address returns whatever the RAM holds; so does the only possible read/write
-    collision, a read of the row being transferred, given in cycle ``t``: the Verilog simulates
-    the previous contents, block RAM mapped by Yosys may return anything (the memory carries
-    ``no_rw_check``).
+    collision, a read of the row being transferred, given in cycle ``t + 1`` or before: the
+    Verilog simulates the previous contents, block RAM mapped by Yosys may return anything (the
+    memory carries ``no_rw_check``).
 
     Parameters
     ----------
@@ -101,7 +101,7 @@ class IndexStore(wiring.Component):
 
     @property
     def read_latency(self) -> int:
-        """4 cycles (the address's two registers, RAM, output registers), 8 with more than
+        """5 cycles (the address's three registers, RAM, output register), 9 with more than
         2048 rows."""
         return 5 + _ROW_HOPS * self._deep
 
@@ -137,16 +137,15 @@ class IndexStore(wiring.Component):
 
         # Each bank is cut into column slices, one memory each, with its own copies of the write
         # enable and address and of the read enable and address: one copy drives the address
-        # pins of at most four block RAMs (the 90 block RAMs of d=128, T=4096 on one address
-        # register left 4.5 ns of routing; with four 2048 x 9 block RAMs a copy, which the placer
-        # scattered, 5.9 ns: now one 4096 x 4 block RAM a copy). The copies are `keep`,
-        # so that synthesis does not merge them (gen/synth.py). The write is registered twice
-        # (a row transferred in cycle t is written in cycle t + 2): the handshake loads one
-        # enable flip-flop, which loads the copies (the handshake into the copies spread over
-        # the die took 7.6 ns of routing). The read address and enable are registered twice
-        # as well: into ceil(sqrt(slices)) branch copies, each loading the copies of its share
-        # of the slices (the read handshake into the 50 copies spread over the die left 4.9 ns
-        # of routing at d=128, T=4096).
+        # pins of one 4096 x 4 block RAM, or of at most four shallower ones (the 90 block RAMs
+        # of d=128, T=4096 on one address register left 4.5 ns of routing; with four 2048 x 9
+        # block RAMs a copy, which the placer scattered, 5.9 ns). The copies are `keep`, so
+        # that synthesis does not merge them (gen/synth.py), and each is loaded from one of
+        # ceil(sqrt(slices)) branches, each loaded from one of ceil(sqrt(branches)) trunks
+        # (`_fan_out`): with two levels the read enable into the branches and a branch into its
+        # copies crossed the die (4.9 ns of routing). The write's handshake loads one enable
+        # flip-flop, which loads the trunks (the handshake into copies spread over the die took
+        # 7.6 ns of routing); its row takes as many registers.
         # Each slice: the block RAM's own read register, then an output register, which
         # nothing else drives or loads, so that the FPGA flow can fold it into the block RAM's
         # output register (gen/fpga.py; a registered read ran at 367 MHz on ECP5, the
@@ -173,40 +172,24 @@ class IndexStore(wiring.Component):
         slice_bits = self.slice_bits
         per_bank = -(-p.row_width // slice_bits)
         slices = self.banks * per_bank
-        count_b = branch_count(slices)
-        trunks = [(Signal(name=f"read_en_trunk_{n}", attrs={"keep": 1}),
-                   Signal(range(min(BANK_ROWS, p.depth)), reset_less=True,
-                          name=f"read_addr_trunk_{n}", attrs={"keep": 1}))
-                  for n in range(branch_count(count_b))]
-        for trunk_en, trunk_addr in trunks:
-            m.d.sync += [trunk_en.eq(self.read_en), trunk_addr.eq(self.read_addr)]
-        branches = [(Signal(name=f"read_en_branch_{n}", attrs={"keep": 1}),
-                     Signal(range(min(BANK_ROWS, p.depth)), reset_less=True,
-                            name=f"read_addr_branch_{n}", attrs={"keep": 1}))
-                    for n in range(count_b)]
-        for n, (branch_en, branch_addr) in enumerate(branches):
-            trunk_en, trunk_addr = trunks[n * len(trunks) // count_b]
-            m.d.sync += [branch_en.eq(trunk_en), branch_addr.eq(trunk_addr)]
-        wbranches = [(Signal(name=f"write_en_branch_{n}", attrs={"keep": 1}),
-                      Signal(range(p.depth), reset_less=True,
-                             name=f"write_addr_branch_{n}", attrs={"keep": 1}))
-                     for n in range(count_b)]
-        for wb_en, wb_addr in wbranches:
-            m.d.sync += [wb_en.eq(written), wb_addr.eq(address)]
-        wdata = Signal(p.row_width, reset_less=True)
-        m.d.sync += wdata.eq(data)
+        rows = min(BANK_ROWS, p.depth)
+        branches = _fan_out(m, self.read_en, self.read_addr, rows, slices, "read")
+        wbranches = _fan_out(m, written, address, p.depth, slices, "write")
+        wdata = data
+        for n in range(2):
+            stage = Signal(p.row_width, reset_less=True, name=f"wdata_{n}")
+            m.d.sync += stage.eq(wdata)
+            wdata = stage
         outputs = []
         for k in range(self.banks):
-            rows = min(BANK_ROWS, p.depth - k * BANK_ROWS)
             bank_data = []
             for lo in range(0, p.row_width, slice_bits):
                 hi = min(lo + slice_bits, p.row_width)
                 name = f"{k}_{lo // slice_bits}"
-                branch_en, branch_addr = branches[
-                    (k * per_bank + lo // slice_bits) * len(branches) // slices]
-                wb_en, wb_addr = wbranches[
-                    (k * per_bank + lo // slice_bits) * len(branches) // slices]
-                mem = memory.Memory(shape=hi - lo, depth=rows, init=[],
+                n = (k * per_bank + lo // slice_bits) * len(branches) // slices
+                (branch_en, branch_addr), (wb_en, wb_addr) = branches[n], wbranches[n]
+                mem = memory.Memory(shape=hi - lo, depth=min(BANK_ROWS, p.depth - k * BANK_ROWS),
+                                    init=[],
                                     attrs={"no_rw_check": 1})
                 m.submodules[f"bank_{name}"] = mem
                 wr = mem.write_port()
@@ -252,3 +235,23 @@ class IndexStore(wiring.Component):
             row = hop
         m.d.comb += self.read_data.eq(row)
         return m
+
+
+def _fan_out(m, enable, address, rows: int, slices: int, name: str) -> list[tuple[Signal, Signal]]:
+    """Registered copies of ``enable`` and ``address`` (its ``range(rows)``) two cycles later,
+    to be registered once more beside each of ``slices`` memories: ``ceil(sqrt(branches))``
+    trunks, each loading its share of ``branches = ceil(sqrt(slices))``; returns the branches'
+    ``(enable, address)``. Every register is ``keep`` (synthesis must not merge them) and
+    named ``{name}_en_trunk_{n}``, ``{name}_addr_branch_{n}``, ..."""
+    def level(kind: str, count: int, sources):
+        regs = [(Signal(name=f"{name}_en_{kind}_{n}", attrs={"keep": 1}),
+                 Signal(range(rows), reset_less=True, name=f"{name}_addr_{kind}_{n}",
+                        attrs={"keep": 1}))
+                for n in range(count)]
+        for n, (en, addr) in enumerate(regs):
+            source_en, source_addr = sources[n * len(sources) // count]
+            m.d.sync += [en.eq(source_en), addr.eq(source_addr)]
+        return regs
+    branches = branch_count(slices)
+    trunks = level("trunk", branch_count(branches), [(enable, address)])
+    return level("branch", branches, trunks)

@@ -58,19 +58,23 @@ ECP5_FFS = {"TRELLIS_FF"}
 
 def _register_bits(store) -> int:
     """At most the store's flip-flops outside its block RAMs: per bank the output register and
-    the slices' copies of the write data (identical copies may merge), the first write stage's
-    data; with more than 2048 rows the four register hops, and with several banks a register
-    per bank instead of the first hop and the bank number's five registers; per slice the
-    copies of the write and read addresses and enables and per branch (``ceil(sqrt(slices))``)
-    one more of the read's; the first write stage's address and enable, count and full."""
+    the slices' copies of the write data (identical copies may merge), the write's three stages
+    of data before them; with more than 2048 rows the four register hops, and with several
+    banks a register per bank instead of the first hop and the bank number's six registers;
+    per slice the copies of the write and read addresses and enables, and per branch
+    (``ceil(sqrt(slices))``) and per trunk (``ceil(sqrt(branches))``) one more of each; the
+    first write stage's address and enable, count and full."""
     p = store.params
     address = (min(BANK_ROWS, p.depth) - 1).bit_length()
+    write_address = (p.depth - 1).bit_length()
     slices = store.banks * -(-p.row_width // store.slice_bits)
+    branches = math.isqrt(slices - 1) + 1
+    trunks = math.isqrt(branches - 1) + 1
     hops = 4 * (min(BANK_ROWS, p.depth) > 2048) + store.banks - 1
     bank_bits = (store.banks - 1).bit_length()
-    return ((1 + 2 * store.banks + hops) * p.row_width + 5 * bank_bits
-            + slices * (2 * address + 2) + (math.isqrt(slices - 1) + 1) * (address + 1)
-            + (p.depth - 1).bit_length() + len(store.count) + 2)
+    return ((3 + 2 * store.banks + hops) * p.row_width + 6 * bank_bits
+            + slices * (2 * address + 2) + (branches + trunks) * (address + write_address + 2)
+            + write_address + 1 + len(store.count) + 1)
 
 
 @pytest.mark.parametrize(("d", "b", "depth", "blocks"), [
@@ -87,7 +91,8 @@ def test_ecp5_block_ram(d, b, depth, blocks, tmp_path):
 
 
 # SB_RAM40_4K is 4 Kbit: 256x16, 512x8, 1Kx4 or 2Kx2. An iCE40 UP5K has 30 of them.
-# Each 36-bit column slice (SLICE_BITS, up to 2048 rows) is its own memory, so a row takes the sum over its slices:
+# Each 36-bit column slice (SLICE_BITS, up to 2048 rows) is its own memory, so a row takes the
+# sum over its slices:
 #   d=16, b=3: row_width 64 = 36 + 28, depth 256: 256x16 -> 3 + 2 = 5 (4 for one 64-bit memory)
 #   d=128, b=3: row_width 400 = 11 x 36 + 4, depth 256: 256x16 -> 11 x 3 + 1 = 34 > 30
 ICE40_FFS = {"SB_DFF", "SB_DFFE", "SB_DFFSR", "SB_DFFR", "SB_DFFS", "SB_DFFESR", "SB_DFFER",
