@@ -9,7 +9,7 @@ from amaranth.lib.wiring import In, Out
 
 from ..golden.params import Params
 from .arith import csd, tree_depth, tree_sum
-from .pipeline import Folded, check_lanes, register, stall_pipeline
+from .pipeline import Folded, check_lanes, copies, register, stall_pipeline
 
 __all__ = ["ThresholdUnit", "Quantizer"]
 
@@ -185,29 +185,25 @@ class Quantizer(Folded, wiring.Component):
         # a flag beside the counter) and the flag moves with its beat, so that `o.valid` loads
         # from a register of its own, not from the stage's valid (which loads the whole row).
         advance = Signal()
-        chain = [self.i.valid, *(Signal(name=f"valid_{n}") for n in range(1, self.latency - 1))]
         beat = Signal(range(self.beats))
         last = Signal(init=self.beats == 1)
         lasts = [self.i.valid & last, *(Signal(name=f"last_{n}") for n in range(1, self.latency))]
         m.d.comb += [advance.eq(~self.o.valid | self.o.ready), self.i.ready.eq(advance)]
         with m.If(advance):
             m.d.sync += [
-                [later.eq(earlier) for earlier, later in zip(chain, chain[1:], strict=False)],
                 [later.eq(earlier) for earlier, later in zip(lasts, lasts[1:], strict=False)],
                 self.o.valid.eq(lasts[-1]),
             ]
             with m.If(self.i.valid):
                 m.d.sync += [beat.eq(beat + 1),    # d/L is a power of two: it wraps
                              last.eq(Mux(last, self.beats == 1, beat == self.beats - 2))]
-        # The last stage's valid loads the row: a copy per ROW_ENABLE_BITS bits of it (`keep`,
-        # so that synthesis does not merge them), so that no flip-flop drives the clock enables
-        # of the whole row (one drove 116 of them, 4.7 ns of routing, in the d=128 macro).
+        # The valid of a beat's indices loads the row: a copy per ROW_ENABLE_BITS bits of it,
+        # from copies of the first stage's (`copies`), so that no flip-flop drives the clock
+        # enables of the whole row (one drove 116 of them, 4.7 ns of routing, in the d=128
+        # macro; one drove the 12 copies, 4.7 ns).
         slices = range(0, p.d * p.b, ROW_ENABLE_BITS)
         if self.latency > 1:
-            enables = [Signal(name=f"row_enable_{n}", attrs={"keep": 1})
-                       for n in range(len(slices))]
-            with m.If(advance):
-                m.d.sync += [enable.eq(chain[-1]) for enable in enables]
+            enables = copies(m, self.i.valid, len(slices), "row_enable", advance)
         else:
             enables = [self.i.valid] * len(slices)
 
