@@ -79,6 +79,11 @@ class DistributedFIFO(Elaboratable):
     ``fall_through`` there is no output register: ``r_data`` is the RAM's asynchronous read of
     the oldest entry and ``r_rdy`` the register that says the RAM holds one.
 
+    With ``rdy_copy``, ``r_rdy_copy`` is a second flip-flop that always holds ``r_rdy``
+    (``keep``: synthesis does not merge it), for logic placed away from the FIFO: a join of
+    two FIFOs reads each one's flag from a copy beside the other, so that no LUT that both
+    read enables share takes the join across twice.
+
     Latency :attr:`latency` cycles from a write into the empty FIFO to ``r_rdy``:
     :attr:`LATENCY` = 2, or 1 with ``fall_through``; throughput one entry per cycle.
 
@@ -88,15 +93,18 @@ class DistributedFIFO(Elaboratable):
     w_en : Signal(), in
     r_data : Signal(width), out
     r_rdy : Signal(), out
+    r_rdy_copy : Signal(), out, with ``rdy_copy`` only
     r_en : Signal(), in
     """
 
     LATENCY = 2
 
-    def __init__(self, *, width: int, depth: int, fall_through: bool = False):
+    def __init__(self, *, width: int, depth: int, fall_through: bool = False,
+                 rdy_copy: bool = False):
         self.width, self.depth, self.fall_through = width, depth, fall_through
         self.w_data, self.w_en = Signal(width), Signal()
         self.r_data, self.r_rdy, self.r_en = Signal(width), Signal(), Signal()
+        self.r_rdy_copy = Signal(attrs={"keep": 1}) if rdy_copy else None
 
     @property
     def latency(self) -> int:
@@ -120,16 +128,17 @@ class DistributedFIFO(Elaboratable):
         two = Mux(wrote & ~loaded, ~at_most[0], Mux(loaded & ~wrote, ~at_most[2], ~at_most[1]))
         m.d.comb += [wr.addr.eq(produce), wr.data.eq(self.w_data), wr.en.eq(self.w_en),
                      rd.addr.eq(consume), self.r_data.eq(rd.data)]
-        m.d.sync += [
-            wrote.eq(self.w_en),
-            loaded.eq(load),
-            available.eq(Mux(load, two | self.w_en, available | self.w_en)),
-        ]
+        holds = Mux(load, two | self.w_en, available | self.w_en)
+        m.d.sync += [wrote.eq(self.w_en), loaded.eq(load), available.eq(holds)]
         if self.fall_through:
             m.d.comb += [load.eq(available & self.r_en), self.r_rdy.eq(available)]
+            rdy = holds
         else:
             m.d.comb += [load.eq(available & (~self.r_rdy | self.r_en)), rd.en.eq(load)]
-            m.d.sync += self.r_rdy.eq(load | (self.r_rdy & ~self.r_en))
+            rdy = load | (self.r_rdy & ~self.r_en)
+            m.d.sync += self.r_rdy.eq(rdy)
+        if self.r_rdy_copy is not None:
+            m.d.sync += self.r_rdy_copy.eq(rdy)
         return m
 
 

@@ -45,10 +45,13 @@ def _run(fifo, bench):
     (partial(DistributedFIFO, fall_through=True), 23, 37, 0.9, 0.3),
     (partial(DistributedFIFO, fall_through=True), 40, 9, 0.3, 0.9),
     (partial(DistributedFIFO, fall_through=True), 7, 1, 0.7, 0.7),
+    (partial(DistributedFIFO, rdy_copy=True), 23, 5, 0.9, 0.5),
+    (partial(DistributedFIFO, fall_through=True, rdy_copy=True), 23, 3, 0.9, 0.5),
 ])
 def test_fifo_order(cls, width, depth, write_rate, read_rate):
     """Against a queue, the writer reserving its places (it writes while fewer than ``depth``
-    entries are unread, counting the one read in the same cycle)."""
+    entries are unread, counting the one read in the same cycle); ``r_rdy_copy`` is always
+    ``r_rdy``."""
     seed = int(np.random.SeedSequence().entropy % 2**32)
     print(f"seed {seed}")
     rng = np.random.default_rng(seed)
@@ -64,6 +67,8 @@ def test_fifo_order(cls, width, depth, write_rate, read_rate):
             ctx.set(fifo.r_en, r_en)
             ctx.set(fifo.w_data, w_data)
             read = 0
+            if getattr(fifo, "r_rdy_copy", None) is not None:
+                assert ctx.get(fifo.r_rdy_copy) == ctx.get(fifo.r_rdy)
             if ctx.get(fifo.r_rdy):
                 assert model, "r_rdy with nothing written"
                 assert ctx.get(fifo.r_data) == model[0]
