@@ -154,7 +154,7 @@ class KeyEncoder(Folded, wiring.Component):
         m.submodules.beats_in = beats_in = DistributedFIFO(width=lanes * p.in_width, depth=3,
                                                            fall_through=True)
         beat_stored, beat_taken = Signal(), Signal()
-        _, beats_room = counter_below(m, beat_stored, beat_taken, beats_in.depth)
+        beats_room = counter_below(m, beat_stored, beat_taken, beats_in.depth)
         accepted = Signal()
         accepted_beat = Signal(lanes * p.in_width, reset_less=True)
         m.d.sync += [accepted.eq(beat_stored), accepted_beat.eq(self.i.payload)]
@@ -230,11 +230,11 @@ class KeyEncoder(Folded, wiring.Component):
                                                        fall_through=True, rdy_copy=True)
         ready, read = scales.r_rdy, scales.r_en
         taken, popped = Signal(), Signal()
-        _, room = counter_below(m, taken, popped, depth)
+        room = counter_below(m, taken, popped, depth)
         m.d.sync += popped.eq(read)
         m.d.comb += [scales.w_en.eq(thresholds.o.valid), scales.w_data.eq(thresholds.o.payload)]
         stored = Signal()
-        _, norm_room = counter_below(m, stored, taken, norms.depth)
+        norm_room = counter_below(m, stored, taken, norms.depth)
         m.d.comb += [
             norms.w_en.eq(stored),
             norms.w_data.eq(norm.o.payload),
@@ -256,7 +256,7 @@ class KeyEncoder(Folded, wiring.Component):
         m.submodules.rotated = rotated = DistributedFIFO(
             width=len(rotator.o.payload.as_value()), depth=3, fall_through=True, rdy_copy=True)
         rotated_stored, rotated_taken = Signal(), Signal()
-        _, rotated_room = counter_below(m, rotated_stored, rotated_taken, rotated.depth)
+        rotated_room = counter_below(m, rotated_stored, rotated_taken, rotated.depth)
         rotated_beat = Signal.like(rotated.w_data, reset_less=True)
         m.d.sync += [rotated.w_en.eq(rotated_stored), rotated_beat.eq(rotator.o.payload)]
         m.d.comb += [

@@ -253,7 +253,7 @@ class Macro(Folded, wiring.Component):
         # handshake drives only `left`, placed anywhere between the FIFO and the counter (a
         # handshake into the counter's adder crossed the die: 136 MHz).
         left = register(m, 1, popped)
-        _, places = counter_below(m, read, left, waiting.depth)
+        places = counter_below(m, read, left, waiting.depth)
         lag = store.read_latency + score.TABLE_LAG
         delayed = start
         for _ in range(lag - 3):
