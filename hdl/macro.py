@@ -6,6 +6,7 @@ from amaranth.lib.wiring import In, Out
 
 from ..golden.params import Params
 from ..golden.signs import sign_bits
+from .arith import add_carry
 from .encoder import KeyEncoder
 from .pipeline import DistributedFIFO, Folded, check_lanes, copies, counter_below, register
 from .score import ScoreDatapath
@@ -150,9 +151,10 @@ class Macro(Folded, wiring.Component):
         # and `room` (a register, off the handshake's critical path) says it is below `depth`.
         # After a clear, the rows still in flight are `stale` and discarded as they arrive; the
         # encoder holds fewer than `write + beats` keys. The accepting handshake drives only
-        # clock enables: of `reserved`, and of `room`, which takes a comparison of `reserved`
-        # with a constant; `in_flight` takes a key's entry from the register `entered`.
-        reserved = Signal(range(p.depth + 1))   # keys entered before this cycle
+        # `room`'s clock enable (it takes a comparison of registers with a constant): `reserved`
+        # and `in_flight` take a key's entry from the register `entered`, a cycle late (the
+        # handshake into `reserved`'s clock enables was the d=128 macro's critical path).
+        reserved = Signal(range(p.depth + 1))   # keys entered before the previous cycle
         room = Signal(init=1)
         in_flight = Signal(range(self.latencies["write"] + beats + 1))
         stale = Signal.like(in_flight)
@@ -185,10 +187,13 @@ class Macro(Folded, wiring.Component):
             m.d.sync += [key_beat.eq(Mux(key_beat == beats - 1, 0, key_beat + 1)),
                          first_beat.eq(key_beat == beats - 1)]
         m.d.sync += entered.eq(enter)
+        counted = add_carry(reserved, Const(0, len(reserved)), entered)  # entered before now
         with m.If(self.clear):
             m.d.sync += [reserved.eq(0), room.eq(1)]
-        with m.Elif(enter):
-            m.d.sync += [reserved.eq(reserved + 1), room.eq(reserved < p.depth - 1)]
+        with m.Else():
+            m.d.sync += reserved.eq(counted)
+            with m.If(enter):
+                m.d.sync += room.eq(counted < p.depth - 1)
         m.d.sync += in_flight.eq(in_flight + entered - arriving)
         # `drained` (in_flight == 0) and `single` (in_flight == 1) are registers, so that a
         # clear's `fresh` takes no adder: in_flight + entered - arriving == 0.
