@@ -16,6 +16,9 @@ from .table import QueryTable
 
 __all__ = ["Macro", "TABLE_LOADS"]
 
+#: Registers on the row's way from the encoder to the store.
+_ROW_HOPS = 2
+
 #: Copies of the register that loads the held query table, each driving ``d / TABLE_LOADS`` of
 #: its coordinates.
 TABLE_LOADS = 64
@@ -122,7 +125,7 @@ class Macro(Folded, wiring.Component):
         # next cycle; the score leaves the waiting FIFO two cycles after it enters.
         read = 2 + self._store.read_latency + self._score.latency + 2
         return {
-            "write": self._encoder.latency + 2,
+            "write": self._encoder.latency + _ROW_HOPS + 1,
             "query": rotator.latency + self.beats - 1 + self._table.latency + read,
         }
 
@@ -176,13 +179,17 @@ class Macro(Folded, wiring.Component):
             self.count.eq(store.count),
             self.full.eq(store.full),
         ]
-        # The row crosses the die from the encoder to the store through a register (the
-        # encoder's row register to the store's ran 5.3 ns of routing in the d=128 macro). A
-        # row in it during a clear is discarded by the store (`w.ready` is low).
-        row = Signal(p.row_width, reset_less=True)
-        m.d.sync += [store.w.valid.eq(arriving & ~self.clear & fresh),
-                     row.eq(encoder.o.payload)]
-        m.d.comb += store.w.payload.eq(row)
+        # The row crosses the die from the encoder to the store through _ROW_HOPS registers
+        # (the quantizer's row register spreads over the die: with one, a bit of it ran 4.5 ns
+        # of routing to the hop in the d=128 macro). A row in a hop during a clear is discarded
+        # (by the store's `w.ready`, low, for the last).
+        valid, row = arriving & fresh, encoder.o.payload
+        for n in range(_ROW_HOPS):
+            hop_valid = Signal(name=f"row_valid_{n}")
+            hop = Signal(p.row_width, reset_less=True, name=f"row_{n}")
+            m.d.sync += [hop_valid.eq(valid & ~self.clear), hop.eq(row)]
+            valid, row = hop_valid, hop
+        m.d.comb += [store.w.valid.eq(valid), store.w.payload.eq(row)]
         with m.If(encoder.i.valid):
             m.d.sync += [key_beat.eq(Mux(key_beat == beats - 1, 0, key_beat + 1)),
                          first_beat.eq(key_beat == beats - 1)]

@@ -152,6 +152,24 @@ async def macro_clear_with_keys_in_flight(dut):
 
 
 @cocotb.test()
+async def macro_clear_in_each_cycle_of_a_write(dut):
+    """A clear in any cycle of a key's way from its last beat to the store (in the encoder, in
+    the row's hops, entering the store) discards it: ``count`` stays 0."""
+    tb = MacroTB(dut)
+    await tb.reset()
+    write = tb.macro().latencies["write"]
+    for delay in range(write + 1):
+        await tb.keys.send(tb.pack(tb.stimulus(1)))  # returns after the last beat's transfer
+        await tb.cycles(delay)
+        dut.clear.value = 1
+        await FallingEdge(tb.clk)
+        dut.clear.value = 0
+        await tb.cycles(write + 2)
+        count = int(dut.count.value)
+        assert count == 0, f"clear {delay} cycles after the last beat: count {count}"
+
+
+@cocotb.test()
 async def macro_one_score_per_cycle(dut):
     """Without backpressure the scores of a query leave on consecutive cycles."""
     tb = MacroTB(dut)
