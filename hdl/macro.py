@@ -194,13 +194,12 @@ class Macro(Folded, wiring.Component):
             m.d.sync += [key_beat.eq(Mux(key_beat == beats - 1, 0, key_beat + 1)),
                          first_beat.eq(key_beat == beats - 1)]
         m.d.sync += entered.eq(enter)
-        counted = add_carry(reserved, Const(0, len(reserved)), entered)  # entered before now
         with m.If(self.clear):
             m.d.sync += [reserved.eq(0), room.eq(1)]
         with m.Else():
-            m.d.sync += reserved.eq(counted)
-            with m.If(enter):
-                m.d.sync += room.eq(counted < p.depth - 1)
+            m.d.sync += reserved.eq(add_carry(reserved, Const(0, len(reserved)), entered))
+            with m.If(enter):   # reserved + entered < depth - 1, comparisons side by side
+                m.d.sync += room.eq(Mux(entered, reserved < p.depth - 2, reserved < p.depth - 1))
         m.d.sync += in_flight.eq(in_flight + entered - arriving)
         # `drained` (in_flight == 0) and `single` (in_flight == 1) are registers, so that a
         # clear's `fresh` takes no adder: in_flight + entered - arriving == 0.
