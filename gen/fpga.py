@@ -144,6 +144,40 @@ def _integer(parameter) -> int:
     return parameter if isinstance(parameter, int) else int(parameter, 2)
 
 
+#: Block RAM sites of the LFE5U-85F in its two central rows (Y = 46 and 70): 13 groups of four
+#: (nextpnr BELs ``X{x}/Y{y}/EBR{n}``), 52 per row.
+_ECP5_85K_BRAM_ROWS = tuple(
+    tuple((base + 2 * n, y, n) for base in (4, 13, 22, 31, 40, 49, 58, 69, 78, 87, 96, 105, 114)
+          for n in range(4))
+    for y in (46, 70))
+
+_STORE_BRAM = re.compile(r"(?:^|\.)bank_(\d+)_(\d+)\.(\d+)\.(\d+)$")
+
+
+def floorplan(netlist: dict) -> int:
+    """Pin the index store's block RAMs (DP16KD cells named ``...bank_{k}_{s}.{i}.{j}``) to
+    the two central block RAM rows of an LFE5U-85F, in row-bit order, each half centred in its
+    row, with nextpnr ``BEL`` attributes; the count pinned (0, pinning nothing, when there are
+    none or more than the two rows hold).
+
+    Left to itself the placer scattered the block RAMs that share one address copy over 50
+    columns and the score's lookups after them: at d=128, b=3, T=4096 pinning them halved the
+    wire length (docs/sweep.md).
+    """
+    cells = netlist["modules"]["top"]["cells"]
+    store = sorted((tuple(int(g) for g in match.groups()), name) for name, cell in cells.items()
+                   if cell["type"] == "DP16KD" and (match := _STORE_BRAM.search(name)))
+    rows = _ECP5_85K_BRAM_ROWS
+    if not store or len(store) > sum(map(len, rows)):
+        return 0
+    half = -(-len(store) // 2)
+    for row, part in zip(rows, (store[:half], store[half:]), strict=True):
+        start = (len(row) - len(part)) // 2
+        for (x, y, n), (_, name) in zip(row[start:], part, strict=False):
+            cells[name]["attributes"]["BEL"] = f"X{x}/Y{y}/EBR{n}"
+    return len(store)
+
+
 def fold_output_registers(netlist: dict) -> int:
     """Fold into each ECP5 block RAM the flip-flops that register its outputs; the count folded.
 
@@ -269,6 +303,8 @@ def synthesize(component: wiring.Component, target: str, *, clock_mhz: float = 2
     else:
         design = json.loads(files["top.json"])
         fold_output_registers(design)
+        if target == "ecp5-85k":
+            floorplan(design)
         files["top.json"] = json.dumps(design)
         cells = Counter(cell["type"] for cell in design["modules"]["top"]["cells"].values())
     for name, content in {"top.v": text, **files}.items():

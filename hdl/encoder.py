@@ -63,6 +63,8 @@ class KeyEncoder(Folded, wiring.Component):
     # Registers on the norm path: the accepted beat's, then the FIFOs (input beats,
     # norms, thresholds), a cycle each.
     _NORM_PATH_STAGES = 4
+    # Registers between the rotator and the quantizer: the rotated beat's, then its FIFO's.
+    _ROTATED_STAGES = 2
 
     def __init__(self, params: Params, lanes: int | None = None, *, queries: bool = False):
         if not isinstance(params, Params):
@@ -110,18 +112,24 @@ class KeyEncoder(Folded, wiring.Component):
         beats still wait to be rotated, plus one being written and one of slack; and, since a
         key's place is reserved as its norm enters the threshold unit and free again two cycles
         after its thresholds leave, the unit's latency and 2."""
-        ahead = self._rotator.latency - self._threshold_latency + 1
+        ahead = self._rotated_latency - self._threshold_latency + 1
         return max(ahead // self.beats, 0) + 2 + self._thresholds.latency + 2
 
     @property
+    def _rotated_latency(self) -> int:
+        """From a key's first beat to its first rotated beat at the join: the rotator, the
+        rotated beat's register and FIFO."""
+        return self._rotator.latency + self._ROTATED_STAGES
+
+    @property
     def latency(self) -> int:
-        """``max(rotator.latency, thresholds + d/L - 1) + quantizer.latency``: the key's last
-        beat passes the quantizer once it is rotated (``rotator.latency`` after the first beat)
-        and once the key's thresholds are known (``norm.latency + thresholds.latency + 4``
-        after the last beat: the accepted beat's register and the three FIFOs on
-        their path) and the other beats are
-        through; then the quantizer."""
-        return (max(self._rotator.latency, self._threshold_latency + self.beats - 1)
+        """``max(rotator.latency + 2, thresholds + d/L - 1) + quantizer.latency``: the key's
+        last beat passes the quantizer once it is rotated (``rotator.latency + 2`` after the
+        first beat: the rotator, the rotated beat's register and FIFO) and once the key's
+        thresholds are known (``norm.latency + thresholds.latency + 4`` after the last beat:
+        the accepted beat's register and the three FIFOs on their path) and the other beats
+        are through; then the quantizer."""
+        return (max(self._rotated_latency, self._threshold_latency + self.beats - 1)
                 + self._quantizer.latency)
 
     def elaborate(self, platform):
@@ -132,7 +140,7 @@ class KeyEncoder(Folded, wiring.Component):
         m.submodules.thresholds = thresholds = self._thresholds
         m.submodules.quantizer = quantizer = self._quantizer
         m.d.comb += rotator.signs.eq(self.signs)
-        key_ready = Signal()    # the quantizer takes a rotated key beat
+        key_ready = Signal()    # a rotated key beat has a place in `rotated`
         # Small FIFOs before the norm unit (three places) and after it (two), whose `w_rdy` are
         # kept as registers (`beats_room`, `norm_room`: the level below the depth, counted
         # beside the FIFO), so that the norm path's stalls never reach the input's ready or the
@@ -146,7 +154,7 @@ class KeyEncoder(Folded, wiring.Component):
         m.submodules.beats_in = beats_in = DistributedFIFO(width=lanes * p.in_width, depth=3,
                                                            fall_through=True)
         beat_stored, beat_taken = Signal(), Signal()
-        _, beats_room = counter_below(m, beat_stored, beat_taken, beats_in.depth)
+        beats_room = counter_below(m, beat_stored, beat_taken, beats_in.depth)
         accepted = Signal()
         accepted_beat = Signal(lanes * p.in_width, reset_less=True)
         m.d.sync += [accepted.eq(beat_stored), accepted_beat.eq(self.i.payload)]
@@ -219,14 +227,14 @@ class KeyEncoder(Folded, wiring.Component):
         # registers, and the join's handshake starts at flip-flops.
         depth = self._scales_depth
         m.submodules.scales = scales = DistributedFIFO(width=layout.size, depth=depth,
-                                                       fall_through=True)
+                                                       fall_through=True, rdy_copy=True)
         ready, read = scales.r_rdy, scales.r_en
         taken, popped = Signal(), Signal()
-        _, room = counter_below(m, taken, popped, depth)
+        room = counter_below(m, taken, popped, depth)
         m.d.sync += popped.eq(read)
         m.d.comb += [scales.w_en.eq(thresholds.o.valid), scales.w_data.eq(thresholds.o.payload)]
         stored = Signal()
-        _, norm_room = counter_below(m, stored, taken, norms.depth)
+        norm_room = counter_below(m, stored, taken, norms.depth)
         m.d.comb += [
             norms.w_en.eq(stored),
             norms.w_data.eq(norm.o.payload),
@@ -237,6 +245,26 @@ class KeyEncoder(Folded, wiring.Component):
             norms.r_en.eq(room),
             taken.eq(norms.r_rdy & room),
         ]
+        # The rotated key beats reach the join through a small FIFO beside it (fall-through,
+        # written from a register, three places counted by `rotated_room` like `beats_in`), so
+        # that the join's handshake (both FIFOs' flags into both FIFOs' read enables) stays in
+        # the encoder: the rotator's output FIFO 21 columns away took it across twice (5.6 ns
+        # in the d=128 macro). Each side reads the other's flag from a copy (`rdy_copy`): the
+        # rotated FIFO's read enable the thresholds FIFO's copy, the thresholds' read and the
+        # quantizer's valid the rotated FIFO's copy; with one flag each, the LUT that both read
+        # enables shared took the join across twice (5.2 ns, the FIFOs 14 rows apart).
+        m.submodules.rotated = rotated = DistributedFIFO(
+            width=len(rotator.o.payload.as_value()), depth=3, fall_through=True, rdy_copy=True)
+        rotated_stored, rotated_taken = Signal(), Signal()
+        rotated_room = counter_below(m, rotated_stored, rotated_taken, rotated.depth)
+        rotated_beat = Signal.like(rotated.w_data, reset_less=True)
+        m.d.sync += [rotated.w_en.eq(rotated_stored), rotated_beat.eq(rotator.o.payload)]
+        m.d.comb += [
+            key_ready.eq(rotated_room),
+            rotated_stored.eq(rotator.o.valid & ~to_table & rotated_room),
+            rotated.w_data.eq(rotated_beat),
+            rotated_taken.eq(rotated.r_en & rotated.r_rdy),
+        ]
         head = layout(scales.r_data)                    # the key being quantized
         beat = Signal(range(beats))                     # beat index of the rotator's output
         # beat == d/L - 1, a flag beside the counter, so that no comparison comes between the
@@ -245,12 +273,12 @@ class KeyEncoder(Folded, wiring.Component):
         consumed = Signal()
         m.d.comb += [
             thresholds.o.ready.eq(1),
-            quantizer.i.valid.eq(ready & rotator.o.valid & ~to_table),
-            quantizer.i.payload.rotated.eq(rotator.o.payload),
+            quantizer.i.valid.eq(ready & rotated.r_rdy_copy),
+            quantizer.i.payload.rotated.eq(rotated.r_data),
             quantizer.i.payload.thresholds.eq(head.thresholds),
             quantizer.i.payload.field.eq(head.field),
             consumed.eq(quantizer.i.valid & quantizer.i.ready),
-            key_ready.eq(ready & quantizer.i.ready),
+            rotated.r_en.eq(scales.r_rdy_copy & quantizer.i.ready),
             read.eq(consumed & last),
         ]
         with m.If(consumed):

@@ -6,6 +6,7 @@ from amaranth.lib.wiring import In, Out
 
 from ..golden.params import Params
 from ..golden.signs import sign_bits
+from .arith import add_carry
 from .encoder import KeyEncoder
 from .pipeline import DistributedFIFO, Folded, check_lanes, copies, counter_below, register
 from .score import ScoreDatapath
@@ -15,9 +16,12 @@ from .table import QueryTable
 
 __all__ = ["Macro", "TABLE_LOADS"]
 
+#: Registers on the row's way from the encoder to the store.
+_ROW_HOPS = 2
+
 #: Copies of the register that loads the held query table, each driving ``d / TABLE_LOADS`` of
 #: its coordinates.
-TABLE_LOADS = 16
+TABLE_LOADS = 64
 
 
 class Macro(Folded, wiring.Component):
@@ -38,7 +42,7 @@ class Macro(Folded, wiring.Component):
     query is scored against the keys counted when its table is ready (keys still in the write
     path are not); a query against an empty store produces no score. The next query's table is
     computed while the current one is scored, and its reads follow the current query's last
-    read after one idle cycle. Nothing on the read path stalls: a read is issued only with a
+    read after two idle cycles. Nothing on the read path stalls: a read is issued only with a
     place reserved for its score in the output FIFO (``read_latency + score latency + 4``
     places, enough for one score per cycle while ``scores.ready`` stays high), so
     ``scores.ready`` drives no clock enable across the datapath.
@@ -117,11 +121,11 @@ class Macro(Folded, wiring.Component):
         ``query``, a query's first beat accepted (macro idle, store not empty) to its first
         score valid, its beats back to back. Then one score per cycle."""
         rotator = (self._encoder.rotator if self._share_rotator else self._query_rotator)
-        # The query starts as its table is complete, its first read is issued the next cycle;
-        # the score leaves the waiting FIFO two cycles after it enters.
-        read = 1 + self._store.read_latency + self._score.latency + 2
+        # The query starts the cycle after its table is complete, its first read is issued the
+        # next cycle; the score leaves the waiting FIFO two cycles after it enters.
+        read = 2 + self._store.read_latency + self._score.latency + 2
         return {
-            "write": self._encoder.latency + 1,
+            "write": self._encoder.latency + _ROW_HOPS + 1,
             "query": rotator.latency + self.beats - 1 + self._table.latency + read,
         }
 
@@ -150,12 +154,14 @@ class Macro(Folded, wiring.Component):
         # and `room` (a register, off the handshake's critical path) says it is below `depth`.
         # After a clear, the rows still in flight are `stale` and discarded as they arrive; the
         # encoder holds fewer than `write + beats` keys. The accepting handshake drives only
-        # clock enables: of `reserved`, and of `room`, which takes a comparison of `reserved`
-        # with a constant; `in_flight` takes a key's entry from the register `entered`.
-        reserved = Signal(range(p.depth + 1))   # keys entered before this cycle
+        # `room`'s clock enable (it takes a comparison of registers with a constant): `reserved`
+        # and `in_flight` take a key's entry from the register `entered`, a cycle late (the
+        # handshake into `reserved`'s clock enables was the d=128 macro's critical path).
+        reserved = Signal(range(p.depth + 1))   # keys entered before the previous cycle
         room = Signal(init=1)
         in_flight = Signal(range(self.latencies["write"] + beats + 1))
         stale = Signal.like(in_flight)
+        fresh = Signal(init=1)   # stale == 0, a register
         key_beat = Signal(range(beats))
         first_beat = Signal(init=1)   # key_beat == 0, a register for keys.ready
         enter = Signal()         # a key's first beat is accepted
@@ -169,25 +175,43 @@ class Macro(Folded, wiring.Component):
             enter.eq(encoder.i.valid & first_beat),
             arriving.eq(encoder.o.valid),
             encoder.o.ready.eq(1),
-            store.w.valid.eq(arriving & ~self.clear & (stale == 0)),
-            store.w.payload.eq(encoder.o.payload),
             store.clear.eq(self.clear),
             self.count.eq(store.count),
             self.full.eq(store.full),
         ]
+        # The row crosses the die from the encoder to the store through _ROW_HOPS registers
+        # (the quantizer's row register spreads over the die: with one, a bit of it ran 4.5 ns
+        # of routing to the hop in the d=128 macro). A row in a hop during a clear is discarded
+        # (by the store's `w.ready`, low, for the last).
+        valid, row = arriving & fresh, encoder.o.payload
+        for n in range(_ROW_HOPS):
+            hop_valid = Signal(name=f"row_valid_{n}")
+            hop = Signal(p.row_width, reset_less=True, name=f"row_{n}")
+            m.d.sync += [hop_valid.eq(valid & ~self.clear), hop.eq(row)]
+            valid, row = hop_valid, hop
+        m.d.comb += [store.w.valid.eq(valid), store.w.payload.eq(row)]
         with m.If(encoder.i.valid):
             m.d.sync += [key_beat.eq(Mux(key_beat == beats - 1, 0, key_beat + 1)),
                          first_beat.eq(key_beat == beats - 1)]
         m.d.sync += entered.eq(enter)
         with m.If(self.clear):
             m.d.sync += [reserved.eq(0), room.eq(1)]
-        with m.Elif(enter):
-            m.d.sync += [reserved.eq(reserved + 1), room.eq(reserved < p.depth - 1)]
+        with m.Else():
+            m.d.sync += reserved.eq(add_carry(reserved, Const(0, len(reserved)), entered))
+            with m.If(enter):   # reserved + entered < depth - 1, comparisons side by side
+                m.d.sync += room.eq(Mux(entered, reserved < p.depth - 2, reserved < p.depth - 1))
         m.d.sync += in_flight.eq(in_flight + entered - arriving)
+        # `drained` (in_flight == 0) and `single` (in_flight == 1) are registers, so that a
+        # clear's `fresh` takes no adder: in_flight + entered - arriving == 0.
+        drained, single = Signal(init=1), Signal()
+        m.d.sync += [drained.eq(drained & (entered == arriving) | single & arriving & ~entered),
+                     single.eq(drained & entered & ~arriving | single & (entered == arriving)
+                               | (in_flight == 2) & arriving & ~entered)]
         with m.If(self.clear):
-            m.d.sync += stale.eq(in_flight + entered - arriving)
-        with m.Elif(arriving & (stale != 0)):
-            m.d.sync += stale.eq(stale - 1)
+            m.d.sync += [stale.eq(in_flight + entered - arriving),
+                         fresh.eq(drained & (entered == arriving) | single & arriving & ~entered)]
+        with m.Elif(arriving & ~fresh):
+            m.d.sync += [stale.eq(stale - 1), fresh.eq(stale == 1)]
 
         # -- Read path. ----------------------------------------------------------------------
         busy = Signal()          # a query's rows are being read
@@ -223,8 +247,10 @@ class Macro(Folded, wiring.Component):
         m.submodules.waiting = waiting = DistributedFIFO(width=p.score_width + 1,
                                                           depth=self._score_fifo_depth)
 
-        # A query starts when its table is complete and the previous query's last read is
-        # issued: it counts the stored keys, and `load` (registered copies, one more of them,
+        # A query starts (`start`, a register, with no comparison of counters in front of it:
+        # the table's valid crossed the die into the read counters' selects) the cycle after
+        # its table is complete and the previous query's last read is issued: it counts the
+        # stored keys, and `load` (registered copies, one more of them,
         # `loading`, for the control) takes the table into `table_held` `lag` - 1 cycles
         # later (`pending` meanwhile). The lookups of a read in cycle c
         # sample the table in cycle c + lag (the store's read latency, then the score's
@@ -238,7 +264,7 @@ class Macro(Folded, wiring.Component):
         # handshake drives only `left`, placed anywhere between the FIFO and the counter (a
         # handshake into the counter's adder crossed the die: 136 MHz).
         left = register(m, 1, popped)
-        _, places = counter_below(m, read, left, waiting.depth)
+        places = counter_below(m, read, left, waiting.depth)
         lag = store.read_latency + score.TABLE_LAG
         delayed = start
         for _ in range(lag - 3):
@@ -246,9 +272,9 @@ class Macro(Folded, wiring.Component):
         loading, *loads = copies(m, delayed, 1 + min(TABLE_LOADS, p.d), "load")
         # `pending`, a register, is high from start + 1 to the load.
         pending = Signal()
-        m.d.sync += pending.eq(start | (pending & ~loading))
+        m.d.sync += [pending.eq(start | (pending & ~loading)),
+                     start.eq(~busy & table.o.valid & ~pending & ~start)]
         m.d.comb += [
-            start.eq(~busy & table.o.valid & ~pending),
             table.o.ready.eq(loading),
             read.eq(busy & places),
             store.read_en.eq(read),

@@ -188,7 +188,7 @@ class NormUnit(Folded, wiring.Component):
         m.submodules.lane_sums = fifo = DistributedFIFO(
             width=len(lane_sums.payload), depth=front + self._LANE_SUMS_FIFO + 1)
         entered, taken = Signal(), Signal()
-        _, room = counter_below(m, entered, taken, fifo.depth)
+        room = counter_below(m, entered, taken, fifo.depth)
         valid = entered
         for _ in range(front):
             valid = register(m, 1, valid)

@@ -79,6 +79,11 @@ class DistributedFIFO(Elaboratable):
     ``fall_through`` there is no output register: ``r_data`` is the RAM's asynchronous read of
     the oldest entry and ``r_rdy`` the register that says the RAM holds one.
 
+    With ``rdy_copy``, ``r_rdy_copy`` is a second flip-flop that always holds ``r_rdy``
+    (``keep``: synthesis does not merge it), for logic placed away from the FIFO: a join of
+    two FIFOs reads each one's flag from a copy beside the other, so that no LUT that both
+    read enables share takes the join across twice.
+
     Latency :attr:`latency` cycles from a write into the empty FIFO to ``r_rdy``:
     :attr:`LATENCY` = 2, or 1 with ``fall_through``; throughput one entry per cycle.
 
@@ -88,15 +93,18 @@ class DistributedFIFO(Elaboratable):
     w_en : Signal(), in
     r_data : Signal(width), out
     r_rdy : Signal(), out
+    r_rdy_copy : Signal(), out, with ``rdy_copy`` only
     r_en : Signal(), in
     """
 
     LATENCY = 2
 
-    def __init__(self, *, width: int, depth: int, fall_through: bool = False):
+    def __init__(self, *, width: int, depth: int, fall_through: bool = False,
+                 rdy_copy: bool = False):
         self.width, self.depth, self.fall_through = width, depth, fall_through
         self.w_data, self.w_en = Signal(width), Signal()
         self.r_data, self.r_rdy, self.r_en = Signal(width), Signal(), Signal()
+        self.r_rdy_copy = Signal(attrs={"keep": 1}) if rdy_copy else None
 
     @property
     def latency(self) -> int:
@@ -120,16 +128,17 @@ class DistributedFIFO(Elaboratable):
         two = Mux(wrote & ~loaded, ~at_most[0], Mux(loaded & ~wrote, ~at_most[2], ~at_most[1]))
         m.d.comb += [wr.addr.eq(produce), wr.data.eq(self.w_data), wr.en.eq(self.w_en),
                      rd.addr.eq(consume), self.r_data.eq(rd.data)]
-        m.d.sync += [
-            wrote.eq(self.w_en),
-            loaded.eq(load),
-            available.eq(Mux(load, two | self.w_en, available | self.w_en)),
-        ]
+        holds = Mux(load, two | self.w_en, available | self.w_en)
+        m.d.sync += [wrote.eq(self.w_en), loaded.eq(load), available.eq(holds)]
         if self.fall_through:
             m.d.comb += [load.eq(available & self.r_en), self.r_rdy.eq(available)]
+            rdy = holds
         else:
             m.d.comb += [load.eq(available & (~self.r_rdy | self.r_en)), rd.en.eq(load)]
-            m.d.sync += self.r_rdy.eq(load | (self.r_rdy & ~self.r_en))
+            rdy = load | (self.r_rdy & ~self.r_en)
+            m.d.sync += self.r_rdy.eq(rdy)
+        if self.r_rdy_copy is not None:
+            m.d.sync += self.r_rdy_copy.eq(rdy)
         return m
 
 
@@ -184,7 +193,7 @@ class BlockFIFO(Elaboratable):
             buffer.r_en.eq(self.r_en),
             pop.eq(buffer.r_rdy & self.r_en),
         ]
-        _, room = counter_below(m, issue, pop, self.BUFFER)
+        room = counter_below(m, issue, pop, self.BUFFER)
         # `available` (the RAM holds an entry not yet read) is a LUT of four registers, with no
         # count of the entries: whether the RAM held nothing, or at most one entry, the cycle
         # before (the pointers' flags) and the write and read of that cycle (`wrote`, `read`).
@@ -243,22 +252,24 @@ class Folded:
         return self._params.d // self._lanes
 
 
-def counter_below(m, up, down, limit: int) -> tuple[Signal, Signal]:
-    """A counter that ``up`` and ``down`` (one bit each, the same cycle) move by +1 and -1,
-    from 0, and a register that holds ``count < limit``; returns both.
+def counter_below(m, up, down, limit: int) -> Signal:
+    """A register that holds ``count < limit``, for a count that ``up`` and ``down`` (one bit
+    each, the same cycle) move by +1 and -1 from 0, ``up`` only while the flag is high (a
+    place taken only when one is free, so the count stays at most ``limit``); returns it.
 
-    The flag is chosen by ``up`` and ``down`` among comparisons of the counter's register with
-    constants, so no handshake that drives them reaches the counter's adder on its way to the
-    flag (a handshake into an adder and a comparison was the critical path of several
-    credit counters)."""
-    count = Signal(range(limit + 2))
+    The register counts the free places, ``limit - count``, and the flag is chosen by ``up``
+    and ``down`` among ORs of its bits (at least two free, at least one), so no handshake
+    that drives them reaches the counter's adder on its way to the flag (a handshake into an
+    adder and a comparison was the critical path of several credit counters), and no carry
+    chain follows the counter (its comparisons with constants took three, 5.2 ns in the d=128
+    macro)."""
+    free = Signal(range(limit + 1), init=limit)
     below = Signal(init=limit > 0)
     m.d.sync += [
-        count.eq(add_carry(count, down.replicate(len(count)), up)),
-        below.eq(Mux(up & ~down, count < limit - 1,
-                     Mux(~up & down, count < limit + 1, count < limit))),
+        free.eq(add_carry(free, up.replicate(len(free)), down)),
+        below.eq(Mux(up & ~down, free[1:].any(), (~up & down) | free.any())),
     ]
-    return count, below
+    return below
 
 
 def check_lanes(params, lanes) -> int:
@@ -304,17 +315,20 @@ def branch_count(count: int) -> int:
     return isqrt(count - 1) + 1
 
 
-def copies(m, value, count: int, name: str) -> list[Signal]:
-    """``count`` copies of the 1-bit ``value`` two cycles later, for an enable that loads
-    registers spread over the die: each copy drives only its part of them, and ``value`` loads
-    ``ceil(sqrt(count))`` branch registers, each loading its share of the copies, so that no
-    register drives flip-flops far apart (16 copies from one register left 4.5 ns of routing
-    at d=128). Every register is ``keep`` (synthesis must not merge them) and named
-    ``{name}_branch_{n}`` and ``{name}_{n}``."""
+def copies(m, value, count: int, name: str, advance=1) -> list[Signal]:
+    """``count`` copies of the 1-bit ``value`` two cycles later (two pipeline stages that load
+    while ``advance`` is high), for an enable that loads registers spread over the die: each
+    copy drives only its part of them, and ``value`` loads ``ceil(sqrt(count))`` branch
+    registers, each loading its share of the copies, so that no register drives flip-flops far
+    apart (16 copies from one register left 4.5 ns of routing at d=128). Every register is
+    ``keep`` (synthesis must not merge them) and named ``{name}_branch_{n}`` and
+    ``{name}_{n}``."""
     keep = {"keep": 1}
     branches = [Signal(name=f"{name}_branch_{n}", attrs=keep)
                 for n in range(branch_count(count))]
     leaves = [Signal(name=f"{name}_{n}", attrs=keep) for n in range(count)]
-    m.d.sync += [branch.eq(value) for branch in branches]
-    m.d.sync += [leaf.eq(branches[n * len(branches) // count]) for n, leaf in enumerate(leaves)]
+    with m.If(advance):
+        m.d.sync += [branch.eq(value) for branch in branches]
+        m.d.sync += [leaf.eq(branches[n * len(branches) // count])
+                     for n, leaf in enumerate(leaves)]
     return leaves

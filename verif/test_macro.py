@@ -152,6 +152,24 @@ async def macro_clear_with_keys_in_flight(dut):
 
 
 @cocotb.test()
+async def macro_clear_in_each_cycle_of_a_write(dut):
+    """A clear in any cycle of a key's way from its last beat to the store (in the encoder, in
+    the row's hops, entering the store) discards it: ``count`` stays 0."""
+    tb = MacroTB(dut)
+    await tb.reset()
+    write = tb.macro().latencies["write"]
+    for delay in range(write + 1):
+        await tb.keys.send(tb.pack(tb.stimulus(1)))  # returns after the last beat's transfer
+        await tb.cycles(delay)
+        dut.clear.value = 1
+        await FallingEdge(tb.clk)
+        dut.clear.value = 0
+        await tb.cycles(write + 2)
+        count = int(dut.count.value)
+        assert count == 0, f"clear {delay} cycles after the last beat: count {count}"
+
+
+@cocotb.test()
 async def macro_one_score_per_cycle(dut):
     """Without backpressure the scores of a query leave on consecutive cycles."""
     tb = MacroTB(dut)
@@ -186,7 +204,8 @@ async def macro_reset_mid_traffic(dut):
     tb.check(fresh, queries, tb.groups())
 
 
-# 2100 keys: two banks of the index store (BANK_ROWS = 2048), so a read takes 3 cycles.
+# 2100 keys: the index store's 4096-row bank (one 4096 x 4 block RAM per slice), whose row
+# takes four register hops, so a read takes 8 cycles.
 FAST = {(8, 3, 8, 32, 8, False), (16, 2, 16, 24, 1, True), (16, 3, 16, 24, 4, False),
         (32, 1, 8, 16, 2, False), (8, 3, 8, 24, 8, False), (8, 2, 8, 16, 2, True),
         (8, 3, 8, 2100, 8, False)}

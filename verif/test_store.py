@@ -232,8 +232,10 @@ def test_store_rejects_non_params():
 
 
 @pytest.mark.parametrize(("d", "b", "depth", "simulator"), harness.cases(
-    # 2100 rows: two banks (BANK_ROWS = 2048), the second one short.
-    verilator=[(8, 3, 16), (128, 3, 64), (16, 1, 32), (16, 4, 32), (8, 3, 2100), (128, 3, 4096)],
+    # 2100 rows: one bank of 4096-row slices (DEEP_SLICE_BITS) and the row's register hops;
+    # 4100 rows: two banks (BANK_ROWS = 4096), the second one short, and the bank multiplexer.
+    verilator=[(8, 3, 16), (128, 3, 64), (16, 1, 32), (16, 4, 32), (8, 3, 2100), (4, 3, 4100),
+               (128, 3, 4096)],
     icarus=[(8, 3, 16), (128, 3, 64)],
     slow=lambda d, b, depth: d * depth > 2**15,
 ))
