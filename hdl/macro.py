@@ -17,7 +17,7 @@ from .table import QueryTable
 __all__ = ["Macro", "TABLE_LOADS"]
 
 #: Registers on the row's way from the encoder to the store.
-_ROW_HOPS = 2
+_WRITE_HOPS = 2
 
 #: Copies of the register that loads the held query table, each driving ``d / TABLE_LOADS`` of
 #: its coordinates.
@@ -125,7 +125,7 @@ class Macro(Folded, wiring.Component):
         # next cycle; the score leaves the waiting FIFO two cycles after it enters.
         read = 2 + self._store.read_latency + self._score.latency + 2
         return {
-            "write": self._encoder.latency + _ROW_HOPS + 1,
+            "write": self._encoder.latency + _WRITE_HOPS + 1,
             "query": rotator.latency + self.beats - 1 + self._table.latency + read,
         }
 
@@ -179,12 +179,12 @@ class Macro(Folded, wiring.Component):
             self.count.eq(store.count),
             self.full.eq(store.full),
         ]
-        # The row crosses the die from the encoder to the store through _ROW_HOPS registers
+        # The row crosses the die from the encoder to the store through _WRITE_HOPS registers
         # (the quantizer's row register spreads over the die: with one, a bit of it ran 4.5 ns
         # of routing to the hop in the d=128 macro). A row in a hop during a clear is discarded
         # (by the store's `w.ready`, low, for the last).
         valid, row = arriving & fresh, encoder.o.payload
-        for n in range(_ROW_HOPS):
+        for n in range(_WRITE_HOPS):
             hop_valid = Signal(name=f"row_valid_{n}")
             hop = Signal(p.row_width, reset_less=True, name=f"row_{n}")
             m.d.sync += [hop_valid.eq(valid & ~self.clear), hop.eq(row)]
