@@ -315,18 +315,19 @@ def branch_count(count: int) -> int:
     return isqrt(count - 1) + 1
 
 
-def copies(m, value, count: int, name: str, advance=1) -> list[Signal]:
-    """``count`` copies of the 1-bit ``value`` two cycles later (two pipeline stages that load
-    while ``advance`` is high), for an enable that loads registers spread over the die: each
-    copy drives only its part of them, and ``value`` loads ``ceil(sqrt(count))`` branch
+def copies(m, value, count: int, name: str, advance=1, *, reset_less=False) -> list[Signal]:
+    """``count`` copies of ``value`` two cycles later (two pipeline stages that load while
+    ``advance`` is high), for an enable or address that loads registers spread over the die:
+    each copy drives only its part of them, and ``value`` loads ``ceil(sqrt(count))`` branch
     registers, each loading its share of the copies, so that no register drives flip-flops far
-    apart (16 copies from one register left 4.5 ns of routing at d=128). Every register is
-    ``keep`` (synthesis must not merge them) and named ``{name}_branch_{n}`` and
-    ``{name}_{n}``."""
-    keep = {"keep": 1}
-    branches = [Signal(name=f"{name}_branch_{n}", attrs=keep)
-                for n in range(branch_count(count))]
-    leaves = [Signal(name=f"{name}_{n}", attrs=keep) for n in range(count)]
+    apart (16 copies from one register left 4.5 ns of routing at d=128). Every register has
+    ``value``'s shape, is ``keep`` (synthesis must not merge them), ``reset_less`` as asked, and
+    is named ``{name}_branch_{n}`` or ``{name}_{n}``."""
+    def level(kind: str, n: int) -> Signal:
+        return Signal(value.shape(), name=f"{name}{kind}_{n}", reset_less=reset_less,
+                      attrs={"keep": 1})
+    branches = [level("_branch", n) for n in range(branch_count(count))]
+    leaves = [level("", n) for n in range(count)]
     with m.If(advance):
         m.d.sync += [branch.eq(value) for branch in branches]
         m.d.sync += [leaf.eq(branches[n * len(branches) // count])

@@ -7,7 +7,7 @@ from amaranth.lib import memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..golden.params import Params
-from .pipeline import branch_count, register
+from .pipeline import branch_count, copies, register
 
 __all__ = ["IndexStore", "BANK_ROWS", "SLICE_BITS", "DEEP_SLICE_BITS"]
 
@@ -173,8 +173,8 @@ class IndexStore(wiring.Component):
         per_bank = -(-p.row_width // slice_bits)
         slices = self.banks * per_bank
         rows = min(BANK_ROWS, p.depth)
-        branches = _fan_out(m, self.read_en, self.read_addr, rows, slices, "read")
-        wbranches = _fan_out(m, written, address, p.depth, slices, "write")
+        branches = _fan_out(m, self.read_en, self.read_addr[:shift], slices, "read")
+        wbranches = _fan_out(m, written, address, slices, "write")
         wdata = data
         for n in range(2):
             stage = Signal(p.row_width, reset_less=True, name=f"wdata_{n}")
@@ -237,21 +237,11 @@ class IndexStore(wiring.Component):
         return m
 
 
-def _fan_out(m, enable, address, rows: int, slices: int, name: str) -> list[tuple[Signal, Signal]]:
-    """Registered copies of ``enable`` and ``address`` (its ``range(rows)``) two cycles later,
-    to be registered once more beside each of ``slices`` memories: ``ceil(sqrt(branches))``
-    trunks, each loading its share of ``branches = ceil(sqrt(slices))``; returns the branches'
-    ``(enable, address)``. Every register is ``keep`` (synthesis must not merge them) and
-    named ``{name}_en_trunk_{n}``, ``{name}_addr_branch_{n}``, ..."""
-    def level(kind: str, count: int, sources):
-        regs = [(Signal(name=f"{name}_en_{kind}_{n}", attrs={"keep": 1}),
-                 Signal(range(rows), reset_less=True, name=f"{name}_addr_{kind}_{n}",
-                        attrs={"keep": 1}))
-                for n in range(count)]
-        for n, (en, addr) in enumerate(regs):
-            source_en, source_addr = sources[n * len(sources) // count]
-            m.d.sync += [en.eq(source_en), addr.eq(source_addr)]
-        return regs
+def _fan_out(m, enable, address, slices: int, name: str) -> list[tuple[Signal, Signal]]:
+    """``ceil(sqrt(slices))`` registered copies of ``enable`` and ``address`` two cycles later
+    (:func:`~axelram.hdl.pipeline.copies`: trunks ``{name}_en_branch_{n}`` and
+    ``{name}_addr_branch_{n}``, then branches ``{name}_en_{n}`` and ``{name}_addr_{n}``), each to
+    be registered once more beside its share of the ``slices`` memories."""
     branches = branch_count(slices)
-    trunks = level("trunk", branch_count(branches), [(enable, address)])
-    return level("branch", branches, trunks)
+    return list(zip(copies(m, enable, branches, f"{name}_en"),
+                    copies(m, address, branches, f"{name}_addr", reset_less=True), strict=True))
