@@ -258,8 +258,13 @@ class KeyEncoder(Folded, wiring.Component):
         rotated_stored, rotated_taken = Signal(), Signal()
         rotated_room = counter_below(m, rotated_stored, rotated_taken, rotated.depth)
         rotated_beat = Signal.like(rotated.w_data, reset_less=True)
-        m.d.sync += [rotated.w_en.eq(rotated_stored), rotated_beat.eq(rotator.o.payload)]
+        # The write enable is a register of its own (`keep`): the rotator registers the same
+        # handshake (`popped`), and merged the one flip-flop drove this FIFO's writes and the
+        # rotator's credit counter 40 columns away (2.9 ns of routing at one lane).
+        rotated_written = Signal(attrs={"keep": 1})
+        m.d.sync += [rotated_written.eq(rotated_stored), rotated_beat.eq(rotator.o.payload)]
         m.d.comb += [
+            rotated.w_en.eq(rotated_written),
             key_ready.eq(rotated_room),
             rotated_stored.eq(rotator.o.valid & ~to_table & rotated_room),
             rotated.w_data.eq(rotated_beat),

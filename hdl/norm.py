@@ -78,7 +78,7 @@ class NormUnit(Folded, wiring.Component):
 
     Besides: the encoder's ``norm_mantissa + 1``-bit and exponent incrementers, for ``L < d``
     the accumulator's subtractor (a key's sum is a difference of its values) and the beat
-    counter (and the serial root's step counter). The squarers are true multiplications
+    counter. The squarers are true multiplications
     (``in_width`` x ``in_width`` bits) that the paper's "zero multipliers" write path does not
     count, whether built of shifts and adds or in hard multipliers.
 
@@ -185,10 +185,15 @@ class NormUnit(Folded, wiring.Component):
         (a count of the beats entered and not yet taken from it, and ``i.ready`` a register
         beside it, :func:`~axelram.hdl.pipeline.counter_below`)."""
         front = self._front_stages
+        # A sum's place counts as free a cycle after the sum is taken (`freed`, a register), so
+        # that the FIFO's flag and the accumulator's `blocked` reach the counter's adder from
+        # a flip-flop (through a LUT they took 2.6 ns of routing at one lane); one more place
+        # keeps a beat per cycle.
         m.submodules.lane_sums = fifo = DistributedFIFO(
-            width=len(lane_sums.payload), depth=front + self._LANE_SUMS_FIFO + 1)
-        entered, taken = Signal(), Signal()
-        room = counter_below(m, entered, taken, fifo.depth)
+            width=len(lane_sums.payload), depth=front + self._LANE_SUMS_FIFO + 2)
+        entered, taken, freed = Signal(), Signal(), Signal()
+        room = counter_below(m, entered, freed, fifo.depth)
+        m.d.sync += freed.eq(taken)
         valid = entered
         for _ in range(front):
             valid = register(m, 1, valid)
@@ -332,8 +337,8 @@ class NormUnit(Folded, wiring.Component):
 
         A sum is taken when the stepper is idle and holds no finished root, and loaded the
         cycle after (``took``: remainder and root cleared, the first step's operand set, which
-        is that step's first cycle); ``left`` counts the steps still to do (``last_step`` flags
-        the last, so that no comparison of the counter comes before ``idle`` and
+        is that step's first cycle); ``steps`` is a one-hot count of the steps still to do, its
+        bit 0 the last step's flag (no counter's adder or comparison comes before ``idle`` and
         ``finished``); a finished root moves to the output register ``roots.payload`` once that
         is empty (not in the cycle its root is taken: a cycle a key has to spare). Every
         condition the stepper's registers load on is a function of registers (``took``,
@@ -345,8 +350,8 @@ class NormUnit(Folded, wiring.Component):
         sum's radicand bits leave ``rest`` from the top, two per step; its ``2 * norm_frac``
         zero bits below come in as the shifted-in zeros. Registers: remainder and operand
         ``W + 2`` each, root ``W - 1`` (its last bit is the remainder's sign), output ``W``,
-        radicand ``2 * (W - norm_frac)`` bits for ``W = norm_width`` (133 for d=128,
-        in_width=16), a step counter and six flags.
+        radicand ``2 * (W - norm_frac)`` bits, steps ``W`` for ``W = norm_width`` (156 for
+        d=128, in_width=16), and five flags.
         """
         p = self._params
         width = p.norm_width
@@ -356,8 +361,7 @@ class NormUnit(Folded, wiring.Component):
         addend = Signal(signed(width + 2))
         lag = Signal(width - 1, reset_less=True)    # the root without its last bit (_root_addend)
         rest = Signal(2 * (width - p.norm_frac))
-        left = Signal(range(width + 1))
-        last_step = Signal()                # left == 1, a flag beside the counter
+        steps = Signal(width)               # one-hot: bit k set with k + 1 steps to do
         idle, finished, take, hand_over = Signal(init=1), Signal(), Signal(), Signal()
         took = Signal()                     # `take`, a cycle late
         adding = Signal()                   # the step's second cycle
@@ -372,18 +376,17 @@ class NormUnit(Folded, wiring.Component):
         next_addend, root = _root_addend(rem, lag, width + 2)
         first_addend, _ = _root_addend(Const(-1, rem.shape()), Const(0, len(lag)), width + 2)
         with m.If(took):
-            m.d.sync += [rem.eq(-1), lag.eq(0), addend.eq(first_addend), left.eq(width),
-                         last_step.eq(width == 1), adding.eq(1)]
+            m.d.sync += [rem.eq(-1), lag.eq(0), addend.eq(first_addend),
+                         steps.eq(1 << (width - 1)), adding.eq(1)]
         with m.Elif(~idle & ~adding):
             m.d.sync += [addend.eq(next_addend), lag.eq(root), adding.eq(1)]
         with m.Elif(~idle):
             m.d.sync += [
                 rem.eq((Cat(rest[-2:], rem).as_signed() + addend)[:width + 2]),
-                left.eq(left - 1),
-                last_step.eq(left == 2),
+                steps.eq(steps >> 1),
                 adding.eq(0),
             ]
-            with m.If(last_step):
+            with m.If(steps[0]):
                 m.d.sync += [idle.eq(1), finished.eq(1)]
         # `rest` loads on `took` or `adding` alone (`adding` is low while idle): a LUT of two
         # registers for its many enables. The sum's registers hold it until another key's sum

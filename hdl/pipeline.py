@@ -9,9 +9,9 @@ from amaranth.lib.wiring import Out
 
 from .arith import add_carry
 
-__all__ = ["stall_pipeline", "register", "branch_count", "copies", "counter_below",
+__all__ = ["stall_pipeline", "register", "branch_count", "copies", "counter_below", "delay",
            "check_lanes", "Folded", "DistributedFIFO", "BlockFIFO", "fast_fifo",
-           "DISTRIBUTED_DEPTH", "BLOCK_SLICE_BITS", "flow"]
+           "DISTRIBUTED_DEPTH", "BLOCK_SLICE_BITS", "DELAY_MEMORY_CYCLES", "flow"]
 
 #: The deepest FIFO that :func:`fast_fifo` keeps in distributed RAM: four 16-entry RAM cells per
 #: bit, a multiplexer of one LUT level before the read register. A 266-entry one (17 cells)
@@ -21,6 +21,20 @@ DISTRIBUTED_DEPTH = 64
 #: Column slice of a :class:`BlockFIFO`: the widest ECP5 block RAM port (DP16KD 1024 x 18)
 #: whose output register the FPGA flow folds.
 BLOCK_SLICE_BITS = 18
+
+
+#: The shortest delay that :func:`delay` keeps in a memory (16 entries, one LUT RAM cell deep):
+#: shorter ones are chains of flip-flops.
+DELAY_MEMORY_CYCLES = 15
+
+#: The deepest delay memory in LUT RAM: one 16-entry cell deep, so that no multiplexer comes
+#: after its read (64 entries, four cells and a multiplexer, were the one-lane encoder's
+#: critical path: 4.8 ns); deeper ones are block RAM.
+_DELAY_LUT_RAM_ENTRIES = 16
+
+#: Registers behind a delay's memory: its read register, an output register (which the ECP5
+#: flow folds into a block RAM), and one in fabric beside the delayed value's loads.
+_DELAY_READ_STAGES = 3
 
 
 def flow(shape) -> wiring.Signature:
@@ -157,8 +171,8 @@ class BlockFIFO(Elaboratable):
     while the RAM holds an entry not yet read (``available``: a LUT of registers, from the
     pointers' difference a cycle before) and a place is free for it (a count of the places
     taken, its flag a register), into a :class:`DistributedFIFO` of :attr:`BUFFER` entries whose
-    output is this FIFO's. Nothing collides: an entry is read at
-    the earliest the cycle after it is written.
+    output is this FIFO's. An issued read never collides: an entry is read at the earliest the
+    cycle after it is written.
 
     Latency :attr:`LATENCY` = 5 cycles from an entry's write (into an empty FIFO) to ``r_rdy``
     (the read issued, the RAM, the output register, the buffer's two); throughput one entry per
@@ -204,9 +218,12 @@ class BlockFIFO(Elaboratable):
         m.d.comb += [available.eq(wrote | ~(at_most[0] | at_most[1] & read)),
                      issue.eq(available & room)]
 
-        # Each slice: an asynchronous read port and an explicit register with the read's
-        # enable, which Yosys merges into the block RAM's read register (no_rw_check: nothing
-        # collides), then the output register.
+        # Each slice: an asynchronous read port and an explicit register, which Yosys merges
+        # into the block RAM's read register, then the output register. The read register
+        # loads every cycle (the entry at `consume`; only an issued read's goes on, as
+        # `arriving`), so no flag reaches the block RAM's clock enable (the flags' LUTs
+        # beside the buffer were 1.9 ns of routing from it at one lane). A read at the
+        # address being written returns anything (no_rw_check) and is not issued.
         outputs = []
         for lo in range(0, self.width, BLOCK_SLICE_BITS):
             hi = min(lo + BLOCK_SLICE_BITS, self.width)
@@ -218,9 +235,7 @@ class BlockFIFO(Elaboratable):
             out_data = Signal(hi - lo, reset_less=True, name=f"out_data_{lo // BLOCK_SLICE_BITS}")
             m.d.comb += [wr.addr.eq(produce), wr.data.eq(self.w_data[lo:hi]), wr.en.eq(self.w_en),
                          rd.addr.eq(consume)]
-            with m.If(issue):
-                m.d.sync += ram_data.eq(rd.data)
-            m.d.sync += out_data.eq(ram_data)
+            m.d.sync += [ram_data.eq(rd.data), out_data.eq(ram_data)]
             outputs.append(out_data)
         arriving = Signal()
         m.d.sync += [read.eq(issue), arriving.eq(read)]
@@ -333,3 +348,52 @@ def copies(m, value, count: int, name: str, advance=1, *, reset_less=False) -> l
         m.d.sync += [leaf.eq(branches[n * len(branches) // count])
                      for n, leaf in enumerate(leaves)]
     return leaves
+
+
+def delay(m, value, cycles: int, name: str) -> Signal:
+    """``value`` as it was ``cycles`` cycles earlier, every cycle (no enable). A reset loses
+    the value given in its cycle and leaves the next ``cycles`` delayed values undefined.
+
+    Shorter than :data:`DELAY_MEMORY_CYCLES`: a chain of ``cycles`` registers
+    (``{name}_{n}``). Longer: a memory of ``cycles`` entries rounded up to a power of two (LUT
+    RAM up to 16 entries, else block RAM in column slices of :data:`BLOCK_SLICE_BITS`, whose
+    output registers the ECP5 flow folds), written at one counter and read at another
+    ``cycles - 3`` behind (two counters, no adder between them), then
+    :data:`_DELAY_READ_STAGES` registers; the memories (``{name}_memory_{k}``) are not reset. A
+    63-cycle delay of 18 bits is then one block RAM and 18 flip-flops, not 1,134 flip-flops:
+    the delay-feedback stages of the one-lane d=128 rotator held 2,259, most of the key
+    encoder's area.
+    """
+    if cycles < DELAY_MEMORY_CYCLES:
+        for n in range(cycles):
+            stage = Signal(value.shape(), name=f"{name}_{n}")
+            m.d.sync += stage.eq(value)
+            value = stage
+        return value
+    entries = _entries(cycles)
+    bits = (entries - 1).bit_length()
+    write_at = Signal(bits, name=f"{name}_write_at")
+    read_at = Signal(bits, init=(_DELAY_READ_STAGES - cycles) % entries, name=f"{name}_read_at")
+    m.d.sync += [write_at.eq(write_at + 1), read_at.eq(read_at + 1)]
+    block = entries > _DELAY_LUT_RAM_ENTRIES
+    width = len(value)
+    step = BLOCK_SLICE_BITS if block else width
+    outputs = []
+    for k, lo in enumerate(range(0, width, step)):
+        hi = min(lo + step, width)
+        mem = memory.Memory(shape=hi - lo, depth=entries, init=[],
+                            attrs={"no_rw_check": 1,
+                                   "ram_style": "block" if block else "distributed"})
+        m.submodules[f"{name}_memory_{k}"] = mem
+        wr, rd = mem.write_port(), mem.read_port(domain="comb")
+        m.d.comb += [wr.addr.eq(write_at), wr.data.eq(value[lo:hi]), wr.en.eq(1),
+                     rd.addr.eq(read_at)]
+        data = rd.data
+        for n in range(_DELAY_READ_STAGES):
+            stage = Signal(hi - lo, reset_less=True, name=f"{name}_read_{k}_{n}")
+            m.d.sync += stage.eq(data)
+            data = stage
+        outputs.append(data)
+    delayed = Signal(value.shape(), name=f"{name}_delayed")
+    m.d.comb += delayed.eq(Cat(outputs))
+    return delayed

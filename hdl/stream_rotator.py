@@ -6,7 +6,7 @@ from amaranth.lib.wiring import In, Out
 
 from ..golden.params import Params
 from .arith import add_carry
-from .pipeline import DistributedFIFO, Folded, check_lanes, copies, fast_fifo
+from .pipeline import DistributedFIFO, Folded, check_lanes, copies, delay, fast_fifo
 
 __all__ = ["StreamRotator"]
 
@@ -176,8 +176,9 @@ class StreamRotator(Folded, wiring.Component):
         start = Signal()
         feed = Signal()
         # A beat's place is free again two cycles after the beat leaves: the consumer's
-        # handshake loads `popped` only.
-        popped = Signal()
+        # handshake loads `popped` only, a register of its own (`keep`: the consumer may
+        # register the same handshake, and synthesis would merge the two).
+        popped = Signal(attrs={"keep": 1})
         m.d.comb += room.eq(~spare[-1])
         taken = Mux(start, Const(-beats, spare.shape()), 0)     # a vector's places
         m.d.sync += [popped.eq(self.o.valid & self.o.ready),
@@ -308,8 +309,9 @@ class StreamRotator(Folded, wiring.Component):
         # adder's carry chain runs from registers to a register and a multiplexer reads
         # registers: the sum and the difference of the beat and the buffer's oldest word (and
         # the beat and that word themselves), then the choices on `second`, of the output and
-        # of the word the buffer takes (D - 1 registers behind the choice, so its words come
-        # back D beats after their beat). The output is D + 2 beats after the input.
+        # of the word the buffer takes (a delay of D - 1 cycles behind the choice, so its words
+        # come back D beats after their beat: registers, or a memory from
+        # DELAY_MEMORY_CYCLES on, `delay`). The output is D + 2 beats after the input.
         offset = self._flip_stages + log2_lanes  # pipeline registers in front of the stage
         level, depth = log2_lanes, beats // 2
         # Each stage restarts its counter on its own copy of `restart`, two cycles late
@@ -328,29 +330,31 @@ class StreamRotator(Folded, wiring.Component):
             m.d.sync += place.eq(Mux(restarts[level - log2_lanes - 1], (init + 2) % (2 * depth),
                                      place + 1))
             second = place[-1]
+            width = signed(p.fwht_width(level))
+            held, written = [], []
+            for j, value in enumerate(values):
+                held.append(Signal(value.shape(), name=f"sdf{level}_{j}_beat"))
+                written.append(Signal(width, name=f"sdf{level}_{j}_written"))
+            if depth > 1:
+                buffer = delay(m, Cat(written), depth - 1, f"sdf{level}_buffer")
+                backs = [buffer[j * width.width:(j + 1) * width.width].as_signed()
+                         for j in range(len(values))]
+                operands = backs
+            else:
+                # D = 1: the word back is the one written the cycle before; the adders use
+                # it only in a group's second half, when it is the previous beat.
+                operands, backs = held, written
             stage = []
             for j, value in enumerate(values):
-                width = signed(p.fwht_width(level))
-                beat = Signal(value.shape(), name=f"sdf{level}_{j}_beat")
                 total, difference, oldest = (Signal(width, name=f"sdf{level}_{j}_{kind}")
                                              for kind in ("sum", "diff", "oldest"))
                 result = Signal(width, name=f"sdf{level}_{j}")
-                buffer = [Signal(width, name=f"sdf{level}_{j}_buf{n}") for n in range(depth - 1)]
-                written = Mux(second, difference, beat)
-                if buffer:
-                    operand = back = buffer[-1]
-                    m.d.sync += [buffer[0].eq(written),
-                                 [later.eq(earlier)
-                                  for earlier, later in zip(buffer, buffer[1:], strict=False)]]
-                else:
-                    # D = 1: the word back is the one written the cycle before; the adders use
-                    # it only in a group's second half, when it is the previous beat.
-                    operand, back = beat, written
+                m.d.comb += written[j].eq(Mux(second, difference, held[j]))
                 m.d.sync += [
-                    beat.eq(value),
-                    total.eq(operand + value),
-                    difference.eq(operand - value),
-                    oldest.eq(back),
+                    held[j].eq(value),
+                    total.eq(operands[j] + value),
+                    difference.eq(operands[j] - value),
+                    oldest.eq(backs[j]),
                     result.eq(Mux(second, total, oldest)),
                 ]
                 stage.append(result)

