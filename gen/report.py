@@ -61,8 +61,8 @@ def report_rows(p: Params, lanes: int, counts: dict) -> list[tuple[str, str, str
          f"{quant['multipliers']} multipliers, {sum(quant[k] for k in add_sub)} add/sub",
          "the thresholds (boundary x norm, shift-and-add, once per key)"),
         ("write path registers", "-",
-         f"{write['register bits']:,} flip-flops, {write['memory bits']:,} FIFO memory bits",
-         "rotator (with its beat FIFOs), norm unit, quantizer and row"),
+         f"{write['register bits']:,} flip-flops, {write['memory bits']:,} memory bits",
+         "rotator (with its beat FIFOs and delay lines), norm unit, quantizer and row"),
         ("query: table products", f"d 2^b = {d * levels} multiplications",
          f"{table['multipliers']} multipliers, {sum(table[k] for k in add_sub)} add/sub",
          (f"positive half only ({d * p.half} entries), constants by shift-and-add; "

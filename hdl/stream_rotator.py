@@ -24,9 +24,9 @@ class StreamRotator(Folded, wiring.Component):
     each lane through a radix-2 single-path delay-feedback (SDF) ``d/L``-point transform over
     the beats: stages of distance ``D = d/(2L), ..., 2, 1`` beats, each per lane two registered
     steps (the sum and difference of the beat and the buffer's oldest word, then the output's
-    and the buffer's choices) and a ``D - 1``-deep register buffer. ``lanes = d`` is the parallel
-    :class:`~axelram.hdl.rotator.Rotator` (no SDF stage); ``lanes = 1`` has no lane
-    butterflies.
+    and the buffer's choices) and a buffer that returns each word ``D - 1`` cycles later.
+    ``lanes = d`` is the parallel :class:`~axelram.hdl.rotator.Rotator` (no SDF stage);
+    ``lanes = 1`` has no lane butterflies.
 
     The core never stalls: its registers have no clock enable, so no handshake signal fans out
     to them, and it always runs on beat slots of ``d/L`` cycles (a slot without a vector carries
@@ -49,13 +49,15 @@ class StreamRotator(Folded, wiring.Component):
     ``log2(d/L) * L`` in the SDF stages, ``(L/2) log2(L) + L log2(d/L)`` in all (d=128: 7 for
     L=1, 13 for L=2, 144 for L=32, 448 for L=128; twice as many adders/subtractors), plus
     ``2 L log2(d/L)`` two-way multiplexers. Registers: per lane, the stage of distance ``D``
-    holds ``D + 4`` words of ``params.fwht_width(s)`` bits for its butterfly level ``s`` (the
-    buffer's ``D - 1``, the sum, the difference, the oldest word, the output) and the beat, a
-    word of level ``s - 1``: ``d - L + 5 L log2(d/L)`` words in all (d=128 and L = 1, 2, 32,
-    128: 162, 186, 416, 0 words; 2987, 3528, 8192, 0 bits at in_width=16); plus ``L * log2(L)``
-    pipeline register words (one per lane and lane butterfly level). The FIFOs are in distributed
-    RAM, or in block RAM beyond 64 places (:func:`~axelram.hdl.pipeline.fast_fifo`; both at
-    d=128 and one lane). Every level is
+    holds four words of ``params.fwht_width(s)`` bits for its butterfly level ``s`` (the sum,
+    the difference, the oldest word, the output) and the beat, a word of level ``s - 1``; its
+    buffer, a delay of ``D - 1`` cycles (:func:`~axelram.hdl.pipeline.delay`), is ``D - 1``
+    register words below ``DELAY_MEMORY_CYCLES`` (15), else a memory of all lanes' words (LUT
+    RAM at 16 entries, block RAM beyond) behind three register words, with two address
+    counters; plus ``L * log2(L)`` pipeline register words (one per lane and lane butterfly
+    level). ``axelram report`` gives the measured register and memory bits. The FIFOs are in
+    distributed RAM, or in block RAM beyond 64 places
+    (:func:`~axelram.hdl.pipeline.fast_fifo`; both at d=128 and one lane). Every level is
     ``params.fwht_width(level)`` bits wide, so nothing overflows.
 
     Parameters
