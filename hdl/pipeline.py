@@ -33,7 +33,8 @@ DELAY_MEMORY_CYCLES = 15
 _DELAY_LUT_RAM_ENTRIES = 16
 
 #: Registers behind a delay's memory: its read register, an output register (which the ECP5
-#: flow folds into a block RAM), and one in fabric beside the delayed value's loads.
+#: flow folds into a block RAM), and one in fabric beside the delayed value's loads. One more
+#: before its write port.
 _DELAY_READ_STAGES = 3
 
 
@@ -355,14 +356,15 @@ def delay(m, value, cycles: int, name: str) -> Signal:
     the value given in its cycle and leaves the next ``cycles`` delayed values undefined.
 
     Shorter than :data:`DELAY_MEMORY_CYCLES`: a chain of ``cycles`` registers
-    (``{name}_{n}``). Longer: a memory of ``cycles`` entries rounded up to a power of two (LUT
-    RAM up to 16 entries, else block RAM in column slices of :data:`BLOCK_SLICE_BITS`, whose
-    output registers the ECP5 flow folds), written at one counter and read at another
-    ``cycles - 3`` behind (two counters, no adder between them), then
-    :data:`_DELAY_READ_STAGES` registers; the memories (``{name}_memory_{k}``) are not reset. A
-    63-cycle delay of 18 bits is then one block RAM and 18 flip-flops, not 1,134 flip-flops:
-    the delay-feedback stages of the one-lane d=128 rotator held 2,259, most of the key
-    encoder's area.
+    (``{name}_{n}``). Longer: a register (``{name}_written``, so that the value's logic does
+    not reach the memory's data pins: 3.7 ns of routing to a block RAM in the d=128 macro),
+    then a memory of ``cycles`` entries rounded up to a power of two (LUT RAM up to 16
+    entries, else block RAM in column slices of :data:`BLOCK_SLICE_BITS`, whose output
+    registers the ECP5 flow folds), written at one counter and read at another ``cycles - 4``
+    behind (two counters, no adder between them), then :data:`_DELAY_READ_STAGES` registers;
+    the memories (``{name}_memory_{k}``) are not reset. A 63-cycle delay of 18 bits is then one
+    block RAM and 36 flip-flops, not 1,134 flip-flops: the delay-feedback stages of the
+    one-lane d=128 rotator held 2,259, most of the key encoder's area.
     """
     if cycles < DELAY_MEMORY_CYCLES:
         for n in range(cycles):
@@ -370,10 +372,13 @@ def delay(m, value, cycles: int, name: str) -> Signal:
             m.d.sync += stage.eq(value)
             value = stage
         return value
+    written = Signal(value.shape(), reset_less=True, name=f"{name}_written")
+    m.d.sync += written.eq(value)
     entries = _entries(cycles)
     bits = (entries - 1).bit_length()
     write_at = Signal(bits, name=f"{name}_write_at")
-    read_at = Signal(bits, init=(_DELAY_READ_STAGES - cycles) % entries, name=f"{name}_read_at")
+    read_at = Signal(bits, init=(1 + _DELAY_READ_STAGES - cycles) % entries,
+                     name=f"{name}_read_at")
     m.d.sync += [write_at.eq(write_at + 1), read_at.eq(read_at + 1)]
     block = entries > _DELAY_LUT_RAM_ENTRIES
     width = len(value)
@@ -386,7 +391,7 @@ def delay(m, value, cycles: int, name: str) -> Signal:
                                    "ram_style": "block" if block else "distributed"})
         m.submodules[f"{name}_memory_{k}"] = mem
         wr, rd = mem.write_port(), mem.read_port(domain="comb")
-        m.d.comb += [wr.addr.eq(write_at), wr.data.eq(value[lo:hi]), wr.en.eq(1),
+        m.d.comb += [wr.addr.eq(write_at), wr.data.eq(written[lo:hi]), wr.en.eq(1),
                      rd.addr.eq(read_at)]
         data = rd.data
         for n in range(_DELAY_READ_STAGES):

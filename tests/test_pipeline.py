@@ -270,8 +270,8 @@ def test_delay(cycles):
     (127, 20, 0, -(-20 // BLOCK_SLICE_BITS)),
 ])
 def test_delay_maps_to_memory(tmp_path, cycles, width, lut_rams, block_rams):
-    """A long delay is a memory after Yosys, with three registers of ``width`` behind it and
-    two address counters: a block RAM's output register folded into it."""
+    """A long delay is a memory after Yosys, with a register of ``width`` before it, three
+    behind it and two address counters: a block RAM's output register folded into it."""
     m = Module()
     value = Signal(width)
     delayed = delay(m, value, cycles, "delayed")
@@ -286,6 +286,7 @@ def test_delay_maps_to_memory(tmp_path, cycles, width, lut_rams, block_rams):
     assert types.count("TRELLIS_DPR16X4") == lut_rams
     assert types.count("DP16KD") == block_rams
     assert folded == (width if block_rams else 0)
-    # Three registers of `width`; in block RAM the first is the RAM's, the second folded.
-    in_fabric = 1 if block_rams else 3
+    # Four registers of `width`: the write data's, then three after the read; in block RAM
+    # the first of these is the RAM's, the second folded.
+    in_fabric = 2 if block_rams else 4
     assert types.count("TRELLIS_FF") == in_fabric * width + 2 * (cycles - 1).bit_length()
