@@ -78,9 +78,9 @@ class NormUnit(Folded, wiring.Component):
 
     Besides: the encoder's ``norm_mantissa + 1``-bit and exponent incrementers, for ``L < d``
     the accumulator's subtractor (a key's sum is a difference of its values) and the beat
-    counter. The squarers are true multiplications
-    (``in_width`` x ``in_width`` bits) that the paper's "zero multipliers" write path does not
-    count, whether built of shifts and adds or in hard multipliers.
+    counter. The squarers are true multiplications (``in_width`` x ``in_width`` bits) that the
+    paper's "zero multipliers" write path does not count, whether built of shifts and adds or
+    in hard multipliers.
 
     Parameters
     ----------

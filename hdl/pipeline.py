@@ -363,8 +363,8 @@ def delay(m, value, cycles: int, name: str) -> Signal:
     registers the ECP5 flow folds), written at one counter and read at another ``cycles - 4``
     behind (two counters, no adder between them), then :data:`_DELAY_READ_STAGES` registers;
     the memories (``{name}_memory_{k}``) are not reset. A 63-cycle delay of 18 bits is then one
-    block RAM and 36 flip-flops, not 1,134 flip-flops: the delay-feedback stages of the
-    one-lane d=128 rotator held 2,259, most of the key encoder's area.
+    block RAM, 36 flip-flops and two 6-bit counters, not 1,134 flip-flops: the delay-feedback
+    stages of the one-lane d=128 rotator held 2,259, most of the key encoder's area.
     """
     if cycles < DELAY_MEMORY_CYCLES:
         for n in range(cycles):

@@ -199,6 +199,37 @@ def test_copies_advance():
     sim.run()
 
 
+
+@pytest.mark.parametrize("reset_less", [False, True])
+def test_copies_wide(reset_less):
+    """Copies of a 6-bit value follow it two cycles late; a reset clears them unless they
+    are ``reset_less``."""
+    seed = 31 + reset_less
+    print(f"seed {seed}")
+    words = np.random.default_rng(seed).integers(1, 64, size=30)
+    m = Module()
+    m.domains.sync = domain = ClockDomain()
+    value = Signal(6)
+    leaves = copies(m, value, 3, "address", reset_less=reset_less)
+    seen = []
+
+    async def bench(ctx):
+        for cycle, word in enumerate(words):
+            ctx.set(value, int(word))
+            ctx.set(domain.rst, cycle == 20)
+            await ctx.tick()
+            seen.append([ctx.get(leaf) for leaf in leaves])
+
+    sim = Simulator(m)
+    sim.add_clock(1e-8)
+    sim.add_testbench(bench)
+    sim.run()
+    got = np.array(seen)
+    np.testing.assert_array_equal(got[1:20], np.repeat(words[:19, None], 3, axis=1))
+    # The branch and the copy both reset at cycle 20 unless reset_less.
+    after = words[19] if reset_less else 0
+    np.testing.assert_array_equal(got[20], [after] * 3)
+
 @pytest.mark.parametrize("limit", [1, 2, 3, 5, 8, 21])
 def test_counter_below(limit):
     """The flag is ``count < limit`` in every cycle, for random ``up`` (only while the flag is
