@@ -32,7 +32,7 @@ from ..golden.params import Params
 from ..hdl.host_link import HostLink
 from ..hdl.uart import check_divisor
 from .fpga import _UTILISATION, TARGETS
-from .synth import prepare
+from .synth import ecp5_lut_mapping, prepare
 
 __all__ = ["Board", "BOARDS", "CONSTRAINTS", "BoardError", "BoardTop", "divisor_for",
            "read_constraints", "check_constraints", "build"]
@@ -216,9 +216,15 @@ def build(board: str, params: Params, *, lanes: int, signs, sign_source: str, ba
     # The flows' Yosys preparation (gen/synth.py prepare). iCE40: multipliers go to the SB_MAC16
     # DSPs (synth_ice40 maps them to LUTs unless asked: a third of the LUTs of d=8).
     family = TARGETS[spec.target].family
+    # ECP5: its LUTs mapped as in gen/synth.py synthesis (Amaranth's script runs synth_ecp5 up
+    # to map_luts, then the rest as the script after synthesis).
     overrides = {"script_after_read": "; ".join(prepare(family))}
     if family == "ice40":
         overrides["synth_opts"] = "-dsp"
+    else:
+        overrides["synth_opts"] = "-run :map_luts"
+        overrides["script_after_synth"] = "; ".join(
+            [*ecp5_lut_mapping(), "synth_ecp5 -top top -run map_cells:"])
     plan = platform.build(top, name="top", do_build=False, **overrides)
     name = f"top.{spec.constraints.rsplit('.', 1)[1]}"
     used = spec.constraints_path.read_text()

@@ -25,7 +25,7 @@ from amaranth.hdl import Cat, ClockDomain, Module, ResetInserter, Signal, Value
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from .synth import prepare, yosys
+from .synth import prepare, synthesis, yosys
 
 __all__ = ["Target", "TARGETS", "NextpnrError", "SerialHarness", "fold_output_registers",
            "synthesize"]
@@ -261,7 +261,8 @@ def synthesize(component: wiring.Component, target: str, *, clock_mhz: float = 2
     """Synthesize, place and route ``component`` on ``target`` (a key of :data:`TARGETS`).
 
     The component's Verilog (module ``top``) goes through Yosys ``synth_ecp5`` / ``synth_ice40``
-    (default flags: ABC9 mapping, which runs in the WebAssembly build) and nextpnr with a
+    (ABC9 mapping, which runs in the WebAssembly build; on the ECP5 with the wire delay of
+    :func:`~axelram.gen.synth.synthesis`) and nextpnr with a
     ``clock_mhz`` constraint on ``clk`` (timing failure is reported, not an error). ``workdir``
     keeps ``top.v``, ``yosys.log``, ``stat.json``, ``top.json``, ``nextpnr.log`` and
     ``report.json``; by default a scratch directory is used and removed.
@@ -292,7 +293,7 @@ def synthesize(component: wiring.Component, target: str, *, clock_mhz: float = 2
     harnessed = t.family == "ice40"
     top = SerialHarness(component) if harnessed else component
     text = verilog.convert(top, name="top", emit_src=False)
-    synth = [f"synth_{t.family} -top top", "tee -q -o stat.json stat -json"]
+    synth = [*synthesis(t.family), "tee -q -o stat.json stat -json"]
     if harnessed:
         synth = [f"setattr -mod -set keep_hierarchy 1 {_CORE}", *synth,
                  f"setattr -mod -unset keep_hierarchy {_CORE}", "flatten"]

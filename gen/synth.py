@@ -9,7 +9,8 @@ from pathlib import Path
 
 from amaranth.back import rtlil
 
-__all__ = ["YosysError", "yosys", "netlist_cells", "operation_counts", "prepare"]
+__all__ = ["YosysError", "yosys", "netlist_cells", "operation_counts", "prepare", "synthesis",
+           "ecp5_lut_mapping", "ECP5_WIRE_DELAY"]
 
 # Word-level passes that leave one cell per arithmetic operator of the design, with constant
 # inputs propagated (a sign flip driven by a constant disappears) and widths trimmed.
@@ -52,6 +53,31 @@ def prepare(family: str) -> list[str]:
     if family == "ice40":
         commands.append("setattr -unset ram_style")
     return commands
+
+
+#: The wire delay (ps) that ABC9 adds to every LUT level when it maps the ECP5's LUTs
+#: (``abc9 -W``): 700, about what nextpnr routes between two neighbouring slices, where
+#: ``synth_ecp5`` passes 300. With 300 ABC9 saw the carry chains as the longest paths and gave
+#: every LUT-only path up to their delay in LUT levels: nine register-to-register paths of the
+#: one-lane d=128 key encoder had three LUT levels, which nextpnr took as its critical path in
+#: turn (4.2 ns). From 500 to 2,000 ps the netlist is the same: at most two, four LUTs more
+#: (docs/lanes.md).
+ECP5_WIRE_DELAY = 700
+
+
+def ecp5_lut_mapping() -> list[str]:
+    """``synth_ecp5``'s ``map_luts`` step with ABC9's wire delay :data:`ECP5_WIRE_DELAY`."""
+    return ["check -latchonly -assert", "techmap -map +/lattice/latches_map.v",
+            f"abc9 -W {ECP5_WIRE_DELAY}", "clean"]
+
+
+def synthesis(family: str, top: str = "top") -> list[str]:
+    """The FPGA flows' synthesis commands: ``synth_ice40``, or ``synth_ecp5`` in two parts around
+    :func:`ecp5_lut_mapping`."""
+    if family != "ecp5":
+        return [f"synth_{family} -top {top}"]
+    return [f"synth_ecp5 -top {top} -run :map_luts", *ecp5_lut_mapping(),
+            f"synth_ecp5 -top {top} -run map_cells:"]
 
 
 def yosys(script: str, files: dict[str, str], outputs: tuple[str, ...] = ()) -> dict[str, str]:
