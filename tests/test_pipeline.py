@@ -251,6 +251,12 @@ def test_counter_below(limit):
     assert full > 50, full
 
 
+def test_counter_below_limit():
+    """A limit below 1 is refused."""
+    with pytest.raises(ValueError, match="limit must be at least 1, got 0"):
+        counter_below(Module(), Signal(), Signal(), 0)
+
+
 @pytest.mark.parametrize("cycles", [0, 1, 3, DELAY_MEMORY_CYCLES - 1, DELAY_MEMORY_CYCLES, 31, 63,
                                     64, 65, 130])
 def test_delay(cycles):
