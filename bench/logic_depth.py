@@ -9,7 +9,7 @@ This reads the netlist that ``axelram synth`` or ``axelram sweep`` (or ``bench/l
 working directory) gave nextpnr and estimates every path's delay with a fixed model: the cells'
 delays of nextpnr's ECP5 speed grade 6 (a flip-flop's clock to output 0.52 ns, a LUT4 0.24, a
 PFUMX or L6MUX21 0.26, a carry cell's input to its sum 0.42, to its carry out 0.40, a carry in
-to the next carry out 0.05, to a sum 0.30, a LUT RAM read 0.40) and ``--hop`` ns of routing per
+to the next carry out 0.05, to a sum 0.30, a LUT RAM read 0.40, a flip-flop's set/reset setup 0.42) and ``--hop`` ns of routing per
 net between cells (none on the carry chain and into a PFUMX's or L6MUX21's LUT inputs, which
 are inside a slice). Each path ends at a flip-flop's or a RAM's input pins. It prints the
 endpoints whose estimate exceeds ``--over`` ns, slowest first, grouped by name (digits
@@ -27,6 +27,7 @@ CLOCK_TO_Q = 0.52
 LUT = 0.24
 MUX = 0.26
 RAM_READ = 0.40
+LSR_SETUP = 0.42
 # Carry cell: (input, output) pin classes to delay.
 CARRY = {("in", "S"): 0.42, ("in", "COUT"): 0.40, ("CIN", "COUT"): 0.05, ("CIN", "S"): 0.30}
 # Inputs that arrive inside a slice, without general routing.
@@ -135,7 +136,8 @@ def analyse(netlist: dict, hop: float):
                 continue
             at = pin_arrival(name, pin)
             if at is not None:
-                endpoints[f"{name}.{pin}"] = (at[0], (name, pin))
+                setup = LSR_SETUP if pin == "LSR" else 0.0
+                endpoints[f"{name}.{pin}"] = (at[0] + setup, (name, pin))
     return endpoints, trace
 
 
