@@ -211,11 +211,22 @@ class Macro(Folded, wiring.Component):
         m.d.sync += [drained.eq(drained & (counted == arriving) | single & arriving & ~counted),
                      single.eq(drained & counted & ~arriving | single & (counted == arriving)
                                | (in_flight == 2) & arriving & ~counted)]
+        # `stale` loads the cycle after a clear (`clearing`), from `in_flight`: no key enters
+        # during a clear, so `in_flight` then counts every key in flight at the clear, less the
+        # row arriving then (stale too). Its load takes no `counted` (from the keys' side: 2.5
+        # ns of routing into the adder in the d=128 macro) and one adder of registers.
+        clearing = Signal()
+        m.d.sync += clearing.eq(self.clear)
         with m.If(self.clear):
-            m.d.sync += [stale.eq(in_flight + counted - arriving),
-                         fresh.eq(drained & (counted == arriving) | single & arriving & ~counted)]
+            m.d.sync += fresh.eq(drained & (counted == arriving) | single & arriving & ~counted)
+        with m.Elif(clearing):
+            m.d.sync += fresh.eq(drained & ~arriving | single & arriving)
         with m.Elif(arriving & ~fresh):
-            m.d.sync += [stale.eq(stale - 1), fresh.eq(stale == 1)]
+            m.d.sync += fresh.eq(stale == 1)
+        with m.If(clearing):
+            m.d.sync += stale.eq(in_flight - arriving)
+        with m.Elif(arriving & ~fresh):
+            m.d.sync += stale.eq(stale - 1)
 
         # -- Read path. ----------------------------------------------------------------------
         busy = Signal()          # a query's rows are being read
