@@ -4,18 +4,18 @@ test).
     .venv/bin/python bench/logic_depth.py OUT/DxB/top.json [--top 20] [--over 3.4]
                                           [--hop 0.7] [--match NAME]
 
-nextpnr reports one critical path per run, and which path it is changes with the placement.
-This reads the netlist that ``axelram synth`` or ``axelram sweep`` (or ``bench/lanes.py``'s
-working directory) gave nextpnr and estimates every path's delay with a fixed model: the cells'
-delays of nextpnr's ECP5 speed grade 6 (a flip-flop's clock to output 0.52 ns, a LUT4 0.24, a
-PFUMX or L6MUX21 0.26, a carry cell's input to its sum 0.42, to its carry out 0.40, a carry in
-to the next carry out 0.05, to a sum 0.30, a LUT RAM read 0.40, a flip-flop's set/reset setup
-0.42) and ``--hop`` ns of routing per net between cells (none on the carry chain and into a
-PFUMX's or L6MUX21's LUT inputs, which are inside a slice). Each path ends at a flip-flop's or
-a RAM's input pins. It prints the endpoints whose estimate exceeds ``--over`` ns, slowest
-first, grouped by name (digits replaced by ``#``), with the slowest path of each group cell by
-cell: the list of paths that one placement or another may make critical, with their logic
-levels.
+nextpnr reports one critical path per run, and which path it is changes with the placement. This
+reads the netlist that ``axelram synth`` or ``axelram sweep`` gave nextpnr (``top.json`` in its
+working directory, or :func:`axelram.gen.fpga.synthesize`'s ``workdir``) and estimates every
+path's delay with a fixed model: the cells' delays of nextpnr's ECP5 speed grade 6 (a
+flip-flop's clock to output 0.52 ns, a LUT4 0.24, a PFUMX or L6MUX21 0.26, a carry cell's input
+to its sum 0.42, to its carry out 0.40, a carry in to the next carry out 0.05, to a sum 0.30, a
+LUT RAM read 0.40, a flip-flop's set/reset setup 0.42) and ``--hop`` ns of routing per net
+between cells (none on the carry chain and into a PFUMX's or L6MUX21's LUT inputs, which are
+inside a slice). Each path ends at a flip-flop's or a RAM's input pins. It prints the endpoints
+whose estimate exceeds ``--over`` ns, slowest first, grouped by name (digits replaced by ``#``),
+with the slowest path of each group cell by cell: the list of paths that one placement or
+another may make critical, with their logic levels.
 """
 
 import argparse
