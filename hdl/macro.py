@@ -157,9 +157,10 @@ class Macro(Folded, wiring.Component):
         # `room`'s clock enable (it takes a comparison of registers with a constant): `reserved`
         # and `in_flight` take a key's entry from the register `entered`, a cycle late (the
         # handshake into `reserved`'s clock enables was the d=128 macro's critical path). The
-        # rows' side (`in_flight`, `stale`) has its own copy, `counted` (`keep`, so that
-        # synthesis does not merge the two): one register placed by `reserved` ran 2.8 ns of
-        # routing to `in_flight` in the d=128 macro.
+        # rows' side (`in_flight`, `stale`) has its own copy, `counted`, two cycles late
+        # (`keep`, so that synthesis merges none of them): one register placed by `reserved`
+        # ran 2.8 ns of routing to `in_flight`, one beside `in_flight` 1.6 ns from the
+        # handshake's three LUT levels, in the d=128 macro.
         reserved = Signal(range(p.depth + 1))   # keys entered before the previous cycle
         room = Signal(init=1)
         in_flight = Signal(range(self.latencies["write"] + beats + 1))
@@ -169,7 +170,8 @@ class Macro(Folded, wiring.Component):
         first_beat = Signal(init=1)   # key_beat == 0, a register for keys.ready
         enter = Signal()         # a key's first beat is accepted
         entered = Signal(attrs={"keep": 1})   # `enter`, one cycle later
-        counted = Signal(attrs={"keep": 1})   # the same, for the rows' side
+        counting = Signal(attrs={"keep": 1})  # the same, on its way to the rows' side
+        counted = Signal(attrs={"keep": 1})   # `enter`, two cycles later
         arriving = Signal()      # a row leaves the encoder
         m.d.comb += [
             self.keys.ready.eq(~self.clear & encoder.i.ready & (~first_beat | room)),
@@ -197,7 +199,7 @@ class Macro(Folded, wiring.Component):
         with m.If(encoder.i.valid):
             m.d.sync += [key_beat.eq(Mux(key_beat == beats - 1, 0, key_beat + 1)),
                          first_beat.eq(key_beat == beats - 1)]
-        m.d.sync += [entered.eq(enter), counted.eq(enter)]
+        m.d.sync += [entered.eq(enter), counting.eq(enter), counted.eq(counting)]
         with m.If(self.clear):
             m.d.sync += [reserved.eq(0), room.eq(1)]
         with m.Else():
@@ -211,19 +213,19 @@ class Macro(Folded, wiring.Component):
         m.d.sync += [drained.eq(drained & (counted == arriving) | single & arriving & ~counted),
                      single.eq(drained & counted & ~arriving | single & (counted == arriving)
                                | (in_flight == 2) & arriving & ~counted)]
-        # `stale` loads the cycle after a clear (`clearing`), from `in_flight`: no key enters
-        # during a clear, so `in_flight` then counts every key in flight at the clear, less the
-        # row arriving then (stale too). Its load takes no `counted` (from the keys' side: 2.5
-        # ns of routing into the adder in the d=128 macro) and one adder of registers.
-        clearing = Signal()
-        m.d.sync += clearing.eq(self.clear)
-        with m.If(self.clear):
+        # `stale` loads two cycles after a clear (`clearing`), from `in_flight`: no key enters
+        # during a clear, so `in_flight` then counts every key in flight at the clear (the last
+        # counted the cycle before), less the row arriving then (stale too). Its load takes no
+        # `counted` (2.5 ns of routing into the adder in the d=128 macro), one adder of
+        # registers. Until then `fresh` is whether `in_flight` will be 0 (no row of a key not
+        # yet counted can arrive so soon).
+        clearing = [Signal(name=f"clearing_{n}") for n in range(2)]  # clear, 1 and 2 cycles late
+        m.d.sync += [clearing[0].eq(self.clear), clearing[1].eq(clearing[0])]
+        with m.If(self.clear | clearing[0] | clearing[1]):
             m.d.sync += fresh.eq(drained & (counted == arriving) | single & arriving & ~counted)
-        with m.Elif(clearing):
-            m.d.sync += fresh.eq(drained & ~arriving | single & arriving)
         with m.Elif(arriving & ~fresh):
             m.d.sync += fresh.eq(stale == 1)
-        with m.If(clearing):
+        with m.If(clearing[1]):
             m.d.sync += stale.eq(in_flight - arriving)
         with m.Elif(arriving & ~fresh):
             m.d.sync += stale.eq(stale - 1)
