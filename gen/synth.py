@@ -60,8 +60,8 @@ def prepare(family: str) -> list[str]:
 #: ``synth_ecp5`` passes 300. With 300 ABC9 saw the carry chains as the longest paths and gave
 #: every LUT-only path up to their delay in LUT levels: nine register-to-register paths of the
 #: one-lane d=128 key encoder had three LUT levels, which nextpnr took as its critical path in
-#: turn (4.2 ns). From 500 to 2,000 ps the netlist is the same: at most two, four LUTs more
-#: (docs/lanes.md).
+#: turn (4.2 ns). At 700 they have two at most, for four LUT4s more; from 500 to 2,000 ps the
+#: netlist is the same (docs/sweep.md, "LUT mapping").
 ECP5_WIRE_DELAY = 700
 
 

@@ -280,8 +280,8 @@ def counter_below(m, up, down, limit: int) -> Signal:
     if limit < 1:
         raise ValueError(f"limit must be at least 1, got {limit}")
     free = Signal(limit, init=(1 << limit) - 1)
-    more, fewer = Cat(free[1:], Const(0, 1)), Cat(Const(1, 1), free[:-1])
-    m.d.sync += free.eq(Mux(up & ~down, more, Mux(down & ~up, fewer, free)))
+    taken, freed = Cat(free[1:], Const(0, 1)), Cat(Const(1, 1), free[:-1])  # one less, one more
+    m.d.sync += free.eq(Mux(up & ~down, taken, Mux(down & ~up, freed, free)))
     return free[0]
 
 
