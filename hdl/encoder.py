@@ -153,7 +153,8 @@ class KeyEncoder(Folded, wiring.Component):
         # counts the registered beat as stored, so the FIFO has a third place for it.
         m.submodules.beats_in = beats_in = DistributedFIFO(width=lanes * p.in_width, depth=3,
                                                            fall_through=True)
-        beat_stored, beat_taken = Signal(), Signal()
+        beat_stored = Signal()
+        beat_taken = Signal()
         beats_room = counter_below(m, beat_stored, beat_taken, beats_in.depth)
         accepted = Signal()
         accepted_beat = Signal(lanes * p.in_width, reset_less=True)
@@ -229,7 +230,8 @@ class KeyEncoder(Folded, wiring.Component):
         m.submodules.scales = scales = DistributedFIFO(width=layout.size, depth=depth,
                                                        fall_through=True, rdy_copy=True)
         ready, read = scales.r_rdy, scales.r_en
-        taken, popped = Signal(), Signal()
+        taken = Signal()
+        popped = Signal()
         room = counter_below(m, taken, popped, depth)
         m.d.sync += popped.eq(read)
         m.d.comb += [scales.w_en.eq(thresholds.o.valid), scales.w_data.eq(thresholds.o.payload)]
@@ -255,7 +257,8 @@ class KeyEncoder(Folded, wiring.Component):
         # enables shared took the join across twice (5.2 ns, the FIFOs 14 rows apart).
         m.submodules.rotated = rotated = DistributedFIFO(
             width=len(rotator.o.payload.as_value()), depth=3, fall_through=True, rdy_copy=True)
-        rotated_stored, rotated_taken = Signal(), Signal()
+        rotated_stored = Signal()
+        rotated_taken = Signal()
         rotated_room = counter_below(m, rotated_stored, rotated_taken, rotated.depth)
         rotated_beat = Signal.like(rotated.w_data, reset_less=True)
         # The write enable is a register of its own (`keep`): the rotator registers the same

@@ -122,7 +122,8 @@ class HostLink(wiring.Component):
         count = Cat(stored, Const(0, 8 * protocol.COUNT_BYTES - len(stored)))
 
         # Sticky receive errors, reported and cleared by `N`.
-        overrun, framing = Signal(), Signal()
+        overrun = Signal()
+        framing = Signal()
         with m.If(receiver.overrun):
             m.d.sync += overrun.eq(1)
         with m.If(receiver.framing_error):
@@ -135,7 +136,9 @@ class HostLink(wiring.Component):
         beat = Signal(lanes * width)
         index = Signal(range(p.d))            # coordinate being received
         part = Signal(range(coord_bytes))     # its byte being received
-        pending, is_query, discard = Signal(), Signal(), Signal()
+        pending = Signal()
+        is_query = Signal()
+        discard = Signal()
         m.d.comb += [
             macro.keys.payload.eq(beat),
             macro.queries.payload.eq(beat),

@@ -209,7 +209,8 @@ class Macro(Folded, wiring.Component):
         m.d.sync += in_flight.eq(in_flight + counted - arriving)
         # `drained` (in_flight == 0) and `single` (in_flight == 1) are registers, so that a
         # clear's `fresh` takes no adder: in_flight + counted - arriving == 0.
-        drained, single = Signal(init=1), Signal()
+        drained = Signal(init=1)
+        single = Signal()
         m.d.sync += [drained.eq(drained & (counted == arriving) | single & arriving & ~counted),
                      single.eq(drained & counted & ~arriving | single & (counted == arriving)
                                | (in_flight == 2) & arriving & ~counted)]
@@ -235,7 +236,8 @@ class Macro(Folded, wiring.Component):
         # pipeline take their own copy of it (`busy_store`, `read_store`): one `read` placed
         # between the counters and the store's address registers ran 3.6 ns of routing from
         # `places` to `remaining`'s enable in the d=128 macro.
-        busy, busy_store = Signal(), Signal(attrs={"keep": 1})
+        busy = Signal()
+        busy_store = Signal(attrs={"keep": 1})
         if self._share_rotator:
             # One query at a time in the shared rotator, admitted at its first beat once the
             # table unit has handed over the previous table.
@@ -279,7 +281,10 @@ class Macro(Folded, wiring.Component):
         # the old table and the new query's first row (read at start + 1 or after) the new one.
         issued = Signal(range(p.depth))         # rows read so far
         remaining = Signal(range(p.depth))      # reads after the next one
-        start, read, read_store, last_read = Signal(), Signal(), Signal(), Signal()
+        start = Signal()
+        read = Signal()
+        read_store = Signal()
+        last_read = Signal()
         popped = Signal()
         # `places` is a register: fewer reads are outstanding (their score not yet out of the
         # FIFO, as `left` says a cycle late) than the FIFO has places. The FIFO's output

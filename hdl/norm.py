@@ -191,7 +191,9 @@ class NormUnit(Folded, wiring.Component):
         # keeps a beat per cycle.
         m.submodules.lane_sums = fifo = DistributedFIFO(
             width=len(lane_sums.payload), depth=front + self._LANE_SUMS_FIFO + 2)
-        entered, taken, freed = Signal(), Signal(), Signal()
+        entered = Signal()
+        taken = Signal()
+        freed = Signal()
         room = counter_below(m, entered, freed, fifo.depth)
         m.d.sync += freed.eq(taken)
         valid = entered
@@ -256,11 +258,14 @@ class NormUnit(Folded, wiring.Component):
         # `phase == d/L - 2` is a LUT of registers: the comparisons of `phase` with d/L - 2 and
         # d/L - 3, registered, chosen by whether a beat was added then (`was_added`).
         phase = Signal(range(beats))
-        last, next_last = Signal(), Signal()
+        last = Signal()
+        next_last = Signal()
         done = Signal()
-        added, was_added = Signal(), Signal()
+        added = Signal()
+        was_added = Signal()
         before = (beats - 3) % beats        # the phase before d/L - 2 (it wraps)
-        was_penultimate, was_before = Signal(init=beats == 2), Signal(init=before == 0)
+        was_penultimate = Signal(init=beats == 2)
+        was_before = Signal(init=before == 0)
         m.d.sync += [was_added.eq(added), was_penultimate.eq(phase == beats - 2),
                      was_before.eq(phase == before)]
         penultimate = Mux(was_added, was_before, was_penultimate)
@@ -288,11 +293,14 @@ class NormUnit(Folded, wiring.Component):
         width = len(sums.payload)
         half = width // 2
         x = lane_sums.payload
-        low, high, carry = Signal(half), Signal(width - half), Signal()
+        low = Signal(half)
+        high = Signal(width - half)
+        carry = Signal()
         low_before = Signal(half)
         around = [Signal(width - half, init=j % (1 << (width - half)), name=f"around_{k}")
                   for k, j in enumerate((-1, 0, 1))]
-        low_sum, carried = Signal(half + 1), Signal()
+        low_sum = Signal(half + 1)
+        carried = Signal()
         high_sums = [Signal(width - half, name=f"high_sum_{k}") for k in range(3)]
         with m.If(added):
             m.d.sync += [Cat(low, carry).eq(low + x[:half]),
@@ -362,7 +370,10 @@ class NormUnit(Folded, wiring.Component):
         lag = Signal(width - 1, reset_less=True)    # the root without its last bit (_root_addend)
         rest = Signal(2 * (width - p.norm_frac))
         steps = Signal(width)               # one-hot: bit k set with k + 1 steps to do
-        idle, finished, take, hand_over = Signal(init=1), Signal(), Signal(), Signal()
+        idle = Signal(init=1)
+        finished = Signal()
+        take = Signal()
+        hand_over = Signal()
         took = Signal()                     # `take`, a cycle late
         adding = Signal()                   # the step's second cycle
         m.d.comb += [

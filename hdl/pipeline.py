@@ -115,8 +115,11 @@ class DistributedFIFO(Elaboratable):
     def __init__(self, *, width: int, depth: int, fall_through: bool = False,
                  rdy_copy: bool = False):
         self.width, self.depth, self.fall_through = width, depth, fall_through
-        self.w_data, self.w_en = Signal(width), Signal()
-        self.r_data, self.r_rdy, self.r_en = Signal(width), Signal(), Signal()
+        self.w_data = Signal(width)
+        self.w_en = Signal()
+        self.r_data = Signal(width)
+        self.r_rdy = Signal()
+        self.r_en = Signal()
         self.r_rdy_copy = Signal(attrs={"keep": 1}) if rdy_copy else None
 
     @property
@@ -136,7 +139,10 @@ class DistributedFIFO(Elaboratable):
         # which `available` takes as an entry leaves, is a LUT of registers: what the RAM held
         # the cycle before (the pointers' flags) and that cycle's write and load (`wrote`,
         # `loaded`). So no count of the entries follows `r_en`.
-        available, load, wrote, loaded = Signal(), Signal(), Signal(), Signal()
+        available = Signal()
+        load = Signal()
+        wrote = Signal()
+        loaded = Signal()
         produce, consume, at_most = _pointers(m, self.depth, self.w_en, load, 3)
         two = Mux(wrote & ~loaded, ~at_most[0], Mux(loaded & ~wrote, ~at_most[2], ~at_most[1]))
         m.d.comb += [wr.addr.eq(produce), wr.data.eq(self.w_data), wr.en.eq(self.w_en),
@@ -193,13 +199,18 @@ class BlockFIFO(Elaboratable):
 
     def __init__(self, *, width: int, depth: int):
         self.width, self.depth = width, depth
-        self.w_data, self.w_en = Signal(width), Signal()
-        self.r_data, self.r_rdy, self.r_en = Signal(width), Signal(), Signal()
+        self.w_data = Signal(width)
+        self.w_en = Signal()
+        self.r_data = Signal(width)
+        self.r_rdy = Signal()
+        self.r_en = Signal()
 
     def elaborate(self, platform):
         m = Module()
         m.submodules.buffer = buffer = DistributedFIFO(width=self.width, depth=self.BUFFER)
-        pop, issue, read = Signal(), Signal(), Signal()
+        pop = Signal()
+        issue = Signal()
+        read = Signal()
         m.d.comb += [
             self.r_rdy.eq(buffer.r_rdy),
             self.r_data.eq(buffer.r_data),
@@ -211,7 +222,8 @@ class BlockFIFO(Elaboratable):
         # count of the entries: whether the RAM held nothing, or at most one entry, the cycle
         # before (the pointers' flags) and the write and read of that cycle (`wrote`, `read`).
         # Nothing was read the cycle after the RAM held nothing.
-        wrote, available = Signal(), Signal()
+        wrote = Signal()
+        available = Signal()
         produce, consume, at_most = _pointers(m, self.depth, self.w_en, issue, 2)
         m.d.sync += wrote.eq(self.w_en)
         m.d.comb += [available.eq(wrote | ~(at_most[0] | at_most[1] & read)),

@@ -57,7 +57,7 @@ class Rotator(wiring.Component):
 
         # The flip is a negation in front of the first stage's add/sub; later stages see
         # registered values only, one stage of carry chain per cycle.
-        values = [Signal(signed(p.flip_width)) for _ in range(p.d)]
+        values = [Signal(signed(p.flip_width), name=f"flipped_{j}") for j in range(p.d)]
         for j, (value, x) in enumerate(zip(values, self.i.payload, strict=True)):
             m.d.comb += value.eq(x)
             with m.If(self.signs[j]):
@@ -65,7 +65,8 @@ class Rotator(wiring.Component):
 
         for stage in range(1, p.log2_d + 1):
             h = 1 << (stage - 1)
-            out = [Signal(signed(p.fwht_width(stage))) for _ in range(p.d)]
+            out = [Signal(signed(p.fwht_width(stage)), name=f"butterfly_{stage}_{j}")
+                   for j in range(p.d)]
             for j in range(p.d):
                 if j & h:
                     continue

@@ -201,7 +201,8 @@ class StreamRotator(Folded, wiring.Component):
             whole = Signal(range(collect.depth // beats + 1))   # complete vectors in the FIFO
             running = Signal()                                  # a vector is being fed
             flush = Signal(range(core + 1))
-            accepted, written = Signal(), Signal()
+            accepted = Signal()
+            written = Signal()
             level = Signal(range(collect.depth + 1))
             ready = Signal(init=1)
             last_in = Signal()                                  # the written beat is a last
@@ -231,12 +232,15 @@ class StreamRotator(Folded, wiring.Component):
             last = Signal()
             # `restart` a cycle late, and whether `phase` was d/L - 3 then: `phase` is d/L - 2
             # now, a LUT of registers, where a comparison of `phase` was two LUT levels.
-            restarted, before = Signal(init=1), Signal()
+            restarted = Signal(init=1)
+            before = Signal()
             penultimate = Mux(restarted, beats == 2, before)
             # `whole_next != 0`, from bit tests of `whole` alone (a vector starts only when one
             # is whole).
             any_whole = last_in | Mux(start, whole[1:].any(), whole.any())
-            whole_next, running_next, restart = Signal.like(whole), Signal(), Signal()
+            whole_next = Signal.like(whole)
+            running_next = Signal()
+            restart = Signal()
             m.d.comb += [
                 whole_next.eq(whole + last_in - start),
                 running_next.eq(Mux(start, 1, running & ~last)),
@@ -262,7 +266,8 @@ class StreamRotator(Folded, wiring.Component):
             beat_in = data.ArrayLayout(signed(p.in_width), lanes)(collect.r_data)
         valid = feed
         for _ in range(core):
-            valid, earlier = Signal(), valid
+            earlier = valid
+            valid = Signal()
             m.d.sync += valid.eq(earlier)
 
         # Sign flip of the beat, then the lane butterflies, as in the parallel rotator with

@@ -105,7 +105,8 @@ class QueryTable(Folded, wiring.Component):
 
         # Counts of the beats taken at the input and of those that reached the fill register.
         taken_in, filled = (Signal(range(self.beats), name=name) for name in ("taken_in", "filled"))
-        transfer, arrive = Signal(), Signal()
+        transfer = Signal()
+        arrive = Signal()
         m.d.comb += transfer.eq(self.i.valid & self.i.ready)
         with m.If(transfer):
             m.d.sync += taken_in.eq(Mux(taken_in == self.beats - 1, 0, taken_in + 1))

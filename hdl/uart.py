@@ -80,7 +80,8 @@ class UARTReceiver(_UARTBase):
         divisor = self._divisor
         m = Module()
         # Both flops start high (the idle line), so no frame starts out of reset.
-        meta, line = Signal(init=1), Signal(init=1)
+        meta = Signal(init=1)
+        line = Signal(init=1)
         m.d.sync += [meta.eq(self.rx), line.eq(meta)]
 
         timer = Signal(range(divisor))
