@@ -120,7 +120,7 @@ class DistributedFIFO(Elaboratable):
         self.r_data = Signal(width)
         self.r_rdy = Signal()
         self.r_en = Signal()
-        self.r_rdy_copy = Signal(attrs={"keep": 1}) if rdy_copy else None
+        self.r_rdy_copy = Signal(name="r_rdy_copy", attrs={"keep": 1}) if rdy_copy else None
 
     @property
     def latency(self) -> int:

@@ -115,3 +115,14 @@ def test_gen_shared_rotator(tmp_path):
     assert not a["parameters"]["share_rotator"] and b["parameters"]["share_rotator"]
     assert b["latency"]["write"] == a["latency"]["write"]
     assert b["latency"]["query"] == a["latency"]["query"]
+
+
+@pytest.mark.parametrize("options", [["--lanes", "1"], ["--lanes", "8", "--b", "1"],
+                                     ["--lanes", "2", "--share-rotator"]])
+def test_gen_names_every_signal(tmp_path, options):
+    """No signal of the emitted Verilog is one of Amaranth's anonymous ``$signal`` (what a
+    signal created in a tuple assignment gets), which waveforms and timing reports would show."""
+    out = tmp_path / "core"
+    assert _run(["gen", *SMALL, *options, "-o", str(out)]) == 0
+    verilog = (out / "axelram.v").read_text()
+    assert "module" in verilog and "$signal" not in verilog
