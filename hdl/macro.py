@@ -233,10 +233,11 @@ class Macro(Folded, wiring.Component):
 
         # -- Read path. ----------------------------------------------------------------------
         # `busy`: a query's rows are being read. The store's read enable and the read
-        # pipeline take their own copy of it (`busy_store`, `read_store`): one `read` placed
-        # between the counters and the store's address registers ran 3.6 ns of routing from
-        # `places` to `remaining`'s enable in the d=128 macro.
-        busy = Signal()
+        # pipeline take their own copy of it (`busy_store`, `read_store`; both `keep`, so that
+        # synthesis does not merge them): one `read` placed between the counters and the
+        # store's address registers ran 3.6 ns of routing from `places` to `remaining`'s enable
+        # in the d=128 macro.
+        busy = Signal(attrs={"keep": 1})
         busy_store = Signal(attrs={"keep": 1})
         if self._share_rotator:
             # One query at a time in the shared rotator, admitted at its first beat once the

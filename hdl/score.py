@@ -17,6 +17,13 @@ __all__ = ["ScoreDatapath"]
 #: spanned the lookups of its coordinate (4.0 ns of routing at d=128).
 LOOKUP_GROUP = 6
 
+#: Lookups summed by each operand from which an adder-tree level takes its operands through one
+#: more register (a hop): such sums lie far apart over the die (at d=128, a sum of 32 lookups
+#: ran 2.5 to 2.8 ns of routing to its adder in two of three placements). A hop for the sums of
+#: 16 as well took the d=128 macro's score FIFO past 32 places (a 64-entry LUT RAM, whose read
+#: then limited the clock to 178 MHz).
+TREE_HOP_LOOKUPS = 32
+
 
 class ScoreDatapath(wiring.Component):
     """``score = sum_j P[j][idx_j] * N_stored`` of one packed row per cycle.
@@ -25,8 +32,10 @@ class ScoreDatapath(wiring.Component):
     table only (``d * 2**(b-1)`` entries, 512 instead of 1024 for d=128, b=3; the
     :class:`~axelram.hdl.table.QueryTable` output).
 
-    Latency :attr:`latency` ``= log2(d) + 5 + D`` cycles: decode (the index's half-table
-    address and sign), lookup, ``log2(d)`` adder-tree levels,
+    Latency :attr:`latency` ``= log2(d) + 5 + H + D`` cycles: decode (the index's half-table
+    address and sign), lookup, ``log2(d)`` adder-tree levels (the ``H = max(0, log2(d) - 5)``
+    levels whose operands each sum :data:`TREE_HOP_LOOKUPS` lookups or more take them through
+    one more register),
     the corrected sum (with the significand, the multiplier's input registers), the
     multiplication's ``D`` registers, then the exponent's shift in two steps (by its low bits,
     then by its high bits into the output register). ``D`` is
@@ -82,9 +91,15 @@ class ScoreDatapath(wiring.Component):
 
     @property
     def latency(self) -> int:
-        """Decode, lookup, adder tree, the corrected sum, the multiplier, the two shift
-        steps."""
-        return 2 + self._params.log2_d + 1 + self._multiplier_depth + 2
+        """Decode, lookup, adder tree with its hops, the corrected sum, the multiplier, the two
+        shift steps."""
+        return 2 + self._params.log2_d + self._tree_hops + 1 + self._multiplier_depth + 2
+
+    @property
+    def _tree_hops(self) -> int:
+        """The top adder-tree levels, whose operands each sum :data:`TREE_HOP_LOOKUPS` lookups or
+        more (level ``k``'s sum ``2**(k-1)``) and take one more register."""
+        return max(0, self._params.log2_d - TREE_HOP_LOOKUPS.bit_length() + 1)
 
     @property
     def shift_add_multipliers(self) -> int:
@@ -144,7 +159,12 @@ class ScoreDatapath(wiring.Component):
 
         # The adder tree, one register level per tree level (level k sums 2**k lookups: k bits
         # wider than an entry, sum_width at the root), with the count of negations beside it.
+        # Operands that each sum TREE_HOP_LOOKUPS lookups or more come from far apart: they take
+        # one more register (the norm field too, to stay beside them).
         for level in range(1, p.log2_d + 1):
+            if level > p.log2_d - self._tree_hops:
+                entries, negative = [stage(e) for e in entries], [stage(n) for n in negative]
+                field = stage(field)
             entries = [stage(a + b, signed(p.tree_width(level)))
                        for a, b in zip(entries[0::2], entries[1::2], strict=True)]
             negative = [stage(a + b, level + 1)
