@@ -316,13 +316,14 @@ class Macro(Folded, wiring.Component):
             with m.If(loads[j * len(loads) // p.d]):
                 m.d.sync += entries.eq(table_bits[j * width:(j + 1) * width])
         # `last_read` is a register (whether the next read is the query's last), so that no
-        # comparison of the row counters feeds `busy`'s enable. The counts' comparisons with 1
-        # and 0 are subtractions' signs (`_below`): carry chains from the counters, where Yosys
-        # made the equalities trees of four LUT levels and more (5.4 ns in the d=128 macro).
+        # comparison of the row counters feeds `busy`'s enable. A query starts from the store's
+        # flags (`empty`, `single`: registers); the comparison of `remaining` with 1 is a
+        # subtraction's sign (`_below`): a carry chain, where Yosys made the equality a tree of
+        # four LUT levels and more (5.4 ns in the d=128 macro).
         with m.If(start):
             m.d.sync += [issued.eq(0), remaining.eq(store.count - 1),
-                         last_read.eq(_below(store.count, 2) & store.count[0]),
-                         *(b.eq(~_below(store.count, 1)) for b in (busy, busy_store))]
+                         last_read.eq(store.single),
+                         *(b.eq(~store.empty) for b in (busy, busy_store))]
         with m.Elif(read):
             m.d.sync += [issued.eq(issued + 1), remaining.eq(remaining - 1),
                          last_read.eq(_below(remaining, 2) & remaining[0])]

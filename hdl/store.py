@@ -76,6 +76,10 @@ class IndexStore(wiring.Component):
         Rows stored.
     full : Out(1)
         ``count == depth``.
+    empty : Out(1)
+        ``count == 0``.
+    single : Out(1)
+        ``count == 1``.
     read_addr : In(range(depth))
     read_en : In(1)
     read_data : Out(unsigned(row_width))
@@ -90,6 +94,8 @@ class IndexStore(wiring.Component):
             "clear": In(1),
             "count": Out(range(params.depth + 1)),
             "full": Out(1),
+            "empty": Out(1, init=1),
+            "single": Out(1),
             "read_addr": In(range(params.depth)),
             "read_en": In(1),
             "read_data": Out(unsigned(params.row_width)),
@@ -129,11 +135,14 @@ class IndexStore(wiring.Component):
             self.w.ready.eq(~self.full & ~self.clear),
             write.eq(self.w.valid & self.w.ready),
         ]
-        # `full` is a register beside `count`: the write enables of every block RAM depend on it.
+        # `full`, `empty` and `single` are registers beside `count`: the write enables of every
+        # block RAM depend on `full`, and the macro starts a query's reads from `empty` and
+        # `single` (its comparisons of `count` there were 5.2 ns in the d=128 macro).
         with m.If(self.clear):
-            m.d.sync += [self.count.eq(0), self.full.eq(0)]
+            m.d.sync += [self.count.eq(0), self.full.eq(0), self.empty.eq(1), self.single.eq(0)]
         with m.Elif(write):
-            m.d.sync += [self.count.eq(self.count + 1), self.full.eq(self.count == p.depth - 1)]
+            m.d.sync += [self.count.eq(self.count + 1), self.full.eq(self.count == p.depth - 1),
+                         self.empty.eq(0), self.single.eq(self.empty)]
 
         # Each bank is cut into column slices, one memory each, with its own copies of the write
         # enable and address and of the read enable and address: one copy drives the address

@@ -2,9 +2,9 @@
 """Index store: appends, clear, full, and registered reads against a model of its contents.
 
 The rows are golden packed rows (:func:`axelram.golden.fixed.pack_rows`) of seeded random keys. A
-monitor checks ``count``, ``full`` and ``w.ready`` against the model every cycle, and
-``read_data`` every cycle from ``read_latency`` cycles after a ``read_en`` on (the row read, held
-until the next read's row). Reads address only stored rows (``< count``), the rows whose contents
+monitor checks ``count``, ``full``, ``empty``, ``single`` and ``w.ready`` against the model every
+cycle, and ``read_data`` every cycle from ``read_latency`` cycles after a ``read_en`` on (the row
+read, held until the next read's row). Reads address only stored rows (``< count``), the rows whose contents
 the store defines, often the newest one (readable two cycles after its write); idle cycles drive a
 random ``read_addr``.
 """
@@ -78,9 +78,11 @@ class StoreTB(Clocked):
             cycle += 1
             rst, clear = int(dut.rst.value), int(dut.clear.value)
             valid, ready = int(dut.w__valid.value), int(dut.w__ready.value)
-            self.status_got.append((dut.count.value.to_unsigned(), int(dut.full.value), ready))
+            self.status_got.append((dut.count.value.to_unsigned(), int(dut.full.value),
+                                    int(dut.empty.value), int(dut.single.value), ready))
             full = self.count == depth
-            self.status_want.append((self.count, int(full), int(not full and not clear)))
+            self.status_want.append((self.count, int(full), int(self.count == 0),
+                                     int(self.count == 1), int(not full and not clear)))
             if self.pending and self.pending[0][0] == cycle:
                 self.shown = self.pending.popleft()[1]
                 self.reads_done += 1
