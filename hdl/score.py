@@ -35,7 +35,7 @@ class ScoreDatapath(wiring.Component):
     Latency :attr:`latency` ``= log2(d) + 5 + H + D`` cycles: decode (the index's half-table
     address and sign), lookup, ``log2(d)`` adder-tree levels (the ``H = max(0, log2(d) - 5)``
     levels whose operands each sum :data:`TREE_HOP_LOOKUPS` lookups or more take them through
-    one more register),
+    one more register; the count of negated lookups takes its ``H`` after its root),
     the corrected sum (with the significand, the multiplier's input registers), the
     multiplication's ``D`` registers, then the exponent's shift in two steps (by its low bits,
     then by its high bits into the output register). ``D`` is
@@ -160,16 +160,19 @@ class ScoreDatapath(wiring.Component):
         # The adder tree, one register level per tree level (level k sums 2**k lookups: k bits
         # wider than an entry, sum_width at the root), with the count of negations beside it.
         # Operands that each sum TREE_HOP_LOOKUPS lookups or more come from far apart: they take
-        # one more register (the norm field too, to stay beside them).
+        # one more register (the norm field too, to stay beside them). The count's narrow adders
+        # take their far operands directly; its root takes the hops instead, on its way to the
+        # wide corrected sum (the root's route into it was 3.0 ns at d=128).
         for level in range(1, p.log2_d + 1):
             if level > p.log2_d - self._tree_hops:
-                entries, negative = [stage(e) for e in entries], [stage(n) for n in negative]
-                field = stage(field)
+                entries, field = [stage(e) for e in entries], stage(field)
             entries = [stage(a + b, signed(p.tree_width(level)))
                        for a, b in zip(entries[0::2], entries[1::2], strict=True)]
             negative = [stage(a + b, level + 1)
                         for a, b in zip(negative[0::2], negative[1::2], strict=True)]
             field = stage(field, p.norm_field_width)
+        for _ in range(self._tree_hops):
+            negative = [stage(n) for n in negative]
 
         # The corrected sum and the significand, registered; their product through the shift-add
         # multiplier, the exponent delayed beside it; then the exponent's barrel shift in two
