@@ -4,9 +4,9 @@
 The rows are golden packed rows (:func:`axelram.golden.fixed.pack_rows`) of seeded random keys. A
 monitor checks ``count``, ``full``, ``empty``, ``single`` and ``w.ready`` against the model every
 cycle, and ``read_data`` every cycle from ``read_latency`` cycles after a ``read_en`` on (the row
-read, held until the next read's row). Reads address only stored rows (``< count``), the rows whose contents
-the store defines, often the newest one (readable two cycles after its write); idle cycles drive a
-random ``read_addr``.
+read, held until the next read's row). Reads address only stored rows (``< count``), the rows
+whose contents the store defines, often the newest one (readable two cycles after its write);
+idle cycles drive a random ``read_addr``.
 """
 
 from collections import deque
