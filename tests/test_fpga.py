@@ -73,14 +73,14 @@ def test_store_output_register_folded():
     """2048 rows of 40 bits: five DP16KD at 2048 x 9, whose output registers take the store's:
     the flip-flops left are the registered write (data three times and the slices' copies,
     address, enable), the two slices' copies of the addresses and enables, two branches and two
-    trunks of each, count and full."""
+    trunks of each, count, full, empty and single."""
     store = Params(d=8, b=3, depth=2048)
     result = run(IndexStore, store, "ecp5-25k")
     assert result["brams"] == 5, result
     count = (store.depth + 1).bit_length()
     address = (store.depth - 1).bit_length()
     copies = 2 * (2 * address + 2) + (2 + 2) * (2 * address + 2)
-    assert result["ffs"] <= 4 * store.row_width + copies + address + count + 2, result
+    assert result["ffs"] <= 4 * store.row_width + copies + address + count + 4, result
     assert result["fmax_mhz"] > 200, result
 
 
