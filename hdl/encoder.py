@@ -141,7 +141,7 @@ class KeyEncoder(Folded, wiring.Component):
         m.submodules.quantizer = quantizer = self._quantizer
         m.d.comb += rotator.signs.eq(self.signs)
         key_ready = Signal()    # a rotated key beat has a place in `rotated`
-        # Small FIFOs before the norm unit (three places) and after it (two), whose `w_rdy` are
+        # Small FIFOs before the norm unit (four places) and after it (two), whose `w_rdy` are
         # kept as registers (`beats_room`, `norm_room`: the level below the depth, counted
         # beside the FIFO), so that the norm path's stalls never reach the input's ready or the
         # rotator's clock enables, and `i.ready`, the rotator's input counters and the norm's
@@ -150,12 +150,17 @@ class KeyEncoder(Folded, wiring.Component):
         # An accepted key beat is registered and written into `beats_in` a cycle later, so that
         # the input handshake drives one flip-flop, not the FIFO's distributed RAM write enables
         # (placed with the norm unit: 3.9 ns of routing in the d=128 macro). `beats_room`
-        # counts the registered beat as stored, so the FIFO has a third place for it.
-        m.submodules.beats_in = beats_in = DistributedFIFO(width=lanes * p.in_width, depth=3,
+        # counts the registered beat as stored, and a beat's place as free a cycle after it is
+        # taken (`beat_freed`, a register, so that the FIFO's flag and the norm unit's ready
+        # reach the counter from a flip-flop: through a LUT they took 1.9 ns of routing in the
+        # one-lane encoder), so the FIFO has two places more for a beat per cycle.
+        m.submodules.beats_in = beats_in = DistributedFIFO(width=lanes * p.in_width, depth=4,
                                                            fall_through=True)
         beat_stored = Signal()
         beat_taken = Signal()
-        beats_room = counter_below(m, beat_stored, beat_taken, beats_in.depth)
+        beat_freed = Signal()
+        beats_room = counter_below(m, beat_stored, beat_freed, beats_in.depth)
+        m.d.sync += beat_freed.eq(beat_taken)
         accepted = Signal()
         accepted_beat = Signal(lanes * p.in_width, reset_less=True)
         m.d.sync += [accepted.eq(beat_stored), accepted_beat.eq(self.i.payload)]

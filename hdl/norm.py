@@ -34,11 +34,11 @@ class NormUnit(Folded, wiring.Component):
     incrementer) and their ``ceil(log2(in_width)) + 1`` shift-and-add stages,
     else a hard multiplier and its output register; one register per tree level,
     ``params.norm_tree_width(level)`` bits); for ``L < d`` an accumulator of ``norm_sq_width``
-    bits over the key's beats and its output registers (the key's sum in halves, the high one
-    twice, chosen by the low one's borrow as it is read); the digit-by-digit square root, one root
-    bit per step; when ``norm_rounded``, the reduced-float encoder in five registered stages
-    (the leading one's position, the bits below it in two shifts, the rounding, the
-    renormalization).
+    bits over the key's beats and its output registers (the key's sum in halves: the low
+    halves' difference, the high halves' difference and carry, added as it is read); the
+    digit-by-digit square root, one root bit per step; when ``norm_rounded``, the reduced-float
+    encoder in five registered stages (the leading one's position, the bits below it in two
+    shifts, the rounding, the renormalization).
     The root is a ``norm_width``-stage pipeline, or, when ``d / L >= 2 norm_width + 2``
     (:attr:`serial_root`: a key's sum cannot come sooner than a root takes), a load, one step
     per two cycles on a single adder whose operands are registers, and an output register.
@@ -70,9 +70,9 @@ class NormUnit(Folded, wiring.Component):
     =====  ========  ============================  ================  =============
     ``L``  squarers  adders                        root adders       register bits
     =====  ========  ============================  ================  =============
-    1      1         1 (the accumulator)           1 (serial)        1,155
-    2      2         2 (1 + the accumulator)       1 (serial)        1,852
-    32     32        32 (31 + the accumulator)     23                3,787
+    1      1         1 (the accumulator)           1 (serial)        1,241
+    2      2         2 (1 + the accumulator)       1 (serial)        1,939
+    32     32        32 (31 + the accumulator)     23                3,793
     128    128       127                           23                11,347
     =====  ========  ============================  ================  =============
 
@@ -283,13 +283,12 @@ class NormUnit(Folded, wiring.Component):
         # The accumulator is kept in carry-save form, in halves whose carry chains are half as
         # long: the low half's carry out (`carry`) enters the high half at the next addition,
         # so the accumulator is ((high + carry) << half) + low. A key's sum, the difference of
-        # two such values, is a carry select whose choice comes after its registers: the low
-        # halves' difference (its borrow above it), the carry, and the high half's differences
-        # from the previous key's high value (`around[1]`, high + carry at the previous
-        # `done`) minus one, itself and plus one (`around[0]` and `around[2]`, from `around[1]`
-        # every cycle: the next key's sum is done two cycles later at the earliest) are
-        # registered at `done`, and the carry and the borrow choose among them as the sum is
-        # read.
+        # two such values, is formed in two steps, each one carry chain from registers: at
+        # `done`, the low halves' difference (its borrow above it), the carry and the high
+        # halves' difference from the previous key's high value (`high_before`, high + carry at
+        # the previous `done`) are registered; as the sum is read, the high part is that
+        # difference plus the carry minus the borrow (the borrow replicated, the carry the
+        # chain's carry in).
         width = len(sums.payload)
         half = width // 2
         x = lane_sums.payload
@@ -297,31 +296,27 @@ class NormUnit(Folded, wiring.Component):
         high = Signal(width - half)
         carry = Signal()
         low_before = Signal(half)
-        around = [Signal(width - half, init=j % (1 << (width - half)), name=f"around_{k}")
-                  for k, j in enumerate((-1, 0, 1))]
+        high_before = Signal(width - half)
         low_sum = Signal(half + 1)
         carried = Signal()
-        high_sums = [Signal(width - half, name=f"high_sum_{k}") for k in range(3)]
+        high_diff = Signal(width - half)
         with m.If(added):
             m.d.sync += [Cat(low, carry).eq(low + x[:half]),
                          high.eq(add_carry(high, x[half:], carry))]
         borrow = low_sum[half]
-        m.d.comb += sums.payload.eq(Cat(low_sum[:half],
-                                        Mux(carried == borrow, high_sums[1],
-                                            Mux(carried, high_sums[0], high_sums[2]))))
+        m.d.comb += sums.payload.eq(Cat(
+            low_sum[:half], add_carry(high_diff, borrow.replicate(len(high_diff)), carried)))
         with m.If(done):
             m.d.sync += [
                 low_sum.eq(low - low_before),
                 carried.eq(carry),
-                [high_sum.eq(high - value) for high_sum, value in zip(high_sums, around,
-                                                                      strict=True)],
+                high_diff.eq(high - high_before),
                 low_before.eq(low),
-                around[1].eq(high + carry),
+                high_before.eq(add_carry(high, Const(0, len(high)), carry)),
                 sums.valid.eq(1),
             ]
         with m.Elif(sums.ready):
             m.d.sync += sums.valid.eq(0)
-        m.d.sync += [around[0].eq(around[1] - 1), around[2].eq(around[1] + 1)]
 
     def _root_pipeline(self, m, advance, norm_sq):
         """The root of ``norm_sq << 2*norm_frac``, one :func:`_root_step` per pipeline stage."""
@@ -350,16 +345,18 @@ class NormUnit(Folded, wiring.Component):
         ``finished``); a finished root moves to the output register ``roots.payload`` once that
         is empty (not in the cycle its root is taken: a cycle a key has to spare). Every
         condition the stepper's registers load on is a function of registers (``took``,
-        ``idle``, ``adding``; ``idle`` drops on the take, of ``sums.valid``, ``idle`` and
+        ``running``, ``adding``; ``running`` rises on the take, of ``sums.valid``, ``idle`` and
         ``finished``), the hand-over one of two (``finished``, ``roots.valid``): the output's
-        handshake reaches only ``roots.valid``. A step's first cycle registers the adder's
+        handshake reaches only ``roots.valid``. The sum is loaded from ``radicand``, a register
+        of the sums' payload every cycle, so the last adder at the accumulator's output and
+        the stepper's registers are a register apart. A step's first cycle registers the adder's
         operand from the remainder's sign (and takes the root bit), its second adds: the adder
         reads only registers, and no signal that its sum forms fans out in the same cycle. The
         sum's radicand bits leave ``rest`` from the top, two per step; its ``2 * norm_frac``
         zero bits below come in as the shifted-in zeros. Registers: remainder and operand
         ``W + 2`` each, root ``W - 1`` (its last bit is the remainder's sign), output ``W``,
-        radicand ``2 * (W - norm_frac)`` bits, steps ``W`` for ``W = norm_width`` (156 for
-        d=128, in_width=16), and five flags.
+        radicand ``2 * (W - norm_frac)`` bits, and as the stepper holds it one more, steps
+        ``W`` for ``W = norm_width`` (195 for d=128, in_width=16), and six flags.
         """
         p = self._params
         width = p.norm_width
@@ -368,9 +365,16 @@ class NormUnit(Folded, wiring.Component):
         rem = Signal(signed(width + 2), init=-1, reset_less=True)
         addend = Signal(signed(width + 2))
         lag = Signal(width - 1, reset_less=True)    # the root without its last bit (_root_addend)
-        rest = Signal(2 * (width - p.norm_frac))
+        radicand = Signal(2 * (width - p.norm_frac))    # the sums' payload, a cycle late
+        # The radicand's bits below its next pair, and that pair ``q`` as the next step's adder
+        # takes it: ``(q - 1) % 4`` and ``q != 0`` (see below).
+        rest = Signal(len(radicand) - 2)
+        lead = Signal(3)
         steps = Signal(width)               # one-hot: bit k set with k + 1 steps to do
-        idle = Signal(init=1)
+        # `~idle`, twice (`keep`, so that synthesis merges neither): `idle` for the handshake,
+        # `running` for the enables of the stepper's hundred registers.
+        idle = Signal(init=1, attrs={"keep": 1})
+        running = Signal(attrs={"keep": 1})
         finished = Signal()
         take = Signal()
         hand_over = Signal()
@@ -381,31 +385,38 @@ class NormUnit(Folded, wiring.Component):
             take.eq(sums.valid & sums.ready),
             hand_over.eq(finished & ~roots.valid),
         ]
-        m.d.sync += took.eq(take)
+        m.d.sync += [took.eq(take), radicand.eq(sums.payload)]
         with m.If(take):
-            m.d.sync += idle.eq(0)
+            m.d.sync += [idle.eq(0), running.eq(1)]
         next_addend, root = _root_addend(rem, lag, width + 2)
         first_addend, _ = _root_addend(Const(-1, rem.shape()), Const(0, len(lag)), width + 2)
         with m.If(took):
             m.d.sync += [rem.eq(-1), lag.eq(0), addend.eq(first_addend),
                          steps.eq(1 << (width - 1)), adding.eq(1)]
-        with m.Elif(~idle & ~adding):
-            m.d.sync += [addend.eq(next_addend), lag.eq(root), adding.eq(1)]
-        with m.Elif(~idle):
+        # `adding` is high only while `running` (it drops with `running` at the last step).
+        with m.Elif(adding):
+            # The step's adder, `Cat(q, rem) + addend` with `addend`'s low bits 0b11: the low
+            # bits are (q + 3) % 4, the carry out of them q != 0, the carry in of `rem +
+            # addend[2:]`, which needs only the remainder's low `width` bits.
             m.d.sync += [
-                rem.eq((Cat(rest[-2:], rem).as_signed() + addend)[:width + 2]),
+                rem.eq(Cat(lead[:2], add_carry(rem[:width], addend[2:], lead[2])[:width])),
                 steps.eq(steps >> 1),
                 adding.eq(0),
             ]
             with m.If(steps[0]):
-                m.d.sync += [idle.eq(1), finished.eq(1)]
-        # `rest` loads on `took` or `adding` alone (`adding` is low while idle): a LUT of two
-        # registers for its many enables. The sum's registers hold it until another key's sum
-        # is done, which comes after the take.
+                m.d.sync += [idle.eq(1), running.eq(0), finished.eq(1)]
+        with m.Elif(running):
+            m.d.sync += [addend.eq(next_addend), lag.eq(root), adding.eq(1)]
+        # `rest` and `lead` load on `took` or `adding` alone: a LUT of two registers for their
+        # enables. They load from `radicand`, a register that the sum's last adder (in the
+        # accumulator) reaches, not the stepper's: the sum's registers hold it from its take
+        # until another key's sum is done, after the take.
+        def lead_of(pair):
+            return Cat((pair - 1)[:2], pair != 0)
         with m.If(took):
-            m.d.sync += rest.eq(sums.payload)
+            m.d.sync += [rest.eq(radicand[:-2]), lead.eq(lead_of(radicand[-2:]))]
         with m.Elif(adding):
-            m.d.sync += rest.eq(rest << 2)
+            m.d.sync += [rest.eq(rest << 2), lead.eq(lead_of(rest[-2:]))]
         with m.If(hand_over):
             m.d.sync += [roots.payload.eq(Cat(~rem[-1], lag)), roots.valid.eq(1),
                          finished.eq(0)]
