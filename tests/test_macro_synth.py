@@ -16,7 +16,9 @@ from axelram.golden.params import Params
 from axelram.hdl.macro import Macro
 
 #: Copies that must stay apart, each group with the same next value.
-COPIES = [("busy", "busy_store"), ("entered", "counting")]
+COPIES = [("busy", "busy_store", "busy_credit"), ("entered", "counting"),
+          ("encoder.rotator.feed", "encoder.rotator.feeding"),
+          ("query_rotator.feed", "query_rotator.feeding")]
 
 
 def test_copies_keep_their_flip_flops():
