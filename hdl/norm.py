@@ -355,8 +355,9 @@ class NormUnit(Folded, wiring.Component):
         sum's radicand bits leave ``rest`` from the top, two per step; its ``2 * norm_frac``
         zero bits below come in as the shifted-in zeros. Registers: remainder and operand
         ``W + 2`` each, root ``W - 1`` (its last bit is the remainder's sign), output ``W``,
-        radicand ``2 * (W - norm_frac)`` bits, and as the stepper holds it one more, steps
-        ``W`` for ``W = norm_width`` (195 for d=128, in_width=16), and six flags.
+        radicand ``2 * (W - norm_frac)`` bits and the stepper's copy of it (``rest`` and
+        ``lead``) one bit more, steps ``W`` for ``W = norm_width`` (195 for d=128,
+        in_width=16), and six flags.
         """
         p = self._params
         width = p.norm_width
@@ -371,8 +372,9 @@ class NormUnit(Folded, wiring.Component):
         rest = Signal(len(radicand) - 2)
         lead = Signal(3)
         steps = Signal(width)               # one-hot: bit k set with k + 1 steps to do
-        # `~idle`, twice (`keep`, so that synthesis merges neither): `idle` for the handshake,
-        # `running` for the enables of the stepper's hundred registers.
+        # `running` is `~idle`, a register of its own (both `keep`, so that synthesis folds
+        # neither into the other): `idle` for the handshake, `running` for the enables of the
+        # stepper's hundred registers.
         idle = Signal(init=1, attrs={"keep": 1})
         running = Signal(attrs={"keep": 1})
         finished = Signal()
