@@ -372,9 +372,9 @@ class NormUnit(Folded, wiring.Component):
         rest = Signal(len(radicand) - 2)
         lead = Signal(3)
         steps = Signal(width)               # one-hot: bit k set with k + 1 steps to do
-        # `running` is `~idle`, a register of its own (both `keep`, so that synthesis folds
-        # neither into the other): `idle` for the handshake, `running` for the enables of the
-        # stepper's hundred registers.
+        # `running` is `~idle`, a register of its own: `idle` for the handshake, `running` for
+        # the enables of the stepper's hundred registers. Both `keep` (their wires stay whole:
+        # without it Yosys mapped the stepper's control in 17 more LUT4s at d=128, one lane).
         idle = Signal(init=1, attrs={"keep": 1})
         running = Signal(attrs={"keep": 1})
         finished = Signal()
