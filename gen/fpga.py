@@ -144,38 +144,68 @@ def _integer(parameter) -> int:
     return parameter if isinstance(parameter, int) else int(parameter, 2)
 
 
-#: Block RAM sites of the LFE5U-85F in its two central rows (Y = 46 and 70): 13 groups of four
-#: (nextpnr BELs ``X{x}/Y{y}/EBR{n}``), 52 per row.
-_ECP5_85K_BRAM_ROWS = tuple(
-    tuple((base + 2 * n, y, n) for base in (4, 13, 22, 31, 40, 49, 58, 69, 78, 87, 96, 105, 114)
-          for n in range(4))
-    for y in (46, 70))
+def _bram_row(y: int) -> tuple:
+    """The 52 block RAM sites ``(x, y, n)`` of the LFE5U-85F's row ``y``, left to right: 13
+    groups of four (nextpnr BELs ``X{x}/Y{y}/EBR{n}``)."""
+    return tuple((base + 2 * n, y, n)
+                 for base in (4, 13, 22, 31, 40, 49, 58, 69, 78, 87, 96, 105, 114)
+                 for n in range(4))
+
+
+#: The LFE5U-85F's block RAM rows (nextpnr places an EBR at Y = 22, 46, 70 and 82 only): the two
+#: central rows, which the store takes, and the two outer ones, one per stream rotator.
+_ECP5_85K_BRAM_ROWS = (_bram_row(46), _bram_row(70))
+_ECP5_85K_OUTER_ROWS = (_bram_row(82), _bram_row(22))
 
 _STORE_BRAM = re.compile(r"(?:^|\.)bank_(\d+)_(\d+)\.(\d+)\.(\d+)$")
+#: A stream rotator's block RAMs: ``{rotator}.beats_in...``, ``{rotator}.sdf{level}_buffer...``,
+#: ``{rotator}.beats_out...``, in the order its beats pass them.
+_ROTATOR_BRAM = re.compile(r"^(.*rotator)\.(?:(beats_in)|sdf(\d+)_buffer|(beats_out))")
+
+
+def _pin(cells: dict, row: tuple, names: list) -> None:
+    """Pin the block RAM cells ``names`` to consecutive sites of ``row``, centred."""
+    start = (len(row) - len(names)) // 2
+    for (x, y, n), name in zip(row[start:], names, strict=False):
+        cells[name]["attributes"]["BEL"] = f"X{x}/Y{y}/EBR{n}"
 
 
 def floorplan(netlist: dict) -> int:
-    """Pin the index store's block RAMs (DP16KD cells named ``...bank_{k}_{s}.{i}.{j}``) to
-    the two central block RAM rows of an LFE5U-85F, in row-bit order, each half centred in its
-    row, with nextpnr ``BEL`` attributes; the count pinned (0, pinning nothing, when there are
-    none or more than the two rows hold).
+    """Pin block RAMs of an LFE5U-85F netlist with nextpnr ``BEL`` attributes; the count pinned.
+
+    - The index store's (DP16KD cells named ``...bank_{k}_{s}.{i}.{j}``) go to the two central
+      block RAM rows in row-bit order, each half centred in its row (none when they are more
+      than the two rows hold).
+    - Each stream rotator's (``{rotator}.beats_in``, ``.sdf{level}_buffer``, ``.beats_out``)
+      go side by side, in the order its beats pass them, centred in an outer row of its own:
+      the first rotator by name at Y = 82, the second at Y = 22 (none when there are more
+      than two rotators or one has more than a row holds).
 
     Left to itself the placer scattered the block RAMs that share one address copy over 50
     columns and the score's lookups after them: at d=128, b=3, T=4096 pinning them halved the
-    wire length (docs/sweep.md).
+    wire length; it spread a rotator's six block RAMs, and its control logic with them, over
+    20 columns (docs/sweep.md).
     """
     cells = netlist["modules"]["top"]["cells"]
-    store = sorted((tuple(int(g) for g in match.groups()), name) for name, cell in cells.items()
-                   if cell["type"] == "DP16KD" and (match := _STORE_BRAM.search(name)))
-    rows = _ECP5_85K_BRAM_ROWS
-    if not store or len(store) > sum(map(len, rows)):
-        return 0
+    brams = {name for name, cell in cells.items() if cell["type"] == "DP16KD"}
+    banks = sorted((tuple(map(int, match.groups())), name) for name in brams
+                   if (match := _STORE_BRAM.search(name)))
+    store = [name for _, name in banks]
     half = -(-len(store) // 2)
-    for row, part in zip(rows, (store[:half], store[half:]), strict=True):
-        start = (len(row) - len(part)) // 2
-        for (x, y, n), (_, name) in zip(row[start:], part, strict=False):
-            cells[name]["attributes"]["BEL"] = f"X{x}/Y{y}/EBR{n}"
-    return len(store)
+    if len(store) <= sum(map(len, _ECP5_85K_BRAM_ROWS)):
+        for row, part in zip(_ECP5_85K_BRAM_ROWS, (store[:half], store[half:]), strict=True):
+            _pin(cells, row, part)
+    rotators = {}
+    for name in brams:
+        if match := _ROTATOR_BRAM.search(name):
+            prefix, first, level, _ = match.groups()
+            stage = (0, 0) if first else (1, int(level)) if level else (2, 0)
+            rotators.setdefault(prefix, []).append((stage, name))
+    if len(rotators) <= len(_ECP5_85K_OUTER_ROWS) and all(
+            len(part) <= len(_ECP5_85K_OUTER_ROWS[0]) for part in rotators.values()):
+        for row, (_, part) in zip(_ECP5_85K_OUTER_ROWS, sorted(rotators.items()), strict=False):
+            _pin(cells, row, [name for _, name in sorted(part)])
+    return sum("BEL" in cells[name]["attributes"] for name in brams)
 
 
 def fold_output_registers(netlist: dict) -> int:

@@ -15,6 +15,7 @@ import pytest
 
 from axelram.gen.fpga import (
     _ECP5_85K_BRAM_ROWS,
+    _ECP5_85K_OUTER_ROWS,
     TARGETS,
     SerialHarness,
     floorplan,
@@ -196,26 +197,44 @@ def bram_netlist(names) -> dict:
     return {"modules": {"top": {"cells": cells}}}
 
 
+ROTATOR_BRAMS = ("beats_in.storage_0.0.0", "sdf1_buffer_memory_0.0.0",
+                 "sdf2_buffer_memory_0.0.0", "sdf2_buffer_memory_1.0.0",
+                 "sdf10_buffer_memory_0.0.0", "beats_out.storage_0.0.0",
+                 "beats_out.storage_1.0.0")
+
+
 def test_floorplan_order():
     """The store's block RAMs go to the two central rows in row-bit order (bank, slice, then
-    Yosys' cascade indices), half in each, centred; other cells are left alone."""
+    Yosys' cascade indices), half in each, centred; each rotator's to an outer row of its own,
+    in the order its beats pass them, centred; other cells are left alone."""
     names = [f"store.bank_{k}_{s}.{i}.0" for k in range(2) for s in range(12) for i in range(2)]
-    netlist = bram_netlist(reversed(names))
+    rotators = [[f"{prefix}.{name}" for name in ROTATOR_BRAMS]
+                for prefix in ("encoder.rotator", "query_rotator")]
+    netlist = bram_netlist([*reversed(names), *(name for part in rotators for name in part[::-1])])
     netlist["modules"]["top"]["cells"]["fifo.storage_0.0.0"] = {"type": "DP16KD",
                                                                 "attributes": {}}
-    assert floorplan(netlist) == 48
+    assert floorplan(netlist) == 48 + 2 * len(ROTATOR_BRAMS)
     cells = netlist["modules"]["top"]["cells"]
     bels = [cells[name]["attributes"]["BEL"] for name in names]
     rows = [row[14:38] for row in _ECP5_85K_BRAM_ROWS]   # 24 of 52 sites, centred
     assert bels == [f"X{x}/Y{y}/EBR{n}" for row in rows for x, y, n in row]
+    for row, part in zip(_ECP5_85K_OUTER_ROWS, rotators, strict=True):
+        bels = [cells[name]["attributes"]["BEL"] for name in part]
+        assert bels == [f"X{x}/Y{y}/EBR{n}" for x, y, n in row[22:29]]   # 7 of 52, centred
     assert cells["fifo.storage_0.0.0"]["attributes"] == {}
     assert cells["store.bank_0_0_LUT4"]["attributes"] == {}
 
 
-@pytest.mark.parametrize("count", [0, 105])
-def test_floorplan_leaves(count):
-    """No store block RAMs, or more than the two rows hold: nothing is pinned."""
-    netlist = bram_netlist(f"bank_0_{s}.0.0" for s in range(count))
+@pytest.mark.parametrize("names", [
+    [],
+    [f"bank_0_{s}.0.0" for s in range(105)],
+    [f"r{k}_rotator.beats_in.storage_0.0.0" for k in range(3)],
+    [f"rotator.beats_out.storage_{s}.0.0" for s in range(53)],
+], ids=["none", "store-105", "rotators-3", "rotator-53"])
+def test_floorplan_leaves(names):
+    """No store or rotator block RAMs, more store block RAMs than the two rows hold, more
+    rotators than outer rows or a rotator longer than a row: nothing is pinned."""
+    netlist = bram_netlist(names)
     before = json.dumps(netlist, sort_keys=True)
     assert floorplan(netlist) == 0
     assert json.dumps(netlist, sort_keys=True) == before

@@ -4,13 +4,15 @@ The macro gives some registers copies with the same next value (``keep``), each 
 its own share of the load; Yosys merges identical flip-flops unless each copy is ``keep``
 (:func:`axelram.gen.synth.prepare`: one ``busy`` without it was merged into ``busy_store``).
 This synthesizes a small macro in the ECP5 flow's first steps and checks that each copy has a
-flip-flop of its own.
+flip-flop of its own, and that the ECP5-85K floorplan finds the rotators' block RAMs by name.
 """
 
 import json
+from functools import cache
 
 from amaranth.back import verilog
 
+from axelram.gen.fpga import floorplan
 from axelram.gen.synth import prepare, yosys
 from axelram.golden.params import Params
 from axelram.hdl.macro import Macro
@@ -21,15 +23,34 @@ COPIES = [("busy", "busy_store", "busy_credit"), ("entered", "counting"),
           ("query_rotator.feed", "query_rotator.feeding")]
 
 
-def test_copies_keep_their_flip_flops():
-    text = verilog.convert(Macro(Params(d=8, b=2, depth=16), lanes=2), name="top",
+@cache
+def netlist(d: int, lanes: int) -> dict:
+    """The Yosys JSON netlist (module ``top``) of a 16-key macro, b=2, in the ECP5 flow."""
+    text = verilog.convert(Macro(Params(d=d, b=2, depth=16), lanes=lanes), name="top",
                            emit_src=False)
     script = "; ".join(["read_verilog top.v", *prepare("ecp5"), "synth_ecp5 -top top",
                         "write_json top.json"])
     files = yosys(script, {"top.v": text}, outputs=("top.json",))
-    module = json.loads(files["top.json"])["modules"]["top"]
+    return json.loads(files["top.json"])
+
+
+def test_copies_keep_their_flip_flops():
+    module = netlist(8, 2)["modules"]["top"]
     driver = {cell["connections"]["Q"][0]: name for name, cell in module["cells"].items()
               if cell["type"] == "TRELLIS_FF"}
     for group in COPIES:
         flip_flops = {driver.get(module["netnames"][name]["bits"][0]) for name in group}
         assert None not in flip_flops and len(flip_flops) == len(group), (group, flip_flops)
+
+
+def test_floorplan_pins_the_rotators():
+    """At d=32, one lane, the block RAMs are the two rotators' output FIFOs (the 16-key store
+    is in fabric): the ECP5-85K floorplan finds them by name and pins each pair in a row."""
+    design = netlist(32, 1)
+    cells = design["modules"]["top"]["cells"]
+    brams = sorted(name for name, cell in cells.items() if cell["type"] == "DP16KD")
+    assert [name.split(".beats_out")[0] for name in brams] == [
+        "encoder.rotator", "encoder.rotator", "query_rotator", "query_rotator"]
+    assert floorplan(design) == 4
+    rows = {cells[name]["attributes"]["BEL"].split("/")[1] for name in brams}
+    assert rows == {"Y82", "Y22"}
