@@ -18,7 +18,8 @@ from axelram.golden.params import Params
 from axelram.hdl.macro import Macro
 
 #: Copies that must stay apart, each group with the same next value.
-COPIES = [("busy", "busy_store", "busy_credit"), ("entered", "counting"),
+COPIES = [("busy", "busy_store", "busy_credit"), ("free", "places_read", "places_store"),
+          ("entered", "counting"),
           ("encoder.rotator.feed", "encoder.rotator.feeding"),
           ("query_rotator.feed", "query_rotator.feeding")]
 
