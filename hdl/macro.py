@@ -242,9 +242,10 @@ class Macro(Folded, wiring.Component):
         busy_store = Signal(attrs={"keep": 1})
         busy_credit = Signal(attrs={"keep": 1})
         # So does the score FIFO's credit flag (`places`: the reads' `places_read`, the
-        # store's `places_store`), and each copy of `busy` drops on its own read: one `places`
-        # ran 3.8 ns of routing into the store's read trunks, and 4.2 through `read` into
-        # `busy_credit`'s enable.
+        # store's `places_store`), each copy's next value made of its own read, and each copy
+        # of `busy` drops on its own read: one `places` ran 3.8 ns of routing into the store's
+        # read trunks, and 4.2 through `read` into `busy_credit`'s enable; copies loaded from
+        # `read_credit` took three LUT levels and 4.2 ns of routing.
         places_read = Signal(init=1, attrs={"keep": 1})
         places_store = Signal(init=1, attrs={"keep": 1})
         if self._share_rotator:
@@ -302,7 +303,7 @@ class Macro(Folded, wiring.Component):
         # handshake into the counter's adder crossed the die: 136 MHz).
         left = register(m, 1, popped)
         places = counter_below(m, read_credit, left, waiting.depth,
-                               copies=(places_read, places_store))
+                               copies=((places_read, read), (places_store, read_store)))
         lag = store.read_latency + score.TABLE_LAG
         delayed = start
         for _ in range(lag - 3):

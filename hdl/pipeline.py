@@ -282,9 +282,12 @@ def counter_below(m, up, down, limit: int, copies=()) -> Signal:
     """A register that holds ``count < limit``, for a count that ``up`` and ``down`` (one bit
     each, the same cycle) move by +1 and -1 from 0, ``up`` only while the flag is high (a
     place taken only when one is free, so the count stays at most ``limit``); returns it.
-    ``copies`` are one-bit registers of the caller's (``keep``, so that synthesis does not
-    merge them) loaded with the flag's next value too, for loads placed apart; the count is
-    then ``keep`` as well (else its flag's flip-flop merges into one of them).
+    ``copies`` are ``(flag, up)`` pairs: a one-bit register of the caller's (``keep``, so that
+    synthesis does not merge them) loaded with the flag's next value too, for loads placed
+    apart, and the caller's copy of ``up`` (always equal to it) that this value is made of, so
+    that each copy's logic is its own: one LUT of its ``up``'s inputs, ``down`` and the count's
+    second bit. The count is then ``keep`` as well (else its flag's flip-flop merges into a
+    copy).
 
     The free places, ``limit - count``, are counted in thermometer code (bit ``k`` set: more
     than ``k`` free; the flag is bit 0), so each bit's next value is a choice among itself and
@@ -296,8 +299,10 @@ def counter_below(m, up, down, limit: int, copies=()) -> Signal:
         raise ValueError(f"limit must be at least 1, got {limit}")
     free = Signal(limit, init=(1 << limit) - 1, attrs={"keep": 1} if copies else {})
     taken, freed = Cat(free[1:], Const(0, 1)), Cat(Const(1, 1), free[:-1])  # one less, one more
-    after = Mux(up & ~down, taken, Mux(down & ~up, freed, free))
-    m.d.sync += [free.eq(after), *(copy.eq(after[0]) for copy in copies)]
+    m.d.sync += free.eq(Mux(up & ~down, taken, Mux(down & ~up, freed, free)))
+    for flag, copy_up in copies:
+        m.d.sync += flag.eq(Mux(copy_up & ~down, free[1] if limit > 1 else 0,
+                                Mux(down & ~copy_up, 1, flag)))
     return free[0]
 
 

@@ -224,14 +224,16 @@ def test_copies_wide(reset_less):
 
 @pytest.mark.parametrize("limit", [1, 2, 3, 5, 8, 21])
 def test_counter_below(limit):
-    """The flag is ``count < limit`` in every cycle, for random ``up`` (only while the flag is
-    high) and ``down`` (only while the count is positive); the count reaches ``limit``."""
+    """The flag and its two copies are ``count < limit`` in every cycle, for random ``up`` (only
+    while the flag is high; the copies' own ``up`` the same) and ``down`` (only while the count
+    is positive); the count reaches ``limit``."""
     seed = 31 + limit
     print(f"seed {seed}")
     rng = np.random.default_rng(seed)
     m = Module()
     up, down = Signal(), Signal()
-    below = counter_below(m, up, down, limit)
+    copies = [(Signal(init=1, name=f"flag_{n}"), Signal(name=f"up_{n}")) for n in range(2)]
+    below = counter_below(m, up, down, limit, copies=copies)
     count, full = 0, 0
 
     async def bench(ctx):
@@ -239,10 +241,12 @@ def test_counter_below(limit):
         for _ in range(2000):
             flag = ctx.get(below)
             assert flag == (count < limit), (count, flag)
+            assert [ctx.get(copy) for copy, _ in copies] == [flag, flag], count
             full += count == limit
             step_up = int(flag and rng.random() < 0.7)
             step_down = int(count > 0 and rng.random() < 0.5)
-            ctx.set(up, step_up)
+            for signal in (up, *(copy_up for _, copy_up in copies)):
+                ctx.set(signal, step_up)
             ctx.set(down, step_down)
             count += step_up - step_down
             await ctx.tick()
