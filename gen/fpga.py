@@ -266,9 +266,12 @@ def fold_output_registers(netlist: dict) -> int:
     return folded
 
 
-#: nextpnr's analytic (HeAP) placer, weighted toward timing: weight 80 and criticality exponent 6
-#: instead of its defaults 10 and 2 (docs/sweep.md has the measurements).
-PLACER_OPTIONS = ("--placer-heap-timingweight", "80", "--placer-heap-critexp", "6")
+#: nextpnr's analytic (HeAP) placer weighted toward timing (weight 80 and criticality exponent 6
+#: instead of its defaults 10 and 2), and its router ripping up to meet the clock asked
+#: (``--tmg-ripup``, which changes nothing in a placement that meets it); docs/sweep.md has the
+#: measurements.
+NEXTPNR_OPTIONS = ("--placer-heap-timingweight", "80", "--placer-heap-critexp", "6",
+                   "--tmg-ripup")
 
 
 def _tool(name: str) -> str:
@@ -345,7 +348,7 @@ def synthesize(component: wiring.Component, target: str, *, clock_mhz: float = 2
     pins = ["--pcf-allow-unconstrained"] if harnessed else ["--out-of-context"]
     result = subprocess.run(
         [_tool(f"yowasp-nextpnr-{t.family}"), t.device, "--package", t.package, *pins,
-         *PLACER_OPTIONS, "--json", "top.json", "--freq", f"{clock_mhz:g}", "--timing-allow-fail",
+         *NEXTPNR_OPTIONS, "--json", "top.json", "--freq", f"{clock_mhz:g}", "--timing-allow-fail",
          "--report", "report.json", "-q", "-l", "nextpnr.log"],
         cwd=workdir, capture_output=True, text=True, stdin=subprocess.DEVNULL)
     log_path = workdir / "nextpnr.log"
