@@ -42,6 +42,9 @@ class NormUnit(Folded, wiring.Component):
     The root is a ``norm_width``-stage pipeline, or, when ``d / L >= 2 norm_width + 2``
     (:attr:`serial_root`: a key's sum cannot come sooner than a root takes), a load, one step
     per two cycles on a single adder whose operands are registers, and an output register.
+    Folded, the pipelined root and the encoder never stall: a key's sum enters them only with a
+    place reserved in a fall-through FIFO whose write is their last stage
+    (``floor((R + 1) / (d/L)) + 1`` places for ``R`` their stages), from which ``o`` is read.
 
     Latency :attr:`latency` cycles from the transfer of a key's last beat to its ``o.valid``
     when nothing stalls: ``S + log2(L) + norm_width + 5 norm_rounded`` with ``S`` the squarers'
@@ -56,11 +59,11 @@ class NormUnit(Folded, wiring.Component):
     a FIFO of ``S + log2(L) + 3`` places behind them, and ``i.ready`` is low while every place
     is reserved. Either happens only when a key's last beat finds a sum in the accumulator's
     output register (with more than two beats a key, also one being taken), not taken before:
-    the pipelined root's last stage holds a root that does not move on, or the serial root is
-    still stepping or holds a finished root that its output register (holding a root that does
-    not move on) cannot take. A root moves on when ``o.ready`` is high or, with
-    ``norm_rounded``, when the encoder register is empty or being taken. With ``o.ready`` always
-    high, ``i.ready`` never drops.
+    every place of the pipelined root's FIFO is reserved, or the serial root is still stepping
+    or holds a finished root that its output register (holding a root that does not move on)
+    cannot take. A serial root moves on when ``o.ready`` is high or, with ``norm_rounded``, when
+    the encoder register is empty or being taken. With ``o.ready`` always high, ``i.ready``
+    never drops.
 
     Operations and flip-flop bits (as ``axelram report`` counts them: Yosys ``proc; opt -full;
     wreduce``; at one and two lanes most are the squarers' stages; the lane sums' FIFO is a
@@ -159,18 +162,17 @@ class NormUnit(Folded, wiring.Component):
         lane_sums = stream.Signature(unsigned(p.norm_tree_width(lanes.bit_length() - 1))).create(
             path=("lane_sums",))
         sums = stream.Signature(unsigned(p.norm_sq_width)).create(path=("sums",))
-        roots = stream.Signature(unsigned(p.norm_width)).create(path=("roots",))
         if self._fabric_squarers:
             self._unstalled_front(m, lane_sums)
         else:
             advance = stall_pipeline(m, self.i, lane_sums, self._front_stages)
             m.d.comb += lane_sums.payload.eq(self._squares(m, advance))
         self._accumulate(m, lane_sums, sums)
-        if self.serial_root:
-            self._serial_root(m, sums, roots)
-        else:
-            advance = stall_pipeline(m, sums, roots, p.norm_width)
-            m.d.comb += roots.payload.eq(self._root_pipeline(m, advance, sums.payload))
+        if not self.serial_root:
+            self._unstalled_tail(m, sums)
+            return m
+        roots = stream.Signature(unsigned(p.norm_width)).create(path=("roots",))
+        self._serial_root(m, sums, roots)
         m.d.comb += norm.eq(roots.payload)
         if p.norm_rounded:
             self._encode(m, stall_pipeline(m, roots, self.o, self._ENCODER_STAGES), norm)
@@ -178,6 +180,54 @@ class NormUnit(Folded, wiring.Component):
             m.d.comb += [self.o.valid.eq(roots.valid), roots.ready.eq(self.o.ready)]
             self._encode(m, None, norm)
         return m
+
+    @property
+    def _tail_stages(self) -> int:
+        """The pipelined root's stages and the encoder's."""
+        p = self._params
+        return p.norm_width + self._ENCODER_STAGES * p.norm_rounded
+
+    @property
+    def _tail_places(self) -> int:
+        """Places of the FIFO behind the unstalled tail: a sum's place is taken for ``R + 1``
+        cycles from the cycle after its entry (``R`` stages, the last the FIFO's write, its
+        read, the freed place counting a cycle late); sums ``d / L`` cycles apart find
+        ``floor((R + 1) / (d/L))`` places taken, so one more keeps one sum per ``d / L``
+        cycles."""
+        return (self._tail_stages + 1) // self.beats + 1
+
+    def _unstalled_tail(self, m, sums):
+        """The folded unit's pipelined root and the encoder's registers without a stall signal
+        (no handshake reaches their enables; as a stall pipeline, the output's handshake
+        reached the root's hundreds of enables through two LUT levels: the d=16 and d=32
+        macros' critical path): a sum enters only with a place reserved in a fall-through
+        FIFO (:attr:`_tail_places`; ``sums.ready`` is the register of a count of the places
+        taken, :func:`~axelram.hdl.pipeline.counter_below`), which ``o`` reads. The FIFO's
+        write is the tail's last stage (its RAM holds what the last registers would), so the
+        latency is the stall pipeline's."""
+        m.submodules.tail = fifo = DistributedFIFO(width=len(self.o.payload.as_value()),
+                                                   depth=self._tail_places, fall_through=True)
+        taken = Signal()
+        freed = Signal()
+        m.d.comb += [sums.ready.eq(counter_below(m, taken, freed, fifo.depth)),
+                     taken.eq(sums.valid & sums.ready)]
+        m.d.sync += freed.eq(self.o.valid & self.o.ready)
+        valid = taken
+        for _ in range(self._tail_stages - 1):
+            valid = register(m, 1, valid)
+        payload = Signal.like(self.o.payload)
+        last = partial(_wire, m)
+        if self._params.norm_rounded:
+            self._encode(m, 1, self._root_pipeline(m, 1, sums.payload), payload, last)
+        else:
+            self._encode(m, 1, self._root_pipeline(m, 1, sums.payload, last), payload)
+        m.d.comb += [
+            fifo.w_en.eq(valid),
+            fifo.w_data.eq(payload),
+            self.o.valid.eq(fifo.r_rdy),
+            self.o.payload.eq(fifo.r_data),
+            fifo.r_en.eq(self.o.ready),
+        ]
 
     def _unstalled_front(self, m, lane_sums):
         """The squarers and the lane tree without a stall signal (no handshake reaches their
@@ -318,8 +368,9 @@ class NormUnit(Folded, wiring.Component):
         with m.Elif(sums.ready):
             m.d.sync += sums.valid.eq(0)
 
-    def _root_pipeline(self, m, advance, norm_sq):
-        """The root of ``norm_sq << 2*norm_frac``, one :func:`_root_step` per pipeline stage."""
+    def _root_pipeline(self, m, advance, norm_sq, last=None):
+        """The root of ``norm_sq << 2*norm_frac``, one :func:`_root_step` per pipeline stage
+        (the last one ``last``'s, when given: ``last(value, shape)``)."""
         p = self._params
         width = p.norm_width
         stage = partial(register, m, advance)
@@ -328,7 +379,8 @@ class NormUnit(Folded, wiring.Component):
         rem, lag, rest = Const(-1, signed(1)), Const(0, 0), radicand
         for i in reversed(range(width)):
             rem, lag = _root_step(rem, lag, rest[2 * i:2 * i + 2], width - i + 2)
-            rem, lag = stage(rem, signed(width - i + 2)), stage(lag, width - i)
+            keep = last if i == 0 and last is not None else stage
+            rem, lag = keep(rem, signed(width - i + 2)), keep(lag, width - i)
             if i:
                 rest = stage(rest[:2 * i], 2 * i)
         # The root is the last lag and the last bit; the lag's top bit is q's initial 0.
@@ -449,12 +501,15 @@ class NormUnit(Folded, wiring.Component):
     # registered stage.
     _ENCODER_STAGES = 5
 
-    def _encode(self, m, advance, norm):
-        """``o.payload`` from the norm: the norm itself, or (``advance`` the registers' load
-        condition) the norm and its reduced float, through the encoder's five stages."""
+    def _encode(self, m, advance, norm, payload=None, last=None):
+        """``payload`` (default ``o.payload``) from the norm: the norm itself, or (``advance``
+        the registers' load condition) the norm and its reduced float, through the encoder's
+        five stages (the last one ``last``'s, when given: ``last(value, shape)``)."""
         p = self._params
+        payload = self.o.payload if payload is None else payload
+        last = partial(register, m, advance) if last is None else last
         if not p.norm_rounded:
-            m.d.comb += [self.o.payload.norm.eq(norm), self.o.payload.field.eq(norm)]
+            m.d.comb += [payload.norm.eq(norm), payload.field.eq(norm)]
             return
 
         # Reduced float, as golden float_encode: e0 = max(bit_length(N) - M, 0) by priority
@@ -485,9 +540,17 @@ class NormUnit(Folded, wiring.Component):
         carry = rounded[mantissa]
         field = Cat(rounded[:mantissa - 1], rounded[mantissa - 1] | carry, Mux(carry, e1, e0))
         m.d.comb += [
-            self.o.payload.norm.eq(stage(stage(stage(held, width), width), width)),
-            self.o.payload.field.eq(stage(field, p.norm_field_width)),
+            payload.norm.eq(last(stage(stage(held, width), width), width)),
+            payload.field.eq(last(field, p.norm_field_width)),
         ]
+
+
+def _wire(m, value, shape) -> Signal:
+    """``value`` as a signal of ``shape``, not registered: a pipeline's last stage when a
+    memory's write is its register."""
+    wire = Signal(shape)
+    m.d.comb += wire.eq(value)
+    return wire
 
 
 def _root_step(rem, lag, pair, width: int):
