@@ -85,7 +85,7 @@ def yosys(script: str, files: dict[str, str], outputs: tuple[str, ...] = ()) -> 
 
     Yosys (WebAssembly) sees only that directory, so paths in ``script`` are relative. Returns
     the files named in ``outputs`` and the log as ``"yosys.log"``; raises :class:`YosysError`
-    with the log's tail when Yosys fails.
+    with the tails of the log (the pass that failed) and of its error output when Yosys fails.
     """
     with tempfile.TemporaryDirectory(prefix="axelram-yosys-") as scratch:
         scratch = Path(scratch)
@@ -97,7 +97,7 @@ def yosys(script: str, files: dict[str, str], outputs: tuple[str, ...] = ()) -> 
             cwd=scratch, capture_output=True, text=True, stdin=subprocess.DEVNULL)
         log = (scratch / "yosys.log").read_text() if (scratch / "yosys.log").exists() else ""
         if result.returncode != 0:
-            tail = "\n".join((log + result.stderr).splitlines()[-20:])
+            tail = "\n".join(log.splitlines()[-12:] + result.stderr.splitlines()[-4:])
             raise YosysError(f"yosys failed:\n{tail}")
         return {"yosys.log": log, **{name: (scratch / name).read_text() for name in outputs}}
 
