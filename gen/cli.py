@@ -18,10 +18,11 @@ from ..golden.params import SCORE_MULTIPLIERS, Params
 from ..golden.signs import calibrate, signs_from_seed, signs_to_text
 from ..hdl.macro import Macro
 from ..hdl.pipeline import check_lanes
-from .fpga import TARGETS, synthesize
+from .fpga import TARGETS, NextpnrError, synthesize
 from .generate import generate, load_signs
 from .report import format_report, measure, report_rows
 from .sim import accuracy, simulate
+from .synth import YosysError
 
 __all__ = ["main"]
 
@@ -571,6 +572,16 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def tool_failure(error: Exception) -> str:
+    """One line for a tool's failure (:class:`YosysError`, :class:`NextpnrError`: a first line,
+    then the tail of the tool's log): the first line and the log's last ``ERROR`` line, else
+    its last line."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    errors = [line for line in lines[1:] if line.startswith("ERROR")]
+    detail = errors[-1] if errors else lines[-1] if len(lines) > 1 else ""
+    return f"{lines[0]} {detail}".strip()
+
+
 def main(argv=None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
@@ -579,6 +590,9 @@ def main(argv=None) -> int:
     except UsageError as error:
         print(f"axelram: error: {error}", file=sys.stderr)
         return 2
+    except (YosysError, NextpnrError) as error:
+        print(f"axelram: error: {tool_failure(error)}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -66,8 +66,8 @@ class NormUnit(Folded, wiring.Component):
     never drops.
 
     Operations and flip-flop bits (as ``axelram report`` counts them: Yosys ``proc; opt -full;
-    wreduce``; at one and two lanes most are the squarers' stages; the lane sums' FIFO is a
-    memory)
+    wreduce``; at one and two lanes most are the squarers' stages; the lane sums' FIFO and the
+    pipelined root's are memories)
     for ``d = 128``, ``in_width = 16`` (``norm_width`` 23, ``norm_sq_width`` 38, rounded):
 
     =====  ========  ============================  ================  =============
@@ -75,7 +75,7 @@ class NormUnit(Folded, wiring.Component):
     =====  ========  ============================  ================  =============
     1      1         1 (the accumulator)           1 (serial)        1,241
     2      2         2 (1 + the accumulator)       1 (serial)        1,939
-    32     32        32 (31 + the accumulator)     23                3,793
+    32     32        32 (31 + the accumulator)     23                3,786
     128    128       127                           23                11,347
     =====  ========  ============================  ================  =============
 

@@ -132,6 +132,41 @@ def test_cli_synth_bad_clock(tmp_path, capsys):
     assert not (tmp_path / "x").exists()
 
 
+def test_yosys_failure_reported():
+    """A failing Yosys run raises with its log's tail, which the command line turns into one
+    line naming the error (here a real one: a file that is not there)."""
+    from axelram.gen.cli import tool_failure
+    from axelram.gen.synth import YosysError, yosys
+
+    with pytest.raises(YosysError) as caught:
+        yosys("read_verilog missing.v", {})
+    assert str(caught.value).startswith("yosys failed:\n")
+    line = tool_failure(caught.value)
+    assert line.startswith("yosys failed: ERROR: ") and "missing.v" in line and "\n" not in line
+
+
+def test_cli_synth_tool_failure(tmp_path, capsys, monkeypatch):
+    """A tool that fails (here Yosys out of WebAssembly memory, its log's tail as the flow
+    raises it): one line on stderr, exit status 1, no report written."""
+    from amaranth.hdl import Fragment
+
+    from axelram.gen import cli
+    from axelram.gen.synth import YosysError
+
+    def fail(component, *args, **kwargs):
+        Fragment.get(component, None)   # as the flow does before Yosys runs
+        raise YosysError("yosys failed:\nNo latch inferred for signal `x'.\n"
+                         "wasmtime._trap.Trap: error while executing at wasm backtrace:\n"
+                         "Caused by:\n    thrown Wasm exception")
+
+    monkeypatch.setattr(cli, "synthesize", fail)
+    out = tmp_path / "syn"
+    assert cli.main(["synth", "--target", "ecp5-25k", "--d", "4", "--b", "2", "-o",
+                     str(out)]) == 1
+    assert capsys.readouterr().err == "axelram: error: yosys failed: thrown Wasm exception\n"
+    assert not (out / "report.json").exists()
+
+
 def ram_netlist(connections=(), params=(), extra_load=False) -> dict:
     """A Yosys JSON netlist: a DP16KD whose DOB0 and DOB1 (nets 10, 11) each feed a TRELLIS_FF on
     the RAM's clock (net 2), with outputs on nets 20, 21 that drive the port ``q``.
