@@ -20,12 +20,11 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from amaranth.back import verilog
 from amaranth.hdl import Cat, ClockDomain, Module, ResetInserter, Signal, Value
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from .synth import prepare, synthesis, yosys
+from .synth import prepare, synthesis, to_verilog, yosys
 
 __all__ = ["Target", "TARGETS", "NextpnrError", "SerialHarness", "fold_output_registers",
            "synthesize"]
@@ -325,7 +324,7 @@ def synthesize(component: wiring.Component, target: str, *, clock_mhz: float = 2
     # synthesis so that its cells are counted apart, then flattened for nextpnr.
     harnessed = t.family == "ice40"
     top = SerialHarness(component) if harnessed else component
-    text = verilog.convert(top, name="top", emit_src=False)
+    text = to_verilog(top)
     synth = [*synthesis(t.family), "tee -q -o stat.json stat -json"]
     if harnessed:
         synth = [f"setattr -mod -set keep_hierarchy 1 {_CORE}", *synth,

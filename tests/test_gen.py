@@ -5,10 +5,14 @@ import re
 
 import numpy as np
 import pytest
+from amaranth.hdl import Module
+from amaranth.lib import memory
 
 from axelram.gen.cli import main
+from axelram.gen.synth import to_verilog
 from axelram.golden.params import Params
 from axelram.golden.signs import signs_from_seed, signs_to_text
+from axelram.hdl.store import IndexStore
 
 SMALL = ["--d", "8", "--b", "3", "--depth", "16", "--in-width", "8"]
 
@@ -126,3 +130,28 @@ def test_gen_names_every_signal(tmp_path, options):
     assert _run(["gen", *SMALL, *options, "-o", str(out)]) == 0
     verilog = (out / "axelram.v").read_text()
     assert "module" in verilog and "$signal" not in verilog
+
+
+def test_verilog_leaves_ram_contents_undefined():
+    """A memory that starts all zero (the RAMs) has no initial contents in the Verilog; one with
+    other contents (a ROM) keeps every word, its zeros too, and both are still memories."""
+    m = Module()
+    m.submodules.ram = ram = memory.Memory(shape=8, depth=64, init=[])
+    m.submodules.rom = rom = memory.Memory(shape=8, depth=4, init=[0, 0x5a, 0, 0xc3])
+    write, read, rom_read = ram.write_port(), ram.read_port(), rom.read_port()
+    ports = [write.addr, write.data, write.en, read.addr, read.data, rom_read.addr, rom_read.data]
+    verilog = to_verilog(m, ports=ports)
+    assert re.search(r"reg \[7:0\] ram \[63:0\];", verilog)
+    assert not re.search(r"ram\[\d+\] =", verilog)
+    assert re.search(r"reg \[7:0\] rom \[3:0\];", verilog)
+    assert re.findall(r"rom\[(\d)\] = 8'h(\w+);", verilog) == [
+        ("0", "00"), ("1", "5a"), ("2", "00"), ("3", "c3")]
+
+
+def test_verilog_of_a_deep_store_is_small():
+    """At d=128, b=4, T=4096 the store's 540,672 zero words were 552,000 of the Verilog's
+    614,000 lines, and WebAssembly Yosys ran out of memory reading them."""
+    params = Params(d=128, b=4, depth=4096)
+    verilog = to_verilog(IndexStore(params))
+    assert len(verilog.splitlines()) < 20_000
+    assert verilog.count("reg [3:0] bank_0_") == -(-params.row_width // 4)

@@ -10,8 +10,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from amaranth.back import verilog
 
+from axelram.gen.synth import to_verilog
 from axelram.golden.params import Params
 from axelram.golden.signs import signs_from_seed
 from axelram.hdl.macro import Macro
@@ -73,7 +73,7 @@ def lint(source, *waivers):
 @pytest.mark.parametrize("block", BLOCKS)
 def test_lint(block, params, tmp_path):
     source = tmp_path / "top.v"
-    source.write_text(verilog.convert(BLOCKS[block](params), name="top", emit_src=False))
+    source.write_text(to_verilog(BLOCKS[block](params)))
     warnings = lint(source, WAIVERS)
     assert not warnings, warnings
 

@@ -10,10 +10,8 @@ flip-flop of its own, and that the ECP5-85K floorplan finds the rotators' block 
 import json
 from functools import cache
 
-from amaranth.back import verilog
-
 from axelram.gen.fpga import floorplan
-from axelram.gen.synth import prepare, yosys
+from axelram.gen.synth import prepare, to_verilog, yosys
 from axelram.golden.params import Params
 from axelram.hdl.macro import Macro
 
@@ -27,8 +25,7 @@ COPIES = [("busy", "busy_store", "busy_credit"), ("free", "places_read", "places
 @cache
 def netlist(d: int, lanes: int) -> dict:
     """The Yosys JSON netlist (module ``top``) of a 16-key macro, b=2, in the ECP5 flow."""
-    text = verilog.convert(Macro(Params(d=d, b=2, depth=16), lanes=lanes), name="top",
-                           emit_src=False)
+    text = to_verilog(Macro(Params(d=d, b=2, depth=16), lanes=lanes))
     script = "; ".join(["read_verilog top.v", *prepare("ecp5"), "synth_ecp5 -top top",
                         "write_json top.json"])
     files = yosys(script, {"top.v": text}, outputs=("top.json",))

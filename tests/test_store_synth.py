@@ -15,8 +15,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from amaranth.back import verilog
 
+from axelram.gen.synth import to_verilog
 from axelram.golden.params import Params
 from axelram.hdl.store import BANK_ROWS, IndexStore
 
@@ -28,7 +28,7 @@ def synth_cells(component, family: str, workdir: Path) -> dict[str, int]:
 
     The Verilog (module ``top``), the log and the ``stat -json`` report go to ``workdir``.
     """
-    (workdir / "top.v").write_text(verilog.convert(component, name="top"))
+    (workdir / "top.v").write_text(to_verilog(component))
     script = f"read_verilog top.v; synth_{family} -top top; tee -q -o stat.json stat -json"
     result = subprocess.run([str(YOSYS), "-q", "-l", "yosys.log", "-p", script], cwd=workdir,
                             capture_output=True, text=True)

@@ -17,6 +17,7 @@ import pytest
 from axelram.gen import cli, sweep
 from axelram.gen.cli import DEFAULT_LANES, main
 from axelram.gen.sweep import CONFIGS, NAMES, Deviation, compare, config_name, load_sweep
+from axelram.gen.synth import YosysError
 from axelram.golden.params import Params
 
 BASELINE = Path(__file__).resolve().parents[1] / "baselines" / "sweep-ecp5-85k.json"
@@ -313,6 +314,27 @@ def test_cli_update(tmp_path, capsys, measured):
     assert list(updated) == [FAST, "32x4"]
     assert updated[FAST]["luts"] == 1500 and updated["32x4"] == _record(32, 4)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a", "b", "base.json"]
+
+
+def test_cli_tool_failure_keeps_the_others(tmp_path, capsys, monkeypatch):
+    """A configuration whose Yosys fails is named with the tool's error; the others are still
+    measured, written and put into the baseline, and the sweep exits 1."""
+    def measure(target, d, b, workdir):
+        if (d, b) == (16, 3):
+            raise YosysError("yosys failed:\nERROR: thrown Wasm exception\nEnd of script.")
+        return _record(d, b)
+
+    monkeypatch.setattr(sweep, "measure", measure)
+    baseline = tmp_path / "base.json"
+    assert _run(["sweep", "--only", "16x2,16x3,32x4", "-o", str(tmp_path / "out"),
+                 "--update", str(baseline)]) == 1
+    captured = capsys.readouterr()
+    assert captured.err.splitlines() == [
+        "axelram: error: a tool failed on 1 configuration(s):",
+        "  16x3: yosys failed: ERROR: thrown Wasm exception"]
+    assert f"updated {baseline}: 16x2, 32x4" in captured.out
+    assert list(load_sweep(baseline, "ecp5-85k")) == [FAST, "32x4"]
+    assert list(load_sweep(tmp_path / "out" / "sweep.json", "ecp5-85k")) == [FAST, "32x4"]
 
 
 def test_update_concurrent(tmp_path, measured):

