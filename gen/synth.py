@@ -116,7 +116,7 @@ def to_verilog(component, name: str = "top", ports=None) -> str:
 
     Amaranth requires initial contents for every memory; the RAMs (the index store's banks,
     the FIFOs) take ``init=[]``, all zero, which Verilog can only state one word at a time: at
-    d=128, b=4, T=4096 the store's 540,672 words were 90% of the file, and WebAssembly Yosys
+    d=128, b=4, T=4096 the store's 540,672 words were 88% of the file, and WebAssembly Yosys
     ran out of its 4 GiB reading them. Without them a RAM's power-up contents are undefined
     in simulation (Icarus: x; Verilator: zero) and zero in an FPGA's block and LUT RAM; the
     design reads no word before writing it. A memory with other contents (a ROM) keeps them.
