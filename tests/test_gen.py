@@ -152,6 +152,8 @@ def test_verilog_of_a_deep_store_is_small():
     """At d=128, b=4, T=4096 the store's 540,672 zero words were 552,000 of the Verilog's
     614,000 lines, and WebAssembly Yosys ran out of memory reading them."""
     params = Params(d=128, b=4, depth=4096)
-    verilog = to_verilog(IndexStore(params))
+    store = IndexStore(params)
+    verilog = to_verilog(store)
     assert len(verilog.splitlines()) < 20_000
-    assert verilog.count("reg [3:0] bank_0_") == -(-params.row_width // 4)
+    slice_bits = store.slice_bits
+    assert verilog.count(f"reg [{slice_bits - 1}:0] bank_0_") == -(-params.row_width // slice_bits)
