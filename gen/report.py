@@ -18,7 +18,7 @@ __all__ = ["measure", "report_rows", "format_report"]
 BLOCKS = {
     "rotator": StreamRotator, "norm unit": NormUnit, "quantizer": Quantizer,
     "write path": KeyEncoder, "index store": lambda p, lanes: IndexStore(p),
-    "query table": QueryTable, "score datapath": lambda p, lanes: ScoreDatapath(p),
+    "query table": QueryTable, "score datapath": ScoreDatapath,
 }
 
 
@@ -65,8 +65,9 @@ def report_rows(p: Params, lanes: int, counts: dict) -> list[tuple[str, str, str
          "rotator (with its beat FIFOs and delay lines), norm unit, quantizer and row"),
         ("query: table products", f"d 2^b = {d * levels} multiplications",
          f"{table['multipliers']} multipliers, {sum(table[k] for k in add_sub)} add/sub",
-         (f"positive half only ({d * p.half} entries), constants by shift-and-add; "
-         f"{table['register bits']:,} register bits")),
+         (f"positive half only ({d * p.half} entries), constants by shift-and-add, "
+          f"{table['register bits']:,} register bits; the entries in two banks of LUT RAM in "
+          f"the score datapath, {score['memory bits']:,} bits")),
         ("per key: adder tree", f"d - 1 = {d - 1}",
          f"{score['adders']} adders",
          ("entries, plus a narrow tree counting the negated lookups and one correction adder"

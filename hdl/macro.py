@@ -8,20 +8,16 @@ from ..golden.params import Params
 from ..golden.signs import sign_bits
 from .arith import add_carry
 from .encoder import KeyEncoder
-from .pipeline import DistributedFIFO, Folded, check_lanes, copies, counter_below, register
+from .pipeline import DistributedFIFO, Folded, check_lanes, counter_below, register
 from .score import ScoreDatapath
 from .store import IndexStore
 from .stream_rotator import StreamRotator
 from .table import QueryTable
 
-__all__ = ["Macro", "TABLE_LOADS"]
+__all__ = ["Macro"]
 
 #: Registers on the row's way from the encoder to the store.
 _WRITE_HOPS = 2
-
-#: Copies of the register that loads the held query table, each driving ``d / TABLE_LOADS`` of
-#: its coordinates.
-TABLE_LOADS = 64
 
 
 class Macro(Folded, wiring.Component):
@@ -36,23 +32,24 @@ class Macro(Folded, wiring.Component):
     ``keys.ready`` is low at a key's first beat while the keys already accepted would fill the
     store (``depth`` keys, counting those still in flight).
 
-    Read path: the query is rotated and turned into the query table, ``L`` coordinates per
-    cycle; the table is held in a register while the store is read in insertion order, one row
-    per cycle, into the score datapath: one score per stored key and cycle, whatever ``L``. A
+    Read path: the query is rotated, ``L`` coordinates per cycle, and turned into the query
+    table, written into one of the score datapath's two table banks (LUT RAM) one entry per
+    coordinate and cycle; then the store is read in insertion order, one row per cycle, into
+    the score datapath against that bank: one score per stored key and cycle, whatever ``L``. A
     query is scored against the keys counted when its table is ready (keys still in the write
     path are not); a query against an empty store produces no score. The next query's table is
-    computed while the current one is scored, and its reads follow the current query's last
-    read after two idle cycles. Nothing on the read path stalls: a read is issued only with a
-    place reserved for its score in the output FIFO (``read_latency + score latency + 4``
-    places, enough for one score per cycle while ``scores.ready`` stays high), so
-    ``scores.ready`` drives no clock enable across the datapath.
+    written into the other bank while the current one is scored, and its reads follow the
+    current query's last read after two idle cycles. Nothing on the read path stalls: a read
+    is issued only with a place reserved for its score in the output FIFO (``read_latency +
+    score latency + 4`` places, enough for one score per cycle while ``scores.ready`` stays
+    high), so ``scores.ready`` drives no clock enable across the datapath.
 
     With its own rotator (the default) the query path runs beside the write path. With
     ``share_rotator`` the query takes ``d / L`` cycles of the write path's rotator instead (keys
     wait, queries come first), one query at a time (the next one enters once the table unit has
     handed over the previous table, so a query never blocks the keys in the rotator):
-    ``(L/2) log2 L + L log2(d/L)`` butterflies fewer, and key writes paused for ``d / L``
-    cycles per query.
+    ``(L/2) log2 L + L log2(d/L)`` butterflies fewer, and key writes paused for up to
+    ``2**(b-1) d / L`` cycles per query (the table takes a beat per ``2**(b-1)`` cycles).
 
     ``clear`` (a one-cycle pulse) empties the store; the keys whose first beat was accepted
     before it are discarded as they arrive (a key cut by the clear still needs its remaining
@@ -112,7 +109,7 @@ class Macro(Folded, wiring.Component):
         self._encoder = KeyEncoder(params, lanes, queries=share_rotator)
         self._store = IndexStore(params)
         self._query_rotator = None if share_rotator else StreamRotator(params, lanes)
-        self._table, self._score = QueryTable(params, lanes), ScoreDatapath(params)
+        self._table, self._score = QueryTable(params, lanes), ScoreDatapath(params, lanes)
 
     @property
     def latencies(self) -> dict:
@@ -121,12 +118,14 @@ class Macro(Folded, wiring.Component):
         ``query``, a query's first beat accepted (macro idle, store not empty) to its first
         score valid, its beats back to back. Then one score per cycle."""
         rotator = (self._encoder.rotator if self._share_rotator else self._query_rotator)
-        # The query starts the cycle after its table is complete, its first read is issued the
-        # next cycle; the score leaves the waiting FIFO two cycles after it enters.
+        # The table takes a beat every `half` cycles. The query starts the cycle after its
+        # table is complete, its first read is issued the next cycle; the score leaves the
+        # waiting FIFO two cycles after it enters.
+        table = self.beats * self._params.half - 1 + self._table.latency
         read = 2 + self._store.read_latency + self._score.latency + 2
         return {
             "write": self._encoder.latency + _WRITE_HOPS + 1,
-            "query": rotator.latency + self.beats - 1 + self._table.latency + read,
+            "query": rotator.latency + table + read,
         }
 
     @property
@@ -283,12 +282,11 @@ class Macro(Folded, wiring.Component):
         # A query starts (`start`, a register, with no comparison of counters in front of it:
         # the table's valid crossed the die into the read counters' selects) the cycle after
         # its table is complete and the previous query's last read is issued: it counts the
-        # stored keys, and `load` (registered copies, one more of them,
-        # `loading`, for the control) takes the table into `table_held` `lag` - 1 cycles
-        # later (`pending` meanwhile). The lookups of a read in cycle c
-        # sample the table in cycle c + lag (the store's read latency, then the score's
-        # decode), so the previous query's last row (read at start - 1 or before) still sees
-        # the old table and the new query's first row (read at start + 1 or after) the new one.
+        # stored keys and takes the table's bank, which its reads carry to the score datapath.
+        # The table is taken on `table.o` (`loading`) `read_latency` cycles later (`pending`
+        # meanwhile), once the previous query's last row (read at start - 1 or before) has
+        # reached the score datapath: from then on, the next query's table may be written over
+        # the previous one's bank.
         issued = Signal(range(p.depth))         # rows read so far
         remaining = Signal(range(p.depth))      # reads after the next one
         start = Signal()
@@ -304,12 +302,13 @@ class Macro(Folded, wiring.Component):
         left = register(m, 1, popped)
         places = counter_below(m, read_credit, left, waiting.depth,
                                copies=((places_read, read), (places_store, read_store)))
-        lag = store.read_latency + score.TABLE_LAG
-        delayed = start
-        for _ in range(lag - 3):
-            delayed = register(m, 1, delayed)
-        loading, *loads = copies(m, delayed, 1 + min(TABLE_LOADS, p.d), "load")
-        # `pending`, a register, is high from start + 1 to the load.
+        loading = start
+        for _ in range(store.read_latency):
+            loading = register(m, 1, loading)
+        read_bank = Signal()
+        with m.If(start):
+            m.d.sync += read_bank.eq(table.o.payload)
+        # `pending`, a register, is high from start + 1 to the table's transfer.
         pending = Signal()
         m.d.sync += [pending.eq(start | (pending & ~loading)),
                      start.eq(~busy & table.o.valid & ~pending & ~start)]
@@ -321,12 +320,7 @@ class Macro(Folded, wiring.Component):
             store.read_en.eq(read_store),
             store.read_addr.eq(issued),
         ]
-        table_bits = table.o.payload.as_value()
-        width = len(table_bits) // p.d
-        table_held = [Signal(width, name=f"table_{j}") for j in range(p.d)]
-        for j, entries in enumerate(table_held):
-            with m.If(loads[j * len(loads) // p.d]):
-                m.d.sync += entries.eq(table_bits[j * width:(j + 1) * width])
+        wiring.connect(m, table.fill, score.fill)
         # `last_read` is a register (whether the next read is the query's last), so that no
         # comparison of the row counters feeds `busy`'s enable. A query starts from the store's
         # flags (`empty`, `single`: registers); the comparison of `remaining` with 1 is a
@@ -344,15 +338,15 @@ class Macro(Folded, wiring.Component):
             with m.If(b_read & last_read):
                 m.d.sync += b.eq(0)
 
-        # Each read's row reaches the datapath `read_latency` cycles later; whether it is the
-        # query's last goes along, and joins its score in the FIFO.
-        valid, last = read_store, last_read
+        # Each read's row reaches the datapath `read_latency` cycles later; its table bank goes
+        # along, and whether it is the query's last, which joins its score in the FIFO.
+        valid, last, bank = read_store, last_read, read_bank
         for _ in range(self._store.read_latency):
-            valid, last = register(m, 1, valid), register(m, 1, last)
+            valid, last, bank = (register(m, 1, x) for x in (valid, last, bank))
         m.d.comb += [
-            score.table.eq(Cat(table_held)),
             score.i.valid.eq(valid),
-            score.i.payload.eq(store.read_data),
+            score.i.payload.row.eq(store.read_data),
+            score.i.payload.bank.eq(bank),
         ]
         for _ in range(self._score.latency):
             last = register(m, 1, last)

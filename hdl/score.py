@@ -1,14 +1,16 @@
-"""The score datapath: d half-table lookups, a pipelined adder tree and the norm scaling."""
+"""The score datapath: the query table in LUT RAM, d half-table lookups, a pipelined adder tree
+and the norm scaling."""
 
 from functools import partial
 
 from amaranth.hdl import C, Cat, Module, Mux, Signal, signed
-from amaranth.lib import data, wiring
+from amaranth.lib import data, memory, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..golden.params import Params
 from .arith import shift_add_depth, shift_add_mul
-from .pipeline import flow, register
+from .pipeline import check_lanes, flow, register
+from .table import fill_layout
 
 __all__ = ["ScoreDatapath"]
 
@@ -24,13 +26,31 @@ LOOKUP_GROUP = 6
 #: then limited the clock to 178 MHz).
 TREE_HOP_LOOKUPS = 32
 
+#: Coordinates written through one registered copy of a write on ``fill``: at one lane, a
+#: write's entry goes to every coordinate's memory, over the whole die.
+FILL_GROUP = 8
+
+#: Copies of each row's table bank, each addressing the memories of ``d / BANK_COPIES``
+#: coordinates.
+BANK_COPIES = 64
+
 
 class ScoreDatapath(wiring.Component):
-    """``score = sum_j P[j][idx_j] * N_stored`` of one packed row per cycle.
+    """``score = sum_j P[j][idx_j] * N_stored`` of one packed row per cycle, from a query table
+    held in two banks of LUT RAM.
 
     Matches :func:`axelram.golden.fixed.score` bit for bit, from the positive half of the query
-    table only (``d * 2**(b-1)`` entries, 512 instead of 1024 for d=128, b=3; the
-    :class:`~axelram.hdl.table.QueryTable` output).
+    table only (``d * 2**(b-1)`` entries, 512 instead of 1024 for d=128, b=3), which the
+    :class:`~axelram.hdl.table.QueryTable` writes on ``fill``. Each coordinate's entries, of both
+    banks, are a memory of ``2**b`` words (in its :data:`LOOKUP_GROUP`-bit slices), written once
+    per cycle and read asynchronously at the row's index: one LUT RAM lookup per coordinate, so
+    the table costs no flip-flops and no multiplexers. A row names its bank, so the next query's
+    table is written into the other bank while this one's rows are scored.
+
+    Writes: a write valid on ``fill`` in cycle ``w`` reaches the memories at the end of cycle
+    ``w + 1`` (through one register per :data:`FILL_GROUP` coordinates). A row valid on ``i`` in
+    cycle ``r`` reads its bank as written by the writes valid before cycle ``r``; none from
+    cycle ``r`` on reach it.
 
     Latency :attr:`latency` ``= log2(d) + 5 + H + D`` cycles: decode (the index's half-table
     address and sign), lookup, ``log2(d)`` adder-tree levels (the ``H = max(0, log2(d) - 5)``
@@ -48,40 +68,37 @@ class ScoreDatapath(wiring.Component):
     on ``i`` leaves as a score on ``o`` exactly :attr:`latency` cycles later, valid for that
     cycle only (the user makes room for it beforehand: :class:`~axelram.hdl.macro.Macro` issues
     a read only with a place for its score reserved in its output FIFO). Operations: ``d``
-    half-table lookups (``2**(b-1)``-way multiplexers) with a conditional ones' complement,
-    ``d - 1`` adders of the entries, ``d - 1`` narrow adders that count the negated lookups and
-    one correction adder, one true multiplication (``sum * m``) and a barrel shifter over
-    ``exponent_max + 1`` positions.
+    half-table lookups with a conditional ones' complement, ``d - 1`` adders of the entries,
+    ``d - 1`` narrow adders that count the negated lookups and one correction adder, one true
+    multiplication (``sum * m``) and a barrel shifter over ``exponent_max + 1`` positions.
 
     Parameters
     ----------
     params : Params
+    lanes : int or None
+        The lanes of the writes on ``fill`` (the query table's), a power of two in ``1..d``;
+        ``None`` means ``d``.
 
     Members
     -------
-    table : In(ArrayLayout(ArrayLayout(signed(table_entry_width), half), d))
-        The positive half of the query table, ``table[j][c] = P[j][half + c]``. Not a stream: it
-        is sampled by each row's lookups, :attr:`TABLE_LAG` cycles after the row is valid on
-        ``i``, so the user holds it stable from the query's first row to ``TABLE_LAG`` cycles
-        after its last, and may change it in the next cycle.
-    i : In(flow(unsigned(row_width)))
-        Packed rows (:func:`axelram.golden.fixed.pack_rows`): index ``j`` in bits
-        ``[j*b, (j+1)*b)``, the norm field above ``d*b``.
+    fill : In(flow(fill_layout(params, lanes)))
+        Writes of the positive half of the query table: ``values[l]`` is ``P[j][half + entry]``
+        of coordinate ``j = beat * lanes + l`` in bank ``bank``.
+    i : In(flow(StructLayout({"row": unsigned(row_width), "bank": 1})))
+        Packed rows (:func:`axelram.golden.fixed.pack_rows`: index ``j`` in bits
+        ``[j*b, (j+1)*b)``, the norm field above ``d*b``) and the table bank to score them with.
     o : Out(flow(signed(score_width)))
         One score per row, in order.
     """
 
-    #: Cycles from a row valid on ``i`` to its lookups sampling ``table`` (the decode).
-    TABLE_LAG = 1
-
-    def __init__(self, params: Params):
+    def __init__(self, params: Params, lanes: int | None = None):
         if not isinstance(params, Params):
             raise TypeError(f"params must be a Params, got {params!r}")
         self._params = params
-        entries = data.ArrayLayout(signed(params.table_entry_width), params.half)
+        self._lanes = lanes = check_lanes(params, lanes)
         super().__init__({
-            "table": In(data.ArrayLayout(entries, params.d)),
-            "i": In(flow(params.row_width)),
+            "fill": In(flow(fill_layout(params, lanes))),
+            "i": In(flow(data.StructLayout({"row": params.row_width, "bank": 1}))),
             "o": Out(flow(signed(params.score_width))),
         })
 
@@ -130,30 +147,56 @@ class ScoreDatapath(wiring.Component):
             valid = stage(valid)
         m.d.comb += self.o.valid.eq(valid)
 
+        # The table's memories, written through a register per FILL_GROUP coordinates (the
+        # write enables decoded from the beat, the address, the entries of their lanes).
+        lanes, width = self._lanes, p.table_entry_width
+        parts = [(low, min(low + LOOKUP_GROUP, width)) for low in range(0, width, LOOKUP_GROUP)]
+        fill = self.fill.payload
+        memories = []
+        for group in range(0, p.d, FILL_GROUP):
+            n = group // FILL_GROUP
+            address = Signal(p.b, name=f"fill_address_{n}", attrs={"keep": 1})
+            m.d.sync += address.eq(Cat(fill.entry, fill.bank))
+            values = {}
+            for j in range(group, min(group + FILL_GROUP, p.d)):
+                if j % lanes not in values:
+                    values[j % lanes] = Signal(width, name=f"fill_value_{n}_{j % lanes}",
+                                               attrs={"keep": 1})
+                    m.d.sync += values[j % lanes].eq(fill.values[j % lanes])
+                enable = Signal(name=f"fill_enable_{j}")
+                m.d.sync += enable.eq(self.fill.valid & (fill.beat == j // lanes))
+                coordinate = []
+                for low, high in parts:
+                    mem = memory.Memory(shape=high - low, depth=2 * p.half, init=[])
+                    m.submodules[f"table_{j}_{len(coordinate)}"] = mem
+                    port = mem.write_port()
+                    m.d.comb += [port.addr.eq(address), port.data.eq(values[j % lanes][low:high]),
+                                 port.en.eq(enable)]
+                    coordinate.append(mem.read_port(domain="comb"))
+                memories.append(coordinate)
+
         # Decode, then lookup. Index idx < half (top bit clear) is the negative level half-1-c
         # with c = ~idx[:b-1], whose entry is -P[j][half+c] = ~P[j][half+c] + 1. Every legal
         # entry has |e| <= table_max < 2**(table_entry_width-1), so ~e = -e-1 fits the same
         # width and -e = ~e + 1 holds for all of them. The d missing +1s are added once, as the
         # count of negated lookups, after the tree: no negation adder per lookup. The decode
         # registers the half-table address c and the negation, once per LOOKUP_GROUP bits of
-        # the entry, so that a lookup bit is only a multiplexer of table bits and an exclusive
-        # or (two LUT4 levels on ECP5) fed by a register beside it; it also gives the row one
-        # more register hop to the lookups, which spread over the die at d=128.
-        row = self.i.payload
-        width = p.table_entry_width
+        # the entry, beside its memory, and the row's bank in BANK_COPIES copies; a lookup bit is
+        # a LUT RAM read and an exclusive or, registered.
+        row, bank = self.i.payload.row, self.i.payload.bank
+        banks = [Signal(name=f"bank_{n}", attrs={"keep": 1}) for n in range(min(BANK_COPIES, p.d))]
+        m.d.sync += [copy.eq(bank) for copy in banks]
         entries, negative = [], []
         for j in range(p.d):
             idx = row[j * p.b:(j + 1) * p.b]
-            table = [self.table[j][c] for c in range(p.half)]
-            parts = []
-            for low in range(0, width, LOOKUP_GROUP):
-                high = min(low + LOOKUP_GROUP, width)
-                decoded = Signal(p.b, name=f"decoded_{j}_{len(parts)}", attrs={"keep": 1})
+            looked_up = []
+            for n, ((low, high), port) in enumerate(zip(parts, memories[j], strict=True)):
+                decoded = Signal(p.b, name=f"decoded_{j}_{n}", attrs={"keep": 1})
                 m.d.sync += decoded.eq(Cat(idx[:-1] ^ (~idx[-1]).replicate(p.b - 1), ~idx[-1]))
-                address, neg = decoded[:-1], decoded[-1]
-                part = Cat(entry[low:high] for entry in table).word_select(address, high - low)
-                parts.append(stage(Mux(neg, ~part, part), high - low))
-            entries.append(Cat(parts).as_signed())
+                c, neg = decoded[:-1], decoded[-1]
+                m.d.comb += port.addr.eq(Cat(c, banks[j * len(banks) // p.d]))
+                looked_up.append(stage(Mux(neg, ~port.data, port.data), high - low))
+            entries.append(Cat(looked_up).as_signed())
             negative.append(stage(neg, 1))
         field = stage(stage(row[p.d * p.b:], p.norm_field_width), p.norm_field_width)
 

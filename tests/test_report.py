@@ -41,9 +41,10 @@ def test_measured_counts(kwargs, lanes):
     assert counts["score datapath"]["multipliers"] == 1  # by shift-and-add
     assert operation_counts(ScoreDatapath(p))["multipliers"] == 0
     assert counts["index store"]["memory bits"] == p.depth * p.row_width
-    # The row register alone holds d*b index bits; the table register d*half entries.
+    # The row register alone holds d*b index bits; the table memories two banks of d*half
+    # entries.
     assert counts["write path"]["register bits"] > p.row_width
-    assert counts["query table"]["register bits"] >= p.d * p.half * p.table_entry_width
+    assert counts["score datapath"]["memory bits"] == 2 * p.d * p.half * p.table_entry_width
     rows = {row[0]: row for row in report_rows(p, lanes, counts)}
     ours = p.depth  # one true multiplication per key and query
     assert rows["multiplications, 1 query over T keys"][2] == (

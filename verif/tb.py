@@ -21,6 +21,7 @@ from axelram.verif.vectors import extreme_vectors, random_vectors
 
 __all__ = [
     "case", "case_params", "case_rng", "pack", "unpack", "pack_beats", "pack_words", "pauses",
+    "pack_fill", "unpack_fill",
     "Clocked", "FoldedTB", "BAD_LANES", "KeyQueryTB", "StreamSource", "StreamSink", "Transfers",
     "consecutive", "stream_test",
 ]
@@ -71,6 +72,29 @@ def unpack(value: int, width: int, count: int, signed: bool) -> np.ndarray:
         v = (value >> (i * width)) & mask
         out[i] = v - (1 << width) if signed and v >> (width - 1) else v
     return out
+
+
+def pack_fill(p: Params, lanes: int, values, entry: int, beat: int, bank: int) -> int:
+    """A write of the query table (:func:`axelram.hdl.table.fill_layout`) as an integer."""
+    width = p.table_entry_width * lanes
+    fields = (entry << width) | (beat << (width + p.b - 1)) | (bank << (width + p.b - 1 +
+                                                                      _bits(p.d // lanes)))
+    return pack(values, p.table_entry_width) | fields
+
+
+def unpack_fill(p: Params, lanes: int, word: int) -> tuple[np.ndarray, int, int, int]:
+    """``(values, entry, beat, bank)`` of a write of the query table."""
+    width = p.table_entry_width * lanes
+    beat_bits = _bits(p.d // lanes)
+    fields = word >> width
+    return (unpack(word, p.table_entry_width, lanes, signed=True),
+            fields & (p.half - 1), (fields >> (p.b - 1)) & ((1 << beat_bits) - 1),
+            (fields >> (p.b - 1 + beat_bits)) & 1)
+
+
+def _bits(count: int) -> int:
+    """The width of a counter of ``count`` values (Amaranth's ``range(count)``)."""
+    return (count - 1).bit_length()
 
 
 def pack_beats(vectors, lanes: int, width: int) -> list[int]:
@@ -344,7 +368,7 @@ class StreamSink:
                 self.ready.value = int(ready)
             await ReadOnly()
             if ready and self.valid.value:
-                self.received.append(self.payload.value.to_unsigned())
+                self.received.append(int(self.payload.value))
 
     def stop(self):
         """Stop monitoring (before a reset or at the end of a test)."""

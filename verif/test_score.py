@@ -16,7 +16,7 @@ from axelram.verif.tb import (
     case,
     case_params,
     case_rng,
-    pack,
+    pack_fill,
     pauses,
     stream_test,
     unpack,
@@ -37,6 +37,7 @@ class ScoreTB(Clocked):
     def __init__(self, dut):
         super().__init__(dut)
         self.p = case_params()
+        self.lanes = case()["lanes"]
         self.signs = signs_from_seed(case()["sign_seed"], self.p.d)
 
     def tables(self, rng, count):
@@ -67,26 +68,38 @@ class ScoreTB(Clocked):
         """Queries ``[(full table, idx, field), ...]``, each with its own rows."""
         return [(table, *self.rows(rng, count)) for table in self.tables(rng, 2)]
 
-    def row_payloads(self, idx, field):
+    def row_payloads(self, idx, field, bank):
         words = fixed.pack_rows(idx, field, self.p)
-        return [sum(int(w) << (64 * i) for i, w in enumerate(row)) for row in words]
+        return [sum(int(w) << (64 * i) for i, w in enumerate(row)) | bank << self.p.row_width
+                for row in words]
 
-    def set_table(self, table):
-        p = self.p
-        self.dut.table.value = pack(table[:, p.half:].ravel(), p.table_entry_width)
+    def writes(self, table, bank):
+        """The writes of the positive half of a full golden ``table`` into ``bank``: every
+        beat of ``lanes`` coordinates, every entry."""
+        p, lanes = self.p, self.lanes
+        return [pack_fill(p, lanes, table[k * lanes:(k + 1) * lanes, p.half + c], c, k, bank)
+                for k in range(p.d // lanes) for c in range(p.half)]
 
     async def check(self, queries, gaps_rng, bp_rng, gaps, backpressure):
-        """Send each query's rows; the table changes as early as it may: ``TABLE_LAG + 1``
-        cycles after the last row. The output is always ready: ``backpressure`` must be off."""
+        """Write the first query's table into bank 0; then send each query's rows, with its
+        bank, while the next query's table is written into the other bank, starting as soon
+        as the rows before are sent (a row reads no write from its own cycle on), and send the
+        next rows as soon as it is written. The output is always ready: ``backpressure`` must
+        be off."""
         p = self.p
         assert not backpressure, "the score datapath's output has no ready"
-        source = StreamSource(self.dut, "i", pauses(gaps_rng, gaps))
+        rows = StreamSource(self.dut, "i", pauses(gaps_rng, gaps))
+        fill = StreamSource(self.dut, "fill", pauses(gaps_rng, gaps))
         sink = StreamSink(self.dut, "o")
+        await fill.send(self.writes(queries[0][0], 0))
         expected = []
-        for table, idx, field in queries:
-            self.set_table(table)
-            await source.send(self.row_payloads(idx, field))
-            await self.cycles(ScoreDatapath.TABLE_LAG)
+        for n, (table, idx, field) in enumerate(queries):
+            writing = None
+            if n + 1 < len(queries):
+                writing = cocotb.start_soon(fill.send(self.writes(queries[n + 1][0], ~n & 1)))
+            await rows.send(self.row_payloads(idx, field, n & 1))
+            if writing is not None:
+                await writing
             expected.extend(fixed.score(table, idx, field, p))
         await sink.wait_for(len(expected), timeout_cycles=10 * len(expected) + 100)
         await self.cycles(5)
@@ -106,46 +119,50 @@ async def score_reset_mid_traffic(dut):
     rng = case_rng(7)
     queries = tb.stimulus(rng, 10)
     table, idx, field = queries[-1]
-    tb.set_table(table)
-    await tb.reset_in_traffic(tb.row_payloads(idx, field),
+    await StreamSource(dut, "fill").send(tb.writes(table, 1))
+    await tb.reset_in_traffic(tb.row_payloads(idx, field, 1),
                               int(rng.integers(1, tb.p.log2_d + 20)), rng, backpressure=False)
     await tb.check(queries[:3], rng, rng, True, False)
 
 
-# (d, b, in_width, norm_mantissa, table_width, codebook, score_multiplier): every d x b x
-# in_width with the default Params, then the exact norm, small and large tables, a short
-# mantissa, the beta codebook, and the DSP multiplier.
+# (d, b, in_width, norm_mantissa, table_width, codebook, score_multiplier, lanes): every
+# d x b x in_width with the default Params, the table written one coordinate per cycle (the
+# generator's default) and all at once; then the exact norm, small and large tables, a short
+# mantissa, the beta codebook, and the DSP multiplier, written in quarters.
 DEFAULT = (Params.norm_mantissa, Params.table_width, Params.codebook, Params.score_multiplier)
-SWEEP = [(d, b, w, *DEFAULT) for d in (2, 4, 8, 16, 32, 64, 128, 256) for b in (1, 2, 3, 4)
-         for w in (8, 16)]
-VARIANTS = [(16, 3, 16, 0, 18, "gaussian", "fabric"), (128, 3, 16, 0, 18, "gaussian", "fabric"),
-            (256, 4, 16, 0, 18, "gaussian", "fabric"), (16, 2, 8, 4, 18, "gaussian", "fabric"),
-            (32, 4, 16, 12, 10, "gaussian", "fabric"), (128, 3, 16, 12, 10, "gaussian", "fabric"),
-            (64, 2, 16, 12, 24, "gaussian", "fabric"), (256, 3, 16, 12, 24, "gaussian", "fabric"),
-            (32, 3, 16, 12, 18, "beta", "fabric"), (128, 4, 8, 0, 18, "beta", "fabric"),
-            (16, 3, 16, 12, 18, "gaussian", "dsp"), (128, 3, 16, 12, 18, "gaussian", "dsp"),
-            (16, 2, 8, 0, 8, "gaussian", "dsp"), (64, 4, 16, 0, 18, "gaussian", "dsp")]
-FAST = [(2, 1, 8, *DEFAULT), (16, 3, 16, *DEFAULT), (128, 3, 16, *DEFAULT),
-        (2, 1, 16, *DEFAULT),  # d=2, in_width=8 stores the norm exactly, in_width=16 rounds it
-        (16, 3, 16, 12, 18, "gaussian", "dsp"), (16, 2, 8, 0, 8, "gaussian", "dsp")]
+SWEEP = [(d, b, w, *DEFAULT, lanes) for d in (2, 4, 8, 16, 32, 64, 128, 256)
+         for b in (1, 2, 3, 4) for w in (8, 16) for lanes in sorted({1, d})]
+VARIANTS = [(*v, v[0] // 4) for v in [
+    (16, 3, 16, 0, 18, "gaussian", "fabric"), (128, 3, 16, 0, 18, "gaussian", "fabric"),
+    (256, 4, 16, 0, 18, "gaussian", "fabric"), (16, 2, 8, 4, 18, "gaussian", "fabric"),
+    (32, 4, 16, 12, 10, "gaussian", "fabric"), (128, 3, 16, 12, 10, "gaussian", "fabric"),
+    (64, 2, 16, 12, 24, "gaussian", "fabric"), (256, 3, 16, 12, 24, "gaussian", "fabric"),
+    (32, 3, 16, 12, 18, "beta", "fabric"), (128, 4, 8, 0, 18, "beta", "fabric"),
+    (16, 3, 16, 12, 18, "gaussian", "dsp"), (128, 3, 16, 12, 18, "gaussian", "dsp"),
+    (16, 2, 8, 0, 8, "gaussian", "dsp"), (64, 4, 16, 0, 18, "gaussian", "dsp")]]
+FAST = [(2, 1, 8, *DEFAULT, 1), (16, 3, 16, *DEFAULT, 1), (16, 3, 16, *DEFAULT, 16),
+        (128, 3, 16, *DEFAULT, 1),
+        (2, 1, 16, *DEFAULT, 2),  # d=2, in_width=8 stores the norm exactly, in_width=16 rounds it
+        (16, 3, 16, 12, 18, "gaussian", "dsp", 4), (16, 2, 8, 0, 8, "gaussian", "dsp", 4)]
 
 
 @pytest.mark.parametrize(
     ("d", "b", "in_width", "norm_mantissa", "table_width", "codebook", "score_multiplier",
-     "simulator"),
+     "lanes", "simulator"),
     harness.cases(
         verilator=SWEEP + VARIANTS,
-        icarus=[(d, b, w, *DEFAULT) for d in (2, 16) for b in (1, 3) for w in (8, 16)]
-        + [(8, 2, 16, 0, 10, "beta", "fabric"), (8, 2, 16, 12, 18, "gaussian", "dsp")],
+        icarus=[(d, b, w, *DEFAULT, lanes) for d in (2, 16) for b in (1, 3) for w in (8, 16)
+                for lanes in (1, d)]
+        + [(8, 2, 16, 0, 10, "beta", "fabric", 2), (8, 2, 16, 12, 18, "gaussian", "dsp", 8)],
         slow=lambda *case: case not in FAST,
     ))
-def test_score(d, b, in_width, norm_mantissa, table_width, codebook, score_multiplier,
+def test_score(d, b, in_width, norm_mantissa, table_width, codebook, score_multiplier, lanes,
                simulator, request):
     params = {"d": d, "b": b, "in_width": in_width, "norm_mantissa": norm_mantissa,
               "table_width": table_width, "codebook": codebook,
               "score_multiplier": score_multiplier}
     harness.run(
-        ScoreDatapath(Params(**params)), test_module=__name__, case=request.node.name,
-        simulator=simulator, env={"params": params, "sign_seed": 1, "rows": 16},
-        seed=3000 + 10 * d + b + in_width + norm_mantissa + table_width,
+        ScoreDatapath(Params(**params), lanes), test_module=__name__, case=request.node.name,
+        simulator=simulator, env={"params": params, "lanes": lanes, "sign_seed": 1, "rows": 16},
+        seed=3000 + 10 * d + b + in_width + norm_mantissa + table_width + lanes,
     )

@@ -21,7 +21,7 @@ from axelram.verif.tb import (
     case_rng,
     pack_beats,
     pauses,
-    unpack,
+    unpack_fill,
 )
 from axelram.verif.vectors import extreme_vectors, random_vectors
 
@@ -67,21 +67,26 @@ def long_holds(rng, first: int):
 
 
 class Monitor:
-    """Checks the table's handshake every cycle and records cycle numbers of the transfers on
-    ``i``, of ``o.valid`` and of the transfers on ``o``.
+    """Checks the table's handshakes and writes every cycle, records the cycle numbers of the
+    transfers on ``i``, of ``o.valid`` and of the transfers on ``o``, and gathers each table
+    from its writes.
 
-    ``i.ready`` must be low exactly from the cycle after a query's last beat (of ``beats``) is
-    taken to the cycle its table is taken on ``o``, and a table not taken must stay valid and
-    unchanged in the next cycle.
+    A beat must be taken in the ``half``-th cycle it is on ``i`` with the input open, that is
+    from its query's first beat taken to its table taken on ``o``: ``i.ready`` must be low
+    in between. A table not taken must stay valid with the same bank in the next cycle, and
+    nothing is written meanwhile. Table ``n`` goes to bank ``n % 2``; its writes, between the
+    previous table's transfer on ``o`` and its ``o.valid``, must be ``d / L * half`` writes of
+    that bank, one per beat and entry. :attr:`tables` holds each table as ``(d, half)``.
     """
 
-    def __init__(self, dut, beats: int):
-        self.dut, self.beats = dut, beats
-        self.i, self.o_valid, self.o = [], [], []
+    def __init__(self, tb):
+        self.tb, self.dut = tb, tb.dut
+        self.i, self.o_valid, self.o, self.tables = [], [], [], []
         self._task = cocotb.start_soon(self._run())
 
     async def _run(self):
-        dut, held, closed = self.dut, None, False
+        dut, p, lanes, beats = self.dut, self.tb.p, self.tb.lanes, self.tb.beats
+        held, closed, shown, writes, was_valid = None, False, 0, {}, False
         for cycle in itertools.count():
             await FallingEdge(dut.clk)
             await ReadOnly()
@@ -89,18 +94,39 @@ class Monitor:
             if held is not None:
                 assert valid, f"cycle {cycle}: o.valid dropped before the table was taken"
                 assert dut.o__payload.value == held, f"cycle {cycle}: o.payload changed, not taken"
-            assert bool(dut.i__ready.value) == (not closed), (
-                f"cycle {cycle}: i.ready {dut.i__ready.value}, a query's table "
-                f"{'not yet' if closed else 'already'} taken")
-            held = dut.o__payload.value if valid and not ready else None
-            if dut.i__valid.value and dut.i__ready.value:
+            if dut.fill__valid.value:
+                assert not valid, f"cycle {cycle}: a write while a table waits on o"
+                word = dut.fill__payload.value.to_unsigned()
+                values, entry, beat, bank = unpack_fill(p, lanes, word)
+                assert bank == len(self.tables) % 2, f"cycle {cycle}: a write to bank {bank}"
+                assert (beat, entry) not in writes, f"cycle {cycle}: ({beat}, {entry}) twice"
+                writes[beat, entry] = values
+            in_valid, in_ready = bool(dut.i__valid.value), bool(dut.i__ready.value)
+            if closed:
+                assert not in_ready, f"cycle {cycle}: i.ready high before the table was taken"
+            elif in_valid:
+                shown += 1
+                assert in_ready == (shown == p.half), (
+                    f"cycle {cycle}: i.ready {int(in_ready)} in the beat's cycle {shown}")
+            if in_valid and in_ready:
                 self.i.append(cycle)
-                closed = len(self.i) % self.beats == 0
+                closed, shown = len(self.i) % beats == 0, 0
+            held = dut.o__payload.value if valid and not ready else None
+            if valid and not was_valid:
+                assert int(dut.o__payload.value) == len(self.tables) % 2
+                assert sorted(writes) == [(k, c) for k in range(beats) for c in range(p.half)], (
+                    f"cycle {cycle}: table complete with writes {sorted(writes)}")
+                self.tables.append(np.array([writes[k, c] for k in range(beats)
+                                             for c in range(p.half)])
+                                   .reshape(beats, p.half, lanes).transpose(0, 2, 1)
+                                   .reshape(p.d, p.half))
+                writes = {}
             if valid:
                 self.o_valid.append(cycle)
                 if ready:
                     self.o.append(cycle)
                     closed = False
+            was_valid = valid and not ready
 
     def stop(self):
         self._task.cancel()
@@ -108,35 +134,31 @@ class Monitor:
 
 class TableTB(FoldedTB):
     def split(self, z):
-        """Input beats of rotated queries: ``lanes`` coordinates of ``rotated_width`` bits
-        each, a query's beats in order."""
+        """Input beats of rotated queries: ``lanes`` coordinates each, of ``rotated_width``
+        bits, a query's beats in order."""
         return pack_beats(z, self.lanes, self.p.rotated_width)
 
-    def join(self, received):
-        """The received positive half-tables, shape ``(n, d, half)``."""
+    def expect(self, tables, z):
+        """The tables must be the positive halves of the golden tables of ``z``."""
         p = self.p
-        return np.array([unpack(v, p.table_entry_width, p.d * p.half, signed=True)
-                         for v in received]).reshape(-1, p.d, p.half)
-
-    def expect(self, received, z):
-        """The received tables must be the positive halves of the golden tables of ``z``."""
-        p = self.p
-        np.testing.assert_array_equal(self.join(received), fixed.query_table(z, p)[..., p.half:])
+        np.testing.assert_array_equal(np.array(tables).reshape(-1, p.d, p.half),
+                                      fixed.query_table(z, p)[..., p.half:])
 
     async def check(self, z, source_pauses, sink_pauses, slack: int = 0):
-        """Send ``z`` as beats; exactly its tables must come out, with a clean handshake.
+        """Send ``z`` as beats; exactly its tables must be written, with clean handshakes.
         ``slack`` cycles of backpressure are allowed beyond the usual timeout."""
         source = StreamSource(self.dut, "i", source_pauses)
         sink = StreamSink(self.dut, "o", sink_pauses)
-        monitor = Monitor(self.dut, self.beats)
+        monitor = Monitor(self)
         beats = len(z) * self.beats
         await source.send(self.split(z))
-        await sink.wait_for(len(z), timeout_cycles=slack + 10 * beats + 100)
+        await sink.wait_for(len(z), timeout_cycles=slack + 10 * beats * self.p.half + 100)
         await self.cycles(self.latency + 5)
         sink.stop()
         monitor.stop()
         assert len(monitor.i) == beats, f"{len(monitor.i)} beats taken, {beats} sent"
-        self.expect(sink.received, z)
+        assert sink.received == [n % 2 for n in range(len(z))]
+        self.expect(monitor.tables, z)
 
 
 @cocotb.test()
@@ -155,7 +177,8 @@ async def table_stream(dut, gaps, backpressure):
 @cocotb.parametrize(gaps=[False, True])
 async def table_long_holds(dut, gaps):
     """``o`` held not-ready for thousands of cycles, then for up to 400 at a time: no beat is
-    taken meanwhile, the held table does not change, and every table is right."""
+    taken and nothing written meanwhile, the bank on ``o`` does not change, and every table is
+    right."""
     tb = TableTB(dut)
     await tb.reset()
     rng = case_rng(4 + gaps)
@@ -172,8 +195,8 @@ async def table_reset_mid_traffic(dut):
     await tb.reset()
     rng = case_rng(7)
     z = rotated_stimulus(rng, tb.p, tb.signs, 20)
-    source = await tb.reset_in_traffic(tb.split(z), int(rng.integers(1, 8 * tb.beats + 20)),
-                                       rng)
+    cycles = int(rng.integers(1, 8 * tb.beats * tb.p.half + 20))
+    source = await tb.reset_in_traffic(tb.split(z), cycles, rng)
     # Two whole queries and 1 .. beats-1 beats of a third (a third whole one when L = d).
     sink = StreamSink(dut, "o", pauses(rng, True))
     await source.send(tb.split(z)[:2 * tb.beats + int(rng.integers(1, max(2, tb.beats)))])
@@ -185,15 +208,15 @@ async def table_reset_mid_traffic(dut):
 @cocotb.test()
 async def table_timing(dut):
     """Latency and throughput, ``o`` always ready: ``o.valid`` comes ``latency`` cycles after a
-    query's last beat, for one cycle; a query's beats go in one per cycle, and the next query's
-    first beat the cycle after the table is taken."""
+    query's last beat, for one cycle; a query's beats go in one per ``half`` cycles, and the
+    next query's first beat ``half`` cycles after the table is taken."""
     tb = TableTB(dut)
     await tb.reset()
     rng = case_rng(9)
-    top = tb.p.rotated_max
+    top, half = tb.p.rotated_max, tb.p.half
     z = rng.integers(-top, top, size=(9, tb.p.d), endpoint=True, dtype=np.int64)
     source, sink = StreamSource(dut, "i"), StreamSink(dut, "o")
-    monitor = Monitor(dut, tb.beats)
+    monitor = Monitor(tb)
     for query in z[:3]:  # one at a time
         await source.send(tb.split(query[None]))
         await tb.cycles(tb.latency + 3)
@@ -206,10 +229,10 @@ async def table_timing(dut):
         f"last beats at {last}, o.valid at {monitor.o_valid}, latency {tb.latency}")
     assert monitor.o == monitor.o_valid
     burst = monitor.i[3 * tb.beats:]
-    expected = [first + (tb.beats + tb.latency) * q + k
+    expected = [first + (tb.beats * half + tb.latency) * q + half * k
                 for first in burst[:1] for q in range(6) for k in range(tb.beats)]
     assert burst == expected, f"beats taken at {burst}"
-    tb.expect(sink.received, z)
+    tb.expect(monitor.tables, z)
 
 
 # (d, b, in_width, table_width, codebook, lanes): every d x b x in_width unfolded, the lanes of
@@ -262,13 +285,14 @@ def test_table_params_type():
 
 
 # Latency: the CSD terms, the levels of the deepest product tree (b=3: 4, 6, 6 and 7 digits, 3
-# levels), the fill register; b=2 with table_shift 0 (no rounding): 6 and 8 digits, 3 levels.
+# levels), the write register and the cycle that writes; b=2 with table_shift 0 (no
+# rounding): 6 and 8 digits, 3 levels.
 @pytest.mark.parametrize(("params", "lanes", "expected"), [
-    (Params(d=8), None, (8, 1, 5)), (Params(d=8), 1, (1, 8, 5)),
-    (Params(d=128, b=3), 1, (1, 128, 5)), (Params(d=128, b=3), 2, (2, 64, 5)),
-    (Params(d=128, b=3), 32, (32, 4, 5)), (Params(d=128, b=3), 128, (128, 1, 5)),
-    (Params(d=4, b=2, in_width=8, table_width=32), None, (4, 1, 5)),  # table_shift 0
-    (Params(d=4, b=2, in_width=8, table_width=32), 2, (2, 2, 5)),
+    (Params(d=8), None, (8, 1, 6)), (Params(d=8), 1, (1, 8, 6)),
+    (Params(d=128, b=3), 1, (1, 128, 6)), (Params(d=128, b=3), 2, (2, 64, 6)),
+    (Params(d=128, b=3), 32, (32, 4, 6)), (Params(d=128, b=3), 128, (128, 1, 6)),
+    (Params(d=4, b=2, in_width=8, table_width=32), None, (4, 1, 6)),  # table_shift 0
+    (Params(d=4, b=2, in_width=8, table_width=32), 2, (2, 2, 6)),
 ])
 def test_table_properties(params, lanes, expected):
     table = QueryTable(params, lanes=lanes)
