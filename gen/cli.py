@@ -212,7 +212,8 @@ def _synth(args):
         section, line = format_comparison(comparison), summary_line(comparison)
     write_atomic(out / "report.json", json.dumps(summary, indent=1) + "\n")
     rows = [("LUT4s", result["luts"]), ("flip-flops", result["ffs"]),
-            ("carry cells", result["carries"]), ("block RAMs", result["brams"]),
+            ("carry cells", result["carries"]), ("LUT RAMs (16x4)", result["lut_rams"]),
+            ("block RAMs", result["brams"]),
             ("DSPs", result["dsps"]),
             ("Fmax (MHz)", "-" if result["fmax_mhz"] is None else f"{result['fmax_mhz']:.1f}"),
             ("fits", "yes" if result["fits"] else "no")]
@@ -225,7 +226,8 @@ def _synth(args):
         "| nextpnr resource | used / available |", "| --- | --- |", *usage, "",
         *section]))
     print(f"{args.target}: {result['luts']} LUT4s, {result['ffs']} flip-flops, "
-          f"{result['carries']} carry cells, {result['brams']} block RAMs, {result['dsps']} DSPs, "
+          f"{result['carries']} carry cells, {result['lut_rams']} LUT RAMs, "
+          f"{result['brams']} block RAMs, {result['dsps']} DSPs, "
           + ("no Fmax (not placed)" if result["fmax_mhz"] is None
              else f"Fmax {result['fmax_mhz']:.1f} MHz") + f"; wrote {out / 'report.md'}")
     if line:

@@ -54,7 +54,8 @@ def compare(p: Params, target: str, macro: dict, baseline: dict,
     for name in DESIGNS:
         result, fmax = results[name], results[name]["fmax_mhz"]
         designs[name] = {
-            **{key: result[key] for key in ("luts", "ffs", "carries", "dsps", "brams")},
+            **{key: result[key]
+               for key in ("luts", "ffs", "carries", "lut_rams", "dsps", "brams")},
             "bram_bits_per_key": bits[name],
             "keys_on_chip": bram_bits // bits[name],
             "fits": result["fits"],
@@ -116,6 +117,7 @@ def format_comparison(comparison: dict) -> list[str]:
         ("LUT4s", f"{a['luts']:,}", f"{b['luts']:,}"),
         ("flip-flops", f"{a['ffs']:,}", f"{b['ffs']:,}"),
         ("carry cells", f"{a['carries']:,}", f"{b['carries']:,}"),
+        ("LUT RAMs (16x4)", f"{a['lut_rams']:,}", f"{b['lut_rams']:,}"),
         ("DSPs", f"{a['dsps']:,}", f"{b['dsps']:,}"),
         ("block RAMs", f"{a['brams']:,}", f"{b['brams']:,}"),
         ("block-RAM bits per stored key", f"{a['bram_bits_per_key']:,}",

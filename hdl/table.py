@@ -45,7 +45,8 @@ class QueryTable(Folded, wiring.Component):
     products by the design-time centroids are canonical-signed-digit shift-and-add trees (no
     multiplier), pipelined: the shifted terms are registered, then every level of their sum,
     one adder per stage, shorter trees padded to the longest; then the entry of the cycle is
-    selected, rounded and registered as the write on ``fill``. Nothing in the pipeline stalls.
+    selected and registered, then rounded into the write on ``fill`` (a register). Nothing in
+    the pipeline stalls.
 
     ``o`` carries the bank of each complete table: ``o.valid`` rises the cycle after its last
     write on ``fill``. Once a query's last beat is taken, ``i.ready`` stays low until its table
@@ -53,7 +54,7 @@ class QueryTable(Folded, wiring.Component):
     query's table is written there. The first table goes to bank 0. ``o.valid`` is a register;
     ``o`` may be held for any number of cycles.
 
-    Latency :attr:`latency` ``= 3 + max tree_depth(CSD digits)`` cycles from the transfer of a
+    Latency :attr:`latency` ``= 4 + max tree_depth(CSD digits)`` cycles from the transfer of a
     query's last beat to ``o.valid``, for every ``L``. Throughput one beat per ``half``
     cycles; the next query's first beat is on ``i`` from the cycle after its table is taken, so
     with ``o`` taken at once one query per ``half * d / L + latency`` cycles.
@@ -63,7 +64,8 @@ class QueryTable(Folded, wiring.Component):
     ``table_shift`` is 0) and ``L`` ``half``-way entry multiplexers, plus the beat counter's
     incrementer when ``L < d`` and the entry counter's when ``half > 1``. Registers: per lane
     and centroid, the CSD terms and every level of their sum (the products' full width); the
-    write (``L`` entries and its address); the counters and the control's delay registers.
+    ``L`` selected products; the write (``L`` entries and its address); the counters and the
+    control's delay registers.
 
     Parameters
     ----------
@@ -97,8 +99,8 @@ class QueryTable(Folded, wiring.Component):
     @property
     def latency(self) -> int:
         """Cycles from a query's last beat to ``o.valid``: the terms, the levels of the
-        deepest product tree, the write, and the cycle that writes it."""
-        return 3 + self._product_depth
+        deepest product tree, the selected entry, the write, and the cycle that writes it."""
+        return 4 + self._product_depth
 
     @property
     def _product_depth(self) -> int:
@@ -145,16 +147,17 @@ class QueryTable(Folded, wiring.Component):
         control = Cat(write, write & ready & last_beat, entry, beat)
         for _ in range(1 + self._product_depth):
             control = stage(control)
-        valid, complete = control[0], control[1]
-        at_entry, at_beat = control[2:2 + len(entry)], control[2 + len(entry):]
-        bank = Signal()
+        # The cycle's entry selected and registered (its multiplexer and the rounding's carry
+        # chain in one cycle were the d=128, b=4 macro's critical path: 6.5 ns), then rounded:
         # round_shift(x, s) = (x + 2**(s-1)) >> s = ((x >> (s-1)) + 1) >> 1 (it fits
         # table_entry_width): the products keep only their bits from s-1 up. With table_shift 0
         # the product goes in as it is.
-        values = []
-        for lane in products:
-            chosen = Array(lane)[at_entry]
-            values.append(((chosen + 1) >> 1) if s else chosen)
+        chosen = [stage(Array(lane)[control[2:2 + len(entry)]]) for lane in products]
+        values = [((c + 1) >> 1) if s else c for c in chosen]
+        control = stage(control)
+        valid, complete = control[0], control[1]
+        at_entry, at_beat = control[2:2 + len(entry)], control[2 + len(entry):]
+        bank = Signal()
         fill = self.fill.payload
         m.d.sync += [
             self.fill.valid.eq(valid),

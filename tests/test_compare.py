@@ -30,7 +30,8 @@ def result(luts, fmax, overflow=None, used=None):
     """A :func:`~axelram.gen.fpga.synthesize` result on ecp5-85k; ``overflow`` of DP16KD."""
     utilization = {"DP16KD": (used or 90, 208), "MULT18X18D": (4, 156)}
     return {"target": "ecp5-85k", "part": "LFE5U-85F", "luts": luts, "ffs": 2 * luts,
-            "carries": luts // 2, "brams": used or 90, "dsps": 4, "fmax_mhz": fmax,
+            "carries": luts // 2, "lut_rams": luts // 100, "brams": used or 90, "dsps": 4,
+            "fmax_mhz": fmax,
             "clock_mhz": 200.0, "utilization": utilization, "fits": overflow is None,
             "overflow": {} if overflow is None else {"DP16KD": overflow}}
 
@@ -172,7 +173,7 @@ def test_cli_synth_baseline(tmp_path, capsys):
     report = json.loads((out / "report.json").read_text())
     c, baseline = report["comparison"], report["baseline"]
     ours, theirs = c["designs"]["axelram"], c["designs"]["baseline"]
-    for key in ("luts", "ffs", "carries", "dsps", "brams", "fmax_mhz", "fits"):
+    for key in ("luts", "ffs", "carries", "lut_rams", "dsps", "brams", "fmax_mhz", "fits"):
         assert ours[key] == report[key] and theirs[key] == baseline[key], key
     # One MULT18X18D per 8x8 multiplier; 64 keys of 64 bits in 512x36 blocks: 2 DP16KD.
     assert (baseline["dsps"], baseline["brams"]) == (8, 2)

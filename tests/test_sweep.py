@@ -33,7 +33,7 @@ def _record(d=16, b=2, **changes) -> dict:
     record = {
         "target": "ecp5-85k", "params": asdict(Params(d=d, b=b)), "signs": "seed 0",
         "lanes": DEFAULT_LANES, "share_rotator": False, "part": "LFE5U-85F", "luts": 1000,
-        "ffs": 2000, "carries": 300, "brams": 12, "dsps": 3, "fmax_mhz": 200.0,
+        "ffs": 2000, "carries": 300, "lut_rams": 40, "brams": 12, "dsps": 3, "fmax_mhz": 200.0,
         "clock_mhz": sweep.CLOCK_MHZ,
         "utilization": {"DP16KD": [12, 208], "MULT18X18D": [3, 156],
                         "TRELLIS_FF": [2000, 83640], "TRELLIS_COMB": [1600, 83640]},
@@ -50,11 +50,13 @@ def _too_big(**changes) -> dict:
 
 
 # metric: (baseline, worse just inside, worse just outside, better just inside, better just
-# outside, the allowed bound as printed). Area +3 %, block RAMs and DSPs exact, Fmax -5 %.
+# outside, the allowed bound as printed). Area +3 %, LUT RAMs, block RAMs and DSPs exact, Fmax
+# -5 %.
 EDGES = {
     "luts": (1000, 1030, 1031, 970, 969, "<= 1030 (+3%)"),
     "ffs": (2000, 2060, 2061, 1940, 1939, "<= 2060 (+3%)"),
     "carries": (300, 309, 310, 291, 290, "<= 309 (+3%)"),
+    "lut_rams": (40, 40, 41, 40, 39, "<= 40 (+0%)"),
     "brams": (12, 12, 13, 12, 11, "<= 12 (+0%)"),
     "dsps": (3, 3, 4, 3, 2, "<= 3 (+0%)"),
     "fmax_mhz": (200.0, 190.0, 189.9, 210.0, 210.1, ">= 190.0 (-5%)"),
@@ -159,7 +161,7 @@ def test_baseline_schema():
         assert (record["lanes"], record["signs"], record["share_rotator"]) == \
             (lanes, source, False), name
         assert record["clock_mhz"] == sweep.CLOCK_MHZ, name
-        for metric in ("luts", "ffs", "carries", "brams", "dsps"):
+        for metric in ("luts", "ffs", "carries", "lut_rams", "brams", "dsps"):
             assert isinstance(record[metric], int) and record[metric] >= 0, (name, metric)
         assert isinstance(record["fits"], bool), name
         assert (record["fmax_mhz"] is None) == (not record["fits"]), name

@@ -285,14 +285,14 @@ def test_table_params_type():
 
 
 # Latency: the CSD terms, the levels of the deepest product tree (b=3: 4, 6, 6 and 7 digits, 3
-# levels), the write register and the cycle that writes; b=2 with table_shift 0 (no
-# rounding): 6 and 8 digits, 3 levels.
+# levels), the selected entry, the write register and the cycle that writes; b=2 with
+# table_shift 0 (no rounding): 6 and 8 digits, 3 levels.
 @pytest.mark.parametrize(("params", "lanes", "expected"), [
-    (Params(d=8), None, (8, 1, 6)), (Params(d=8), 1, (1, 8, 6)),
-    (Params(d=128, b=3), 1, (1, 128, 6)), (Params(d=128, b=3), 2, (2, 64, 6)),
-    (Params(d=128, b=3), 32, (32, 4, 6)), (Params(d=128, b=3), 128, (128, 1, 6)),
-    (Params(d=4, b=2, in_width=8, table_width=32), None, (4, 1, 6)),  # table_shift 0
-    (Params(d=4, b=2, in_width=8, table_width=32), 2, (2, 2, 6)),
+    (Params(d=8), None, (8, 1, 7)), (Params(d=8), 1, (1, 8, 7)),
+    (Params(d=128, b=3), 1, (1, 128, 7)), (Params(d=128, b=3), 2, (2, 64, 7)),
+    (Params(d=128, b=3), 32, (32, 4, 7)), (Params(d=128, b=3), 128, (128, 1, 7)),
+    (Params(d=4, b=2, in_width=8, table_width=32), None, (4, 1, 7)),  # table_shift 0
+    (Params(d=4, b=2, in_width=8, table_width=32), 2, (2, 2, 7)),
 ])
 def test_table_properties(params, lanes, expected):
     table = QueryTable(params, lanes=lanes)
