@@ -9,7 +9,7 @@ from amaranth.lib.wiring import In, Out
 
 from ..golden.params import Params
 from .arith import shift_add_depth, shift_add_mul
-from .pipeline import check_lanes, flow, register
+from .pipeline import check_lanes, copies, flow, register
 from .table import fill_layout
 
 __all__ = ["ScoreDatapath"]
@@ -27,7 +27,8 @@ LOOKUP_GROUP = 6
 TREE_HOP_LOOKUPS = 32
 
 #: Coordinates written through one registered copy of a write on ``fill``: at one lane, a
-#: write's entry goes to every coordinate's memory, over the whole die.
+#: write's entry goes to every coordinate's memory, over the whole die (one register for all of
+#: them, or a decode of the beat before the copies, ran 3.2 to 4.0 ns of routing at d=128).
 FILL_GROUP = 8
 
 #: Copies of each row's table bank, each addressing the memories of ``d / BANK_COPIES``
@@ -48,9 +49,9 @@ class ScoreDatapath(wiring.Component):
     table is written into the other bank while this one's rows are scored.
 
     Writes: a write valid on ``fill`` in cycle ``w`` reaches the memories at the end of cycle
-    ``w + 1`` (through one register per :data:`FILL_GROUP` coordinates). A row valid on ``i`` in
-    cycle ``r`` reads its bank as written by the writes valid before cycle ``r``; none from
-    cycle ``r`` on reach it.
+    ``w + 2`` (through two registers, :func:`~axelram.hdl.pipeline.copies`, one copy per
+    :data:`FILL_GROUP` coordinates). A row valid on ``i`` in cycle ``r`` reads its bank as
+    written by the writes valid before cycle ``r - 1``; none from cycle ``r - 1`` on reach it.
 
     Latency :attr:`latency` ``= log2(d) + 5 + H + D`` cycles: decode (the index's half-table
     address and sign), lookup, ``log2(d)`` adder-tree levels (the ``H = max(0, log2(d) - 5)``
@@ -147,33 +148,36 @@ class ScoreDatapath(wiring.Component):
             valid = stage(valid)
         m.d.comb += self.o.valid.eq(valid)
 
-        # The table's memories, written through a register per FILL_GROUP coordinates (the
-        # write enables decoded from the beat, the address, the entries of their lanes).
+        # The table's memories. A write reaches them through two registers
+        # (pipeline.copies): its control in one copy per FILL_GROUP coordinates, a lane's entry
+        # in one copy per group that holds a coordinate of it; a memory's write enable is
+        # decoded from its group's copy.
         lanes, width = self._lanes, p.table_entry_width
         parts = [(low, min(low + LOOKUP_GROUP, width)) for low in range(0, width, LOOKUP_GROUP)]
         fill = self.fill.payload
+        groups = -(-p.d // FILL_GROUP)
+        controls = copies(m, Cat(self.fill.valid, fill.entry, fill.bank, fill.beat), groups,
+                          "fill_control")
+        values = {}
+        for lane in range(lanes):
+            holders = sorted({j // FILL_GROUP for j in range(lane, p.d, lanes)})
+            for group, copy in zip(holders, copies(m, fill.values[lane], len(holders),
+                                                   f"fill_value_{lane}"), strict=True):
+                values[group, lane] = copy
         memories = []
-        for group in range(0, p.d, FILL_GROUP):
-            n = group // FILL_GROUP
-            address = Signal(p.b, name=f"fill_address_{n}", attrs={"keep": 1})
-            m.d.sync += address.eq(Cat(fill.entry, fill.bank))
-            values = {}
-            for j in range(group, min(group + FILL_GROUP, p.d)):
-                if j % lanes not in values:
-                    values[j % lanes] = Signal(width, name=f"fill_value_{n}_{j % lanes}",
-                                               attrs={"keep": 1})
-                    m.d.sync += values[j % lanes].eq(fill.values[j % lanes])
-                enable = Signal(name=f"fill_enable_{j}")
-                m.d.sync += enable.eq(self.fill.valid & (fill.beat == j // lanes))
-                coordinate = []
-                for low, high in parts:
-                    mem = memory.Memory(shape=high - low, depth=2 * p.half, init=[])
-                    m.submodules[f"table_{j}_{len(coordinate)}"] = mem
-                    port = mem.write_port()
-                    m.d.comb += [port.addr.eq(address), port.data.eq(values[j % lanes][low:high]),
-                                 port.en.eq(enable)]
-                    coordinate.append(mem.read_port(domain="comb"))
-                memories.append(coordinate)
+        for j in range(p.d):
+            control = controls[j // FILL_GROUP]
+            enable = control[0] & (control[p.b + 1:] == j // lanes)
+            coordinate = []
+            for low, high in parts:
+                mem = memory.Memory(shape=high - low, depth=2 * p.half, init=[])
+                m.submodules[f"table_{j}_{len(coordinate)}"] = mem
+                port = mem.write_port()
+                m.d.comb += [port.addr.eq(control[1:p.b + 1]),
+                             port.data.eq(values[j // FILL_GROUP, j % lanes][low:high]),
+                             port.en.eq(enable)]
+                coordinate.append(mem.read_port(domain="comb"))
+            memories.append(coordinate)
 
         # Decode, then lookup. Index idx < half (top bit clear) is the negative level half-1-c
         # with c = ~idx[:b-1], whose entry is -P[j][half+c] = ~P[j][half+c] + 1. Every legal
