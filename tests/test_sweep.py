@@ -273,7 +273,7 @@ def test_cli_check(tmp_path, capsys, measured):
     written = load_sweep(tmp_path / "ok" / "sweep.json", "ecp5-85k")
     assert list(written) == [FAST, "16x3"] and written[FAST] == measured[FAST]
     table = (tmp_path / "ok" / "sweep.md").read_text()
-    assert "| 16 | 2 | yes | 900 | 2,000 | 300 | 12 | 3 | 200.0 | 80 | 50 |" in table
+    assert "| 16 | 2 | yes | 900 | 2,000 | 300 | 40 | 12 | 3 | 200.0 | 80 | 50 |" in table
 
     measured.update({FAST: _too_big(),
                      "16x3": _record(b=3, luts=1031, tools={**TOOLS, "amaranth": "0.5.11"})})
@@ -290,7 +290,7 @@ def test_cli_check(tmp_path, capsys, measured):
         in captured.out
     assert f"{FAST}: 1000 LUT4s" in captured.out and "does not fit (DP16KD 212/208 (+4))" \
         in captured.out
-    row = "| 16 | 2 | no: DP16KD 212/208 (+4) | 1,000 | 2,000 | 300 | 212 | 3 | - | 80 | 50 |"
+    row = "| 16 | 2 | no: DP16KD 212/208 (+4) | 1,000 | 2,000 | 300 | 40 | 212 | 3 | - | 80 | 50 |"
     assert row in (tmp_path / "bad" / "sweep.md").read_text()
 
 
