@@ -49,9 +49,10 @@ class ScoreDatapath(wiring.Component):
     table is written into the other bank while this one's rows are scored.
 
     Writes: a write valid on ``fill`` in cycle ``w`` reaches the memories at the end of cycle
-    ``w + 2`` (through two registers, :func:`~axelram.hdl.pipeline.copies`, one copy per
-    :data:`FILL_GROUP` coordinates). A row valid on ``i`` in cycle ``r`` reads its bank as
-    written by the writes valid before cycle ``r - 1``; none from cycle ``r - 1`` on reach it.
+    ``w + W``, :attr:`write_lag`: 2 above :data:`FILL_GROUP` coordinates (through two
+    registers, :func:`~axelram.hdl.pipeline.copies`, one copy per group), else 0. A row valid on
+    ``i`` in cycle ``r`` reads its bank as written by the writes valid up to cycle ``r - W``;
+    none later reach it.
 
     Latency :attr:`latency` ``= log2(d) + 5 + H + D`` cycles: decode (the index's half-table
     address and sign), lookup, ``log2(d)`` adder-tree levels (the ``H = max(0, log2(d) - 5)``
@@ -114,6 +115,13 @@ class ScoreDatapath(wiring.Component):
         return 2 + self._params.log2_d + self._tree_hops + 1 + self._multiplier_depth + 2
 
     @property
+    def write_lag(self) -> int:
+        """Cycles from a write on ``fill`` to the cycle that writes it into the memories: the two
+        levels of copies with more than one group of :data:`FILL_GROUP` coordinates, else none
+        (one write register fewer where it would drive nothing far)."""
+        return 2 if self._params.d > FILL_GROUP else 0
+
+    @property
     def _tree_hops(self) -> int:
         """The top adder-tree levels, whose operands each sum :data:`TREE_HOP_LOOKUPS` lookups or
         more (level ``k``'s sum ``2**(k-1)``) and take one more register."""
@@ -148,21 +156,25 @@ class ScoreDatapath(wiring.Component):
             valid = stage(valid)
         m.d.comb += self.o.valid.eq(valid)
 
-        # The table's memories. A write reaches them through two registers
+        # The table's memories. A write reaches them through write_lag registers
         # (pipeline.copies): its control in one copy per FILL_GROUP coordinates, a lane's entry
         # in one copy per group that holds a coordinate of it; a memory's write enable is
-        # decoded from its group's copy.
+        # decoded from its group's copy. With one group the write goes to them as it is.
         lanes, width = self._lanes, p.table_entry_width
         parts = [(low, min(low + LOOKUP_GROUP, width)) for low in range(0, width, LOOKUP_GROUP)]
         fill = self.fill.payload
         groups = -(-p.d // FILL_GROUP)
-        controls = copies(m, Cat(self.fill.valid, fill.entry, fill.bank, fill.beat), groups,
-                          "fill_control")
+
+        def fan_out(value, count: int, name: str) -> list:
+            return copies(m, value, count, name) if self.write_lag else [value] * count
+
+        controls = fan_out(Cat(self.fill.valid, fill.entry, fill.bank, fill.beat), groups,
+                           "fill_control")
         values = {}
         for lane in range(lanes):
             holders = sorted({j // FILL_GROUP for j in range(lane, p.d, lanes)})
-            for group, copy in zip(holders, copies(m, fill.values[lane], len(holders),
-                                                   f"fill_value_{lane}"), strict=True):
+            for group, copy in zip(holders, fan_out(fill.values[lane], len(holders),
+                                                    f"fill_value_{lane}"), strict=True):
                 values[group, lane] = copy
         memories = []
         for j in range(p.d):

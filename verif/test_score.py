@@ -83,10 +83,10 @@ class ScoreTB(Clocked):
     async def check(self, queries, gaps_rng, bp_rng, gaps, backpressure):
         """Write the first query's table into bank 0; then send each query's rows, with its
         bank, while the next query's table is written into the other bank, starting as soon
-        as the rows before are sent (a row reads no write from the cycle before it on), and
-        send the next rows as soon as it is written (two cycles after its last write: a row
-        reads the writes before that). The output is always ready: ``backpressure`` must
-        be off."""
+        as the rows before are sent (a row reads no write after its own cycle), and send the
+        next rows as soon as it is written (the first row two cycles after its last write: a
+        row reads the writes up to ``write_lag``, at most 2, cycles before it). The output is
+        always ready: ``backpressure`` must be off."""
         p = self.p
         assert not backpressure, "the score datapath's output has no ready"
         rows = StreamSource(self.dut, "i", pauses(gaps_rng, gaps))
