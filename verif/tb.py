@@ -17,6 +17,7 @@ from cocotb.triggers import FallingEdge, ReadOnly, RisingEdge
 
 from axelram.golden.params import Params
 from axelram.golden.signs import sign_bits, signs_from_seed
+from axelram.hdl.table import fill_layout
 from axelram.verif.vectors import extreme_vectors, random_vectors
 
 __all__ = [
@@ -76,25 +77,18 @@ def unpack(value: int, width: int, count: int, signed: bool) -> np.ndarray:
 
 def pack_fill(p: Params, lanes: int, values, entry: int, beat: int, bank: int) -> int:
     """A write of the query table (:func:`axelram.hdl.table.fill_layout`) as an integer."""
-    width = p.table_entry_width * lanes
-    fields = (entry << width) | (beat << (width + p.b - 1)) | (bank << (width + p.b - 1 +
-                                                                      _bits(p.d // lanes)))
-    return pack(values, p.table_entry_width) | fields
+    layout = fill_layout(p, lanes)
+    fields = {"entry": entry, "beat": beat, "bank": bank}
+    return pack(values, p.table_entry_width) | sum(
+        value << layout[name].offset for name, value in fields.items())
 
 
 def unpack_fill(p: Params, lanes: int, word: int) -> tuple[np.ndarray, int, int, int]:
     """``(values, entry, beat, bank)`` of a write of the query table."""
-    width = p.table_entry_width * lanes
-    beat_bits = _bits(p.d // lanes)
-    fields = word >> width
-    return (unpack(word, p.table_entry_width, lanes, signed=True),
-            fields & (p.half - 1), (fields >> (p.b - 1)) & ((1 << beat_bits) - 1),
-            (fields >> (p.b - 1 + beat_bits)) & 1)
-
-
-def _bits(count: int) -> int:
-    """The width of a counter of ``count`` values (Amaranth's ``range(count)``)."""
-    return (count - 1).bit_length()
+    layout = fill_layout(p, lanes)
+    entry, beat, bank = ((word >> layout[name].offset) & ((1 << layout[name].width) - 1)
+                         for name in ("entry", "beat", "bank"))
+    return unpack(word, p.table_entry_width, lanes, signed=True), entry, beat, bank
 
 
 def pack_beats(vectors, lanes: int, width: int) -> list[int]:
