@@ -15,13 +15,16 @@ $(STAMP): pyproject.toml
 gen: $(STAMP)
 	$(BIN)/axelram gen -o build/axelram
 
+# Tests run in one process per core (pytest-xdist); a worker takes the next test when it is free.
+PARALLEL := -n auto --dist worksteal
+
 # The regression a new user and CI run (under 20 minutes on 2 cores).
 test: $(STAMP)
-	$(BIN)/python -m pytest -m "not slow"
+	$(BIN)/python -m pytest -m "not slow" $(PARALLEL)
 
 # The full sweep: every d, b and width, both simulators.
 regress: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest $(PARALLEL)
 
 bench: $(STAMP)
 	$(BIN)/python bench/golden.py
