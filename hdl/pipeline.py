@@ -11,10 +11,11 @@ __all__ = ["stall_pipeline", "register", "branch_count", "copies", "counter_belo
            "check_lanes", "Folded", "DistributedFIFO", "BlockFIFO", "fast_fifo",
            "DISTRIBUTED_DEPTH", "BLOCK_SLICE_BITS", "DELAY_MEMORY_CYCLES", "flow"]
 
-#: The deepest FIFO that :func:`fast_fifo` keeps in distributed RAM: four 16-entry RAM cells per
-#: bit, a multiplexer of one LUT level before the read register. A 266-entry one (17 cells)
-#: had four levels: 7 ns, the one-lane d=128 rotator alone at 142 MHz.
-DISTRIBUTED_DEPTH = 64
+#: The deepest FIFO that :func:`fast_fifo` keeps in distributed RAM: one 16-entry RAM cell per
+#: four bits, no read multiplexer. Deeper ones add a multiplexer before the read register (a
+#: LUT and a PFUMX up to 64 entries), a path of 3.7 to 4.2 ns of routing that held the one-lane
+#: d=16 and d=32 macros to 186 to 198 MHz; a 266-entry one had four levels: 7 ns.
+DISTRIBUTED_DEPTH = 16
 
 #: Column slice of a :class:`BlockFIFO`: the widest ECP5 block RAM port (DP16KD 1024 x 18)
 #: whose output register the FPGA flow folds.

@@ -307,7 +307,7 @@ def test_board_does_not_fit(tmp_path, capsys):
     assert err.count("\n") == 1
     assert err.startswith("axelram: error: d=4 b=2 T=16384 with 1 lane(s) does not fit "
                           "icebreaker (iCE40UP5K): ")
-    assert "ICESTORM_RAM 89/30 (+59)" in err
+    assert "ICESTORM_RAM 90/30 (+60)" in err
     _no_output(tmp_path)
 
 

@@ -42,13 +42,15 @@ def test_copies_keep_their_flip_flops():
 
 
 def test_floorplan_pins_the_rotators():
-    """At d=32, one lane, the block RAMs are the two rotators' output FIFOs (the 16-key store
-    is in fabric): the ECP5-85K floorplan finds them by name and pins each pair in a row."""
+    """At d=32, one lane, the block RAMs are the two rotators' input FIFOs (36 places, one
+    16-bit slice) and output FIFOs (two slices) (the 16-key store is in fabric): the ECP5-85K
+    floorplan finds them by name and pins each rotator's three in a row."""
     design = netlist(32, 1)
     cells = design["modules"]["top"]["cells"]
     brams = sorted(name for name, cell in cells.items() if cell["type"] == "DP16KD")
-    assert [name.split(".beats_out")[0] for name in brams] == [
-        "encoder.rotator", "encoder.rotator", "query_rotator", "query_rotator"]
-    assert floorplan(design) == 4
+    assert [tuple(name.split(".storage")[0].split(".beats_")) for name in brams] == [
+        ("encoder.rotator", "in"), ("encoder.rotator", "out"), ("encoder.rotator", "out"),
+        ("query_rotator", "in"), ("query_rotator", "out"), ("query_rotator", "out")]
+    assert floorplan(design) == 6
     rows = {cells[name]["attributes"]["BEL"].split("/")[1] for name in brams}
     assert rows == {"Y82", "Y22"}

@@ -143,7 +143,7 @@ def test_stream_rotator_params_type():
 
 
 @pytest.mark.parametrize(("d", "lanes", "beats", "latency"), [
-    (8, 1, 8, 27), (8, 8, 1, 5), (128, 1, 128, 278), (128, 32, 4, 22), (128, 128, 1, 9),
+    (8, 1, 8, 30), (8, 8, 1, 5), (128, 1, 128, 278), (128, 32, 4, 25), (128, 128, 1, 9),
 ])
 def test_stream_rotator_properties(d, lanes, beats, latency):
     rotator = StreamRotator(Params(d=d), lanes)
