@@ -69,12 +69,12 @@ BOARDS = {
     # The default macro (d=128, b=3, T=4096) with the folded write path.
     "ulx3s-85f": Board("ulx3s-85f", ULX3S_85F_Platform, "ulx3s-85f.lpf", "bit", "ecp5-85k",
                        {"d": 128, "b": 3, "in_width": 16, "depth": 4096}, 1),
-    # A macro that places on the UP5K's 5280 logic cells with a margin: d=8, b=2, int8 inputs
-    # and 8-bit query-table entries, 3,902 cells (d=16 b=2 took 4,694 until session 9 and does
-    # not place with session 10's write path; nextpnr fails to place above about 4,700 cells;
-    # d=8 b=3 takes 4,721), the score's multiplication in an SB_MAC16; 2048 keys take 21 of
-    # its 30 block RAMs with the output FIFO; one rotator for keys and queries (the second
-    # one's FIFOs, in flip-flops on the iCE40, took about 1,000 cells) (docs/board.md).
+    # A macro that places on the UP5K's 5280 logic cells: d=8, b=2, int8 inputs and 8-bit
+    # query-table entries, 4,623 cells (nextpnr failed to place 4,607 cells of another netlist
+    # and places none above about 4,700; d=16 b=2 and d=8 b=3 do not place), the score's
+    # multiplication in an SB_MAC16; 2048 keys take 22 of its 30 block RAMs with the FIFOs;
+    # one rotator for keys and queries (the second one's FIFOs, in flip-flops on the iCE40,
+    # took about 1,000 cells) (docs/board.md).
     "icebreaker": Board("icebreaker", ICEBreakerPlatform, "icebreaker.pcf", "bin", "ice40-up5k",
                         {"d": 8, "b": 2, "in_width": 8, "depth": 2048, "table_width": 8,
                          "score_multiplier": "dsp"}, 1, share_rotator=True),
