@@ -117,7 +117,8 @@ async def stream_rotator_full_rate(dut):
     verilator=[(8, 1, 8), (8, 2, 8), (8, 8, 8), (16, 4, 16), (32, 1, 8), (32, 8, 8),
                (64, 1, 8), (128, 32, 8), (64, 16, 8)],
     icarus=[(8, 2, 8)],
-    # (32, 1): the output FIFO in block RAM; (64, 1): both FIFOs.
+    # (8, 8): its one FIFO in LUT RAM; (32, 1) and (64, 1): both FIFOs in block RAM; the
+    # others: the input FIFO in LUT RAM, the output FIFO in block RAM.
     slow=lambda d, lanes, in_width: d >= 64 and lanes > 1,
 ))
 def test_stream_rotator(d, lanes, in_width, simulator, request):
