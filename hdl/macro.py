@@ -34,22 +34,26 @@ class Macro(Folded, wiring.Component):
 
     Read path: the query is rotated, ``L`` coordinates per cycle, and turned into the query
     table, written into one of the score datapath's two table banks (LUT RAM) one entry per
-    coordinate and cycle; then the store is read in insertion order, one row per cycle, into
-    the score datapath against that bank: one score per stored key and cycle, whatever ``L``. A
-    query is scored against the keys counted when its table is ready (keys still in the write
-    path are not); a query against an empty store produces no score. The next query's table is
-    written into the other bank while the current one is scored, and its reads follow the
-    current query's last read after two idle cycles. Nothing on the read path stalls: a read
-    is issued only with a place reserved for its score in the output FIFO (``read_latency +
-    score latency + 4`` places, enough for one score per cycle while ``scores.ready`` stays
-    high), so ``scores.ready`` drives no clock enable across the datapath.
+    coordinate and cycle, ``min(2**(b-1), d / L)`` beats at once; then the store is read in
+    insertion order, one row per cycle, into the score datapath against that bank: one score
+    per stored key and cycle, whatever ``L``. A query is scored against the keys counted when
+    its table is ready (keys still in the write path are not); a query against an empty store
+    produces no score. The next query's table is written into the other bank while the current
+    one is scored, and its reads follow the current query's last read after two idle cycles
+    when its table was ready by then (the table takes the next query's beats once the current
+    query's reads have begun, for ``max(d / L, 2**(b-1)) +`` its latency cycles:
+    :class:`~axelram.hdl.table.QueryTable`). Nothing on the read path stalls: a read is issued
+    only with a place reserved for its score in the output FIFO (``read_latency + score
+    latency + 4`` places, enough for one score per cycle while ``scores.ready`` stays high),
+    so ``scores.ready`` drives no clock enable across the datapath.
 
     With its own rotator (the default) the query path runs beside the write path. With
     ``share_rotator`` the query takes ``d / L`` cycles of the write path's rotator instead (keys
     wait, queries come first), one query at a time (the next one enters once the table unit has
     handed over the previous table, so a query never blocks the keys in the rotator):
     ``(L/2) log2 L + L log2(d/L)`` butterflies fewer, and key writes paused for up to
-    ``2**(b-1) d / L`` cycles per query (the table takes a beat per ``2**(b-1)`` cycles).
+    ``max(d / L, 2**(b-1))`` cycles per query (the table takes a beat per cycle, or per
+    ``2**(b-1) L / d`` cycles when ``d / L < 2**(b-1)``).
 
     ``clear`` (a one-cycle pulse) empties the store; the keys whose first beat was accepted
     before it are discarded as they arrive (a key cut by the clear still needs its remaining
@@ -118,15 +122,27 @@ class Macro(Folded, wiring.Component):
         ``query``, a query's first beat accepted (macro idle, store not empty) to its first
         score valid, its beats back to back. Then one score per cycle."""
         rotator = (self._encoder.rotator if self._share_rotator else self._query_rotator)
-        # The table takes a beat every `half` cycles. The query starts the cycle after its
+        # The table takes a beat every `hold` cycles. The query starts the cycle after its
         # table is complete, its first read is issued the next cycle; the score leaves the
         # waiting FIFO two cycles after it enters.
-        table = self.beats * self._params.half - 1 + self._table.latency
+        table = self.beats * self._table.hold - 1 + self._table.latency
         read = 2 + self._store.read_latency + self._score.latency + 2
         return {
             "write": self._encoder.latency + _WRITE_HOPS + 1,
             "query": rotator.latency + table + read,
         }
+
+    def query_interval(self, keys: int) -> int:
+        """Cycles from a query's first score to the next query's, with ``keys`` (at least 1)
+        stored, the next query waiting at ``queries`` and ``scores`` always ready: ``keys + 2``
+        (the reads, then two idle cycles) when the next query's table is written by then, else
+        the table's cycles. The table takes the next query's beats once the current query's
+        first row has left the store, ``read_latency + 1`` cycles after it starts (with
+        ``share_rotator``, the query enters the rotator then), and is complete ``hold * d / L -
+        1 + table latency`` cycles after its first beat; the query starts the cycle after."""
+        table = self.beats * self._table.hold - 1 + self._table.latency
+        entering = self._encoder.rotator.latency if self._share_rotator else 0
+        return max(keys + 2, self._store.read_latency + 2 + entering + table)
 
     @property
     def _score_fifo_depth(self) -> int:
@@ -320,7 +336,8 @@ class Macro(Folded, wiring.Component):
             store.read_en.eq(read_store),
             store.read_addr.eq(issued),
         ]
-        wiring.connect(m, table.fill, score.fill)
+        for written, writing in zip(table.fill, score.fill, strict=True):
+            wiring.connect(m, written, writing)
         # `last_read` is a register (whether the next read is the query's last), so that no
         # comparison of the row counters feeds `busy`'s enable. A query starts from the store's
         # flags (`empty`, `single`: registers); the comparison of `remaining` with 1 is a

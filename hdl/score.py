@@ -10,7 +10,7 @@ from amaranth.lib.wiring import In, Out
 from ..golden.params import Params
 from .arith import shift_add_depth, shift_add_mul
 from .pipeline import check_lanes, copies, flow, register
-from .table import fill_layout
+from .table import fill_channels, fill_layout
 
 __all__ = ["ScoreDatapath"]
 
@@ -48,11 +48,14 @@ class ScoreDatapath(wiring.Component):
     the table costs no flip-flops and no multiplexers. A row names its bank, so the next query's
     table is written into the other bank while this one's rows are scored.
 
-    Writes: a write valid on ``fill`` in cycle ``w`` reaches the memories at the end of cycle
-    ``w + W``, :attr:`write_lag`: 2 above :data:`FILL_GROUP` coordinates (through two
-    registers, :func:`~axelram.hdl.pipeline.copies`, one copy per group), else 0. A row valid on
-    ``i`` in cycle ``r`` reads its bank as written by the writes valid up to cycle ``r - W``;
-    none later reach it.
+    Writes: the table comes on ``C`` channels (:func:`~axelram.hdl.table.fill_channels`),
+    channel ``c`` writing the coordinates of the beats ``k`` with ``k mod C == c``, each one
+    entry of ``L`` coordinates per cycle at most, in any order and at any time relative to the
+    other channels. A write valid on ``fill[c]`` in cycle ``w`` reaches the memories at the end
+    of cycle ``w + W``, :attr:`write_lag`: 2 above :data:`FILL_GROUP` coordinates (through two
+    registers, :func:`~axelram.hdl.pipeline.copies`, one copy per group and channel), else 0.
+    A row valid on ``i`` in cycle ``r`` reads its bank as written by the writes valid up to
+    cycle ``r - W``; none later reach it.
 
     Latency :attr:`latency` ``= log2(d) + 5 + H + D`` cycles: decode (the index's half-table
     address and sign), lookup, ``log2(d)`` adder-tree levels (the ``H = max(0, log2(d) - 5)``
@@ -83,9 +86,10 @@ class ScoreDatapath(wiring.Component):
 
     Members
     -------
-    fill : In(flow(fill_layout(params, lanes)))
+    fill : In(flow(fill_layout(params, lanes))).array(C)
         Writes of the positive half of the query table: ``values[l]`` is ``P[j][half + entry]``
-        of coordinate ``j = beat * lanes + l`` in bank ``bank``.
+        of coordinate ``j = beat * lanes + l`` in bank ``bank``; on ``fill[c]``, ``beat mod C``
+        must be ``c`` (only the bits above are decoded).
     i : In(flow(StructLayout({"row": unsigned(row_width), "bank": 1})))
         Packed rows (:func:`axelram.golden.fixed.pack_rows`: index ``j`` in bits
         ``[j*b, (j+1)*b)``, the norm field above ``d*b``) and the table bank to score them with.
@@ -99,7 +103,7 @@ class ScoreDatapath(wiring.Component):
         self._params = params
         self._lanes = lanes = check_lanes(params, lanes)
         super().__init__({
-            "fill": In(flow(fill_layout(params, lanes))),
+            "fill": In(flow(fill_layout(params, lanes))).array(fill_channels(params, lanes)),
             "i": In(flow(data.StructLayout({"row": params.row_width, "bank": 1}))),
             "o": Out(flow(signed(params.score_width))),
         })
@@ -157,36 +161,47 @@ class ScoreDatapath(wiring.Component):
         m.d.comb += self.o.valid.eq(valid)
 
         # The table's memories. A write reaches them through write_lag registers
-        # (pipeline.copies): its control in one copy per FILL_GROUP coordinates, a lane's entry
-        # in one copy per group that holds a coordinate of it; a memory's write enable is
-        # decoded from its group's copy. With one group the write goes to them as it is.
-        lanes, width = self._lanes, p.table_entry_width
+        # (pipeline.copies): a channel's control in one copy per FILL_GROUP coordinates that it
+        # writes, a channel's lane's entry in one copy per group that holds a coordinate of it;
+        # a memory's write enable is decoded from its group's copy of its channel's control, by
+        # the beat's bits above the channel number. With one group the writes go to the
+        # memories as they are.
+        lanes, width, channels = self._lanes, p.table_entry_width, len(self.fill)
+        low_bits = channels.bit_length() - 1
         parts = [(low, min(low + LOOKUP_GROUP, width)) for low in range(0, width, LOOKUP_GROUP)]
-        fill = self.fill.payload
-        groups = -(-p.d // FILL_GROUP)
+        groups = {}
+        for j in range(p.d):
+            groups.setdefault(((j // lanes) % channels, j % lanes), set()).add(j // FILL_GROUP)
 
-        def fan_out(value, count: int, name: str) -> list:
-            return copies(m, value, count, name) if self.write_lag else [value] * count
+        def fan_out(value, holders, name: str) -> dict:
+            holders = sorted(holders)
+            if not self.write_lag:
+                return dict.fromkeys(holders, value)
+            return dict(zip(holders, copies(m, value, len(holders), name), strict=True))
 
-        controls = fan_out(Cat(self.fill.valid, fill.entry, fill.bank, fill.beat), groups,
-                           "fill_control")
-        values = {}
-        for lane in range(lanes):
-            holders = sorted({j // FILL_GROUP for j in range(lane, p.d, lanes)})
-            for group, copy in zip(holders, fan_out(fill.values[lane], len(holders),
-                                                    f"fill_value_{lane}"), strict=True):
-                values[group, lane] = copy
+        controls, values = {}, {}
+        for c, fill in enumerate(self.fill):
+            holders = set().union(*(g for (channel, _), g in groups.items() if channel == c))
+            control = Cat(fill.valid, fill.payload.entry, fill.payload.bank,
+                          fill.payload.beat[low_bits:])
+            for group, copy in fan_out(control, holders, f"fill_control_{c}").items():
+                controls[group, c] = copy
+            for lane in range(lanes):
+                for group, copy in fan_out(fill.payload.values[lane], groups[c, lane],
+                                           f"fill_value_{c}_{lane}").items():
+                    values[group, c, lane] = copy
         memories = []
         for j in range(p.d):
-            control = controls[j // FILL_GROUP]
-            enable = control[0] & (control[p.b + 1:] == j // lanes)
+            channel, group = (j // lanes) % channels, j // FILL_GROUP
+            control = controls[group, channel]
+            enable = control[0] & (control[p.b + 1:] == (j // lanes) >> low_bits)
             coordinate = []
             for low, high in parts:
                 mem = memory.Memory(shape=high - low, depth=2 * p.half, init=[])
                 m.submodules[f"table_{j}_{len(coordinate)}"] = mem
                 port = mem.write_port()
                 m.d.comb += [port.addr.eq(control[1:p.b + 1]),
-                             port.data.eq(values[j // FILL_GROUP, j % lanes][low:high]),
+                             port.data.eq(values[group, channel, j % lanes][low:high]),
                              port.en.eq(enable)]
                 coordinate.append(mem.read_port(domain="comb"))
             memories.append(coordinate)

@@ -1,7 +1,9 @@
 """The query table: the rotated query times every positive centroid, by shifts and adds,
-written into the score datapath's table memory one entry per coordinate and cycle."""
+written into the score datapath's table memory one entry per coordinate and cycle, on
+several write channels at once."""
 
-from functools import partial
+from functools import partial, reduce
+from operator import or_
 
 from amaranth.hdl import Array, Cat, Module, Mux, Signal, signed
 from amaranth.lib import data, stream, wiring
@@ -11,12 +13,18 @@ from ..golden.params import Params
 from .arith import const_mul, csd, tree_depth
 from .pipeline import Folded, check_lanes, flow, register
 
-__all__ = ["QueryTable", "fill_layout"]
+__all__ = ["QueryTable", "fill_channels", "fill_layout"]
+
+
+def fill_channels(params: Params, lanes: int) -> int:
+    """Write channels of the query table: ``min(2**(b-1), d / lanes)``. Channel ``c`` writes
+    the coordinates of the beats ``k`` with ``k mod channels == c``."""
+    return min(params.half, params.d // lanes)
 
 
 def fill_layout(params: Params, lanes: int) -> data.StructLayout:
-    """One write of the query table: ``values[l]`` is entry ``entry`` (of the positive half) of
-    coordinate ``beat * lanes + l``, in table bank ``bank``."""
+    """One write on a channel of the query table: ``values[l]`` is entry ``entry`` (of the
+    positive half) of coordinate ``beat * lanes + l``, in table bank ``bank``."""
     return data.StructLayout({
         "values": data.ArrayLayout(signed(params.table_entry_width), lanes),
         "entry": range(params.half),
@@ -27,45 +35,50 @@ def fill_layout(params: Params, lanes: int) -> data.StructLayout:
 
 class QueryTable(Folded, wiring.Component):
     """``P[j][c] = round_shift(z_j * centroids_fixed[c], table_shift)``: the positive half only,
-    written entry by entry into one of two table banks.
+    written entry by entry into one of two table banks, on ``C`` channels at once.
 
     The golden table :func:`axelram.golden.fixed.query_table` has ``d * 2**b`` entries, but its
     negative half is the exact negation of the positive half (``P[j][half-1-c] = -P[j][half+c]``),
     so only the ``d * 2**(b-1)`` positive entries are built (512 instead of 1024 for d=128, b=3);
     :class:`~axelram.hdl.score.ScoreDatapath` negates on lookup and holds the entries, in two
-    banks of LUT RAM, one per coordinate: while the store is read against one query's table in
-    one bank, the next query's is written into the other. Entry ``c`` of coordinate ``j`` is
-    golden ``query_table(z, params)[j][half + c]``, rounded to nearest with ties toward +inf.
+    banks of LUT RAM, one memory per coordinate: while the store is read against one query's
+    table in one bank, the next query's is written into the other. Entry ``c`` of coordinate
+    ``j`` is golden ``query_table(z, params)[j][half + c]``, rounded to nearest with ties toward
+    +inf.
 
     The query arrives in beats of ``L = lanes`` coordinates, ``d / L`` beats per query; beat ``k``
     carries coordinates ``k*L .. k*L + L - 1`` (lane ``l`` is coordinate ``k*L + l``), and a
-    query is ``d / L`` consecutive beats counted from reset. A beat stays on ``i`` for ``half``
-    cycles (it is taken in the last): in each, the ``L`` products of one centroid are written,
-    entry ``0`` first (a table memory takes one write per cycle). Each beat's ``L * half``
-    products by the design-time centroids are canonical-signed-digit shift-and-add trees (no
-    multiplier), pipelined: the shifted terms are registered, then every level of their sum,
-    one adder per stage, shorter trees padded to the longest; then the entry of the cycle is
-    selected and registered, then rounded into the write on ``fill`` (a register). Nothing in
-    the pipeline stalls.
+    query is ``d / L`` consecutive beats counted from reset. A coordinate's memory takes one
+    write per cycle, so a beat's ``half`` entries take ``half`` cycles; the beats are written
+    skewed, on ``C = min(half, d / L)`` channels (:func:`fill_channels`): beat ``k`` on channel
+    ``k mod C``, entry ``e`` in the ``e``-th cycle after its first. A beat stays on ``i`` for
+    ``H = half / C`` cycles (:attr:`hold`; it is taken in the last), so that the beats of one
+    channel never overlap: ``H = 1``, a beat per cycle, whenever ``d / L >= half``. Entry ``e``
+    of a beat is its product by centroid ``e``, from the beat delayed by ``(e // H) H`` cycles
+    (a delay line of ``half - H`` registers per lane, tapped every ``H``), by a
+    canonical-signed-digit shift-and-add tree (no multiplier), pipelined: the shifted terms are
+    registered, then every level of their sum, one adder per stage, shorter trees padded to the
+    longest. Each channel selects the entry of its beat of the cycle, registers it, then rounds
+    it into its write on ``fill[c]`` (a register). Nothing in the pipeline stalls.
 
     ``o`` carries the bank of each complete table: ``o.valid`` rises the cycle after its last
-    write on ``fill``. Once a query's last beat is taken, ``i.ready`` stays low until its table
-    is taken on ``o``, which tells that the previous table's bank is no longer read: the next
-    query's table is written there. The first table goes to bank 0. ``o.valid`` is a register;
-    ``o`` may be held for any number of cycles.
+    write. Once a query's last beat is taken, ``i.ready`` stays low until its table is taken on
+    ``o``, which tells that the previous table's bank is no longer read: the next query's table
+    is written there. The first table goes to bank 0. ``o.valid`` is a register; ``o`` may be
+    held for any number of cycles.
 
-    Latency :attr:`latency` ``= 4 + max tree_depth(CSD digits)`` cycles from the transfer of a
-    query's last beat to ``o.valid``, for every ``L``. Throughput one beat per ``half``
-    cycles; the next query's first beat is on ``i`` from the cycle after its table is taken, so
-    with ``o`` taken at once one query per ``half * d / L + latency`` cycles.
+    Latency :attr:`latency` ``= 4 + max tree_depth(CSD digits) + half - H`` cycles from the
+    transfer of a query's last beat to ``o.valid``. Throughput one beat per ``H`` cycles; the
+    next query's first beat is on ``i`` from the cycle after its table is taken, so with ``o``
+    taken at once one query per ``H d / L + latency`` cycles.
 
     Arithmetic for the ``L`` lanes: ``L * sum(len(csd(c)) - 1)`` constant-product adders (the
-    negative CSD digits as subtractions), ``L`` rounding incrementers (none when
-    ``table_shift`` is 0) and ``L`` ``half``-way entry multiplexers, plus the beat counter's
-    incrementer when ``L < d`` and the entry counter's when ``half > 1``. Registers: per lane
-    and centroid, the CSD terms and every level of their sum (the products' full width); the
-    ``L`` selected products; the write (``L`` entries and its address); the counters and the
-    control's delay registers.
+    negative CSD digits as subtractions); per channel, ``L`` rounding incrementers (none when
+    ``table_shift`` is 0) and ``L`` ``half``-way entry multiplexers; the beat counter's
+    incrementer when ``L < d`` and the hold counter's when ``H > 1``. Registers: the delay line
+    (``L (half - H)`` coordinates); per lane and centroid, the CSD terms and every level of their
+    sum (the products' full width); per channel, the ``L`` selected products and the write
+    (``L`` entries and its address); the counters and the control's delay registers.
 
     Parameters
     ----------
@@ -79,8 +92,9 @@ class QueryTable(Folded, wiring.Component):
     i : In(stream.Signature(ArrayLayout(signed(rotated_width), L)))
         One beat of the rotated query ``z`` (the :class:`~axelram.hdl.rotator.Rotator` output,
         or a :class:`~axelram.hdl.stream_rotator.StreamRotator` beat).
-    fill : Out(flow(fill_layout(params, L)))
-        The table's writes, one per cycle at most, to the score datapath's ``fill``.
+    fill : Out(flow(fill_layout(params, L))).array(C)
+        The table's writes, on each channel one per cycle at most, to the score datapath's
+        ``fill``.
     o : Out(stream.Signature(1))
         The bank of a complete table.
     """
@@ -92,15 +106,26 @@ class QueryTable(Folded, wiring.Component):
         self._lanes = lanes = check_lanes(params, lanes)
         super().__init__({
             "i": In(stream.Signature(data.ArrayLayout(signed(params.rotated_width), lanes))),
-            "fill": Out(flow(fill_layout(params, lanes))),
+            "fill": Out(flow(fill_layout(params, lanes))).array(fill_channels(params, lanes)),
             "o": Out(stream.Signature(1)),
         })
 
     @property
+    def channels(self) -> int:
+        """``C``, the write channels (:func:`fill_channels`)."""
+        return fill_channels(self._params, self._lanes)
+
+    @property
+    def hold(self) -> int:
+        """``H``, the cycles a beat stays on ``i``: ``half / C``."""
+        return self._params.half // self.channels
+
+    @property
     def latency(self) -> int:
-        """Cycles from a query's last beat to ``o.valid``: the terms, the levels of the
-        deepest product tree, the selected entry, the write, and the cycle that writes it."""
-        return 4 + self._product_depth
+        """Cycles from a query's last beat to ``o.valid``: its last entry's delay, the terms,
+        the levels of the deepest product tree, the selected entry, the write, and the cycle
+        that writes it."""
+        return 4 + self._product_depth + self._params.half - self.hold
 
     @property
     def _product_depth(self) -> int:
@@ -108,68 +133,108 @@ class QueryTable(Folded, wiring.Component):
         return max(tree_depth(len(csd(int(c)))) for c in self._params.centroids_fixed)
 
     def elaborate(self, platform):
-        p, half = self._params, self._params.half
+        p, hold, channels = self._params, self.hold, self.channels
         m = Module()
         stage = partial(register, m, 1)
 
-        # A beat is on `i` for `half` cycles: `entry` counts them, and `i.ready` (a register)
+        # A beat is on `i` for `hold` cycles: `shown` counts them, and `i.ready` (a register)
         # is high in the last, when the beat is taken. `open` is low from a query's last
         # beat taken to its table taken on `o`.
-        entry = Signal(range(half))
+        shown = Signal(range(hold))
         beat = Signal(range(self.beats))
-        ready = Signal(init=half == 1)
+        ready = Signal(init=hold == 1)
         open_ = Signal(init=1)
         write = Signal()
         last_beat = beat == self.beats - 1
         m.d.comb += [self.i.ready.eq(ready), write.eq(self.i.valid & open_)]
         with m.If(self.o.valid & self.o.ready):
-            m.d.sync += [open_.eq(1), ready.eq(half == 1), self.o.valid.eq(0)]
+            m.d.sync += [open_.eq(1), ready.eq(hold == 1), self.o.valid.eq(0)]
         with m.Elif(write & ready):
-            m.d.sync += [entry.eq(0), ready.eq((half == 1) & ~last_beat), open_.eq(~last_beat),
+            m.d.sync += [shown.eq(0), ready.eq((hold == 1) & ~last_beat), open_.eq(~last_beat),
                          beat.eq(Mux(last_beat, 0, beat + 1))]
-        if half > 1:
+        if hold > 1:
             with m.Elif(write):
-                m.d.sync += [entry.eq(entry + 1), ready.eq(entry == half - 2)]
+                m.d.sync += [shown.eq(shown + 1), ready.eq(shown == hold - 2)]
 
-        # The products of the beat on `i`, and beside them the address of the cycle's write
-        # and whether it completes the table; then the write register on `fill`, and `o.valid`
-        # the cycle after the table's last write.
+        # The delay line: tap `g` is the beat on `i` and its control `g * hold` cycles ago, the
+        # input of the products by centroids g * hold .. g * hold + hold - 1. A beat passes
+        # through every tap, one per `hold` cycles, so its entry of the cycle is that of the
+        # tap it is at and of its cycle there (its `shown`).
+        def taps(value) -> list:
+            line = [value]
+            for _ in range(channels - 1):
+                for _ in range(hold):
+                    value = stage(value)
+                line.append(value)
+            return line
+
+        coordinates = [taps(z) for z in self.i.payload]
+        controls = [data.View(_control_layout(self.beats, hold), tap)
+                    for tap in taps(Cat(write, shown, beat))]
+
         s = p.table_shift
         products = []
-        for z in self.i.payload:
+        for line in coordinates:
             lane = []
-            for c in p.centroids_fixed:
-                product = const_mul(z, int(c), stage, drop=max(s - 1, 0))
+            for e, c in enumerate(p.centroids_fixed):
+                product = const_mul(line[e // hold], int(c), stage, drop=max(s - 1, 0))
                 for _ in range(self._product_depth - tree_depth(len(csd(int(c))))):
                     product = stage(product)
                 lane.append(product)
             products.append(lane)
-        control = Cat(write, write & ready & last_beat, entry, beat)
-        for _ in range(1 + self._product_depth):
-            control = stage(control)
-        # The cycle's entry selected and registered (its multiplexer and the rounding's carry
-        # chain in one cycle were the d=128, b=4 macro's critical path: 6.5 ns), then rounded:
-        # round_shift(x, s) = (x + 2**(s-1)) >> s = ((x >> (s-1)) + 1) >> 1 (it fits
-        # table_entry_width): the products keep only their bits from s-1 up. With table_shift 0
-        # the product goes in as it is.
-        chosen = [stage(Array(lane)[control[2:2 + len(entry)]]) for lane in products]
-        values = [((c + 1) >> 1) if s else c for c in chosen]
-        control = stage(control)
-        valid, complete = control[0], control[1]
-        at_entry, at_beat = control[2:2 + len(entry)], control[2 + len(entry):]
+
+        # Channel `c` writes the beat at the tap whose beat number is `c` modulo `channels`
+        # (one at most: a channel's beats are `half` cycles apart or more), entry
+        # `tap * hold + shown`. Its write, and whether it completes the table (the last
+        # beat's last entry, on the last channel), are delayed beside the products.
+        finishing = controls[-1]
+        complete = (finishing.write & (finishing.beat == self.beats - 1)
+                    & (finishing.shown == hold - 1))
+        for _ in range(3 + self._product_depth):
+            complete = stage(complete)
         bank = Signal()
-        fill = self.fill.payload
-        m.d.sync += [
-            self.fill.valid.eq(valid),
-            fill.entry.eq(at_entry),
-            fill.beat.eq(at_beat),
-            *(v.eq(value) for v, value in zip(fill.values, values, strict=True)),
-        ]
-        m.d.comb += fill.bank.eq(bank)
-        written = stage(valid & complete)
-        with m.If(written):
+        low_bits = channels.bit_length() - 1
+        for c, fill in enumerate(self.fill):
+            hits = [(g, tap.write & (tap.beat[:low_bits] == c), tap)
+                    for g, tap in enumerate(controls)]
+            at = Signal(_write_layout(p, self.beats))
+            m.d.comb += [
+                at.write.eq(reduce(or_, [hit for _, hit, _ in hits])),
+                at.entry.eq(reduce(or_, [Mux(hit, g * hold + tap.shown, 0)
+                                         for g, hit, tap in hits])),
+                at.beat.eq(reduce(or_, [Mux(hit, tap.beat, 0) for _, hit, tap in hits])),
+            ]
+            for _ in range(1 + self._product_depth):
+                at = stage(at)
+            # The entry selected and registered (a multiplexer and the rounding's carry chain
+            # in one cycle were the d=128, b=4 macro's critical path: 6.5 ns), then rounded:
+            # round_shift(x, s) = (x + 2**(s-1)) >> s = ((x >> (s-1)) + 1) >> 1 (it fits
+            # table_entry_width): the products keep only their bits from s-1 up. With
+            # table_shift 0 the product goes in as it is.
+            chosen = [stage(Array(lane)[at.entry]) for lane in products]
+            values = [((v + 1) >> 1) if s else v for v in chosen]
+            at = stage(at)
+            m.d.sync += [
+                fill.valid.eq(at.write),
+                fill.payload.entry.eq(at.entry),
+                fill.payload.beat.eq(at.beat),
+                *(v.eq(value) for v, value in zip(fill.payload.values, values, strict=True)),
+            ]
+            m.d.comb += fill.payload.bank.eq(bank)
+        with m.If(complete):
             m.d.sync += self.o.valid.eq(1)
         with m.If(self.o.valid & self.o.ready):
             m.d.sync += bank.eq(~bank)
         m.d.comb += self.o.payload.eq(bank)
         return m
+
+
+def _control_layout(beats: int, hold: int) -> data.StructLayout:
+    """A beat's control on the delay line: taken by the table this cycle, its cycle on
+    ``i``, its number."""
+    return data.StructLayout({"write": 1, "shown": range(hold), "beat": range(beats)})
+
+
+def _write_layout(p: Params, beats: int) -> data.StructLayout:
+    """A channel's write before its values: whether it writes, the entry, the beat."""
+    return data.StructLayout({"write": 1, "entry": range(p.half), "beat": range(beats)})

@@ -1,9 +1,11 @@
 """The whole macro against the golden model: keys in, queries in, one score per stored key out."""
 
+import itertools
+
 import cocotb
 import numpy as np
 import pytest
-from cocotb.triggers import FallingEdge
+from cocotb.triggers import FallingEdge, ReadOnly
 
 from axelram.golden import fixed
 from axelram.golden.params import Params
@@ -178,6 +180,46 @@ async def macro_one_score_per_cycle(dut):
     await tb.write_keys(keys)
     await tb.queries.send(tb.pack(keys[:1]))
     await tb.back_to_back(tb.scores, len(keys))
+
+
+async def first_scores(tb, count: int) -> list[int]:
+    """The cycles of the next ``count`` queries' first scores (the transfers on ``scores`` that
+    follow a ``last``, and the first one)."""
+    dut, cycles, first = tb.dut, [], True
+    for cycle in itertools.count():
+        await FallingEdge(tb.clk)
+        await ReadOnly()
+        if dut.scores__valid.value and dut.scores__ready.value:
+            if first:
+                cycles.append(cycle)
+                if len(cycles) == count:
+                    return cycles
+            first = bool(dut.scores__payload.value.to_unsigned() >> tb.score_width)
+        assert cycle < 100 * count * (tb.p.depth + tb.macro().latencies["query"])
+
+
+@cocotb.test()
+async def macro_query_interval(dut):
+    """Queries waiting back to back, ``scores`` always ready: from one query's first score to
+    the next's takes the cycles ``Macro.query_interval`` gives, with one key stored and with a
+    full store, and every score is right."""
+    tb = MacroTB(dut)
+    await tb.reset()
+    macro = tb.macro()
+    keys, queries = tb.store_stimulus(), random_vectors(tb.rng, tb.p, 4)
+    scores = 0
+    for stored in (keys[:1], keys[1:]):
+        await tb.keys.send(tb.pack(stored))
+        await tb.wait_count(len(stored) if len(stored) == 1 else len(keys))
+        n = int(dut.count.value)
+        firsts = cocotb.start_soon(first_scores(tb, len(queries)))
+        await tb.queries.send(tb.pack(queries))
+        cycles = await firsts
+        assert np.diff(cycles).tolist() == [macro.query_interval(n)] * (len(queries) - 1), (
+            f"{n} keys: first scores at {cycles}, interval {macro.query_interval(n)}")
+        scores += n * len(queries)
+        await tb.scores.wait_for(scores, 100 * n + 1000)
+    tb.check(keys, np.concatenate([queries, queries]), tb.groups())
 
 
 @cocotb.test()

@@ -8,6 +8,7 @@ from axelram.golden import fixed
 from axelram.golden.params import Params
 from axelram.golden.signs import signs_from_seed
 from axelram.hdl.score import ScoreDatapath
+from axelram.hdl.table import fill_channels
 from axelram.verif import harness
 from axelram.verif.tb import (
     Clocked,
@@ -74,11 +75,22 @@ class ScoreTB(Clocked):
                 for row in words]
 
     def writes(self, table, bank):
-        """The writes of the positive half of a full golden ``table`` into ``bank``: every
-        beat of ``lanes`` coordinates, every entry."""
-        p, lanes = self.p, self.lanes
-        return [pack_fill(p, lanes, table[k * lanes:(k + 1) * lanes, p.half + c], c, k, bank)
-                for k in range(p.d // lanes) for c in range(p.half)]
+        """The writes of the positive half of a full golden ``table`` into ``bank``, per
+        channel: on channel ``c``, every entry of every beat ``k`` (``lanes`` coordinates) with
+        ``k mod channels == c``."""
+        p, lanes, channels = self.p, self.lanes, fill_channels(self.p, self.lanes)
+        return [[pack_fill(p, lanes, table[k * lanes:(k + 1) * lanes, p.half + e], e, k, bank)
+                 for k in range(c, p.d // lanes, channels) for e in range(p.half)]
+                for c in range(channels)]
+
+    async def fill(self, writes, rng, gaps: bool):
+        """Send each channel's writes on its own source, all at once, each with its own idle
+        gaps if ``gaps``."""
+        senders = [cocotb.start_soon(StreamSource(self.dut, f"fill__{c}",
+                                                  pauses(rng, gaps)).send(channel))
+                   for c, channel in enumerate(writes)]
+        for sender in senders:
+            await sender
 
     async def check(self, queries, gaps_rng, bp_rng, gaps, backpressure):
         """Write the first query's table into bank 0; then send each query's rows, with its
@@ -90,14 +102,14 @@ class ScoreTB(Clocked):
         p = self.p
         assert not backpressure, "the score datapath's output has no ready"
         rows = StreamSource(self.dut, "i", pauses(gaps_rng, gaps))
-        fill = StreamSource(self.dut, "fill", pauses(gaps_rng, gaps))
         sink = StreamSink(self.dut, "o")
-        await fill.send(self.writes(queries[0][0], 0))
+        await self.fill(self.writes(queries[0][0], 0), gaps_rng, gaps)
         expected = []
         for n, (table, idx, field) in enumerate(queries):
             writing = None
             if n + 1 < len(queries):
-                writing = cocotb.start_soon(fill.send(self.writes(queries[n + 1][0], ~n & 1)))
+                writing = cocotb.start_soon(
+                    self.fill(self.writes(queries[n + 1][0], ~n & 1), gaps_rng, gaps))
             await rows.send(self.row_payloads(idx, field, n & 1))
             if writing is not None:
                 await writing
@@ -120,7 +132,7 @@ async def score_reset_mid_traffic(dut):
     rng = case_rng(7)
     queries = tb.stimulus(rng, 10)
     table, idx, field = queries[-1]
-    await StreamSource(dut, "fill").send(tb.writes(table, 1))
+    await tb.fill(tb.writes(table, 1), rng, False)
     await tb.reset_in_traffic(tb.row_payloads(idx, field, 1),
                               int(rng.integers(1, tb.p.log2_d + 20)), rng, backpressure=False)
     await tb.check(queries[:3], rng, rng, True, False)

@@ -10,7 +10,7 @@ from cocotb.triggers import FallingEdge, ReadOnly
 
 from axelram.golden import fixed
 from axelram.golden.params import Params
-from axelram.hdl.table import QueryTable
+from axelram.hdl.table import QueryTable, fill_channels
 from axelram.verif import harness
 from axelram.verif.tb import (
     BAD_LANES,
@@ -71,17 +71,20 @@ class Monitor:
     transfers on ``i``, of ``o.valid`` and of the transfers on ``o``, and gathers each table
     from its writes.
 
-    A beat must be taken in the ``half``-th cycle it is on ``i`` with the input open, that is
+    A beat must be taken in the ``hold``-th cycle it is on ``i`` with the input open, that is
     from its query's first beat taken to its table taken on ``o``: ``i.ready`` must be low
     in between. A table not taken must stay valid with the same bank in the next cycle, and
     nothing is written meanwhile. Table ``n`` goes to bank ``n % 2``; its writes, between the
     previous table's transfer on ``o`` and its ``o.valid``, must be ``d / L * half`` writes of
-    that bank, one per beat and entry. :attr:`tables` holds each table as ``(d, half)``.
+    that bank, one per beat and entry, beat ``k`` on channel ``k mod channels``.
+    :attr:`tables` holds each table as ``(d, half)``.
     """
 
     def __init__(self, tb):
         self.tb, self.dut = tb, tb.dut
         self.i, self.o_valid, self.o, self.tables = [], [], [], []
+        self.fill = [tuple(getattr(tb.dut, f"fill__{c}__{name}") for name in ("valid", "payload"))
+                     for c in range(fill_channels(tb.p, tb.lanes))]
         self._task = cocotb.start_soon(self._run())
 
     async def _run(self):
@@ -94,10 +97,12 @@ class Monitor:
             if held is not None:
                 assert valid, f"cycle {cycle}: o.valid dropped before the table was taken"
                 assert dut.o__payload.value == held, f"cycle {cycle}: o.payload changed, not taken"
-            if dut.fill__valid.value:
+            for c, (fill_valid, fill_payload) in enumerate(self.fill):
+                if not fill_valid.value:
+                    continue
                 assert not valid, f"cycle {cycle}: a write while a table waits on o"
-                word = dut.fill__payload.value.to_unsigned()
-                values, entry, beat, bank = unpack_fill(p, lanes, word)
+                values, entry, beat, bank = unpack_fill(p, lanes, fill_payload.value.to_unsigned())
+                assert beat % len(self.fill) == c, f"cycle {cycle}: beat {beat} on channel {c}"
                 assert bank == len(self.tables) % 2, f"cycle {cycle}: a write to bank {bank}"
                 assert (beat, entry) not in writes, f"cycle {cycle}: ({beat}, {entry}) twice"
                 writes[beat, entry] = values
@@ -106,7 +111,7 @@ class Monitor:
                 assert not in_ready, f"cycle {cycle}: i.ready high before the table was taken"
             elif in_valid:
                 shown += 1
-                assert in_ready == (shown == p.half), (
+                assert in_ready == (shown == self.tb.hold), (
                     f"cycle {cycle}: i.ready {int(in_ready)} in the beat's cycle {shown}")
             if in_valid and in_ready:
                 self.i.append(cycle)
@@ -133,6 +138,10 @@ class Monitor:
 
 
 class TableTB(FoldedTB):
+    def __init__(self, dut):
+        super().__init__(dut)
+        self.hold = self.p.half // fill_channels(self.p, self.lanes)
+
     def split(self, z):
         """Input beats of rotated queries: ``lanes`` coordinates each, of ``rotated_width``
         bits, a query's beats in order."""
@@ -208,12 +217,12 @@ async def table_reset_mid_traffic(dut):
 @cocotb.test()
 async def table_timing(dut):
     """Latency and throughput, ``o`` always ready: ``o.valid`` comes ``latency`` cycles after a
-    query's last beat, for one cycle; a query's beats go in one per ``half`` cycles, and the
-    next query's first beat ``half`` cycles after the table is taken."""
+    query's last beat, for one cycle; a query's beats go in one per ``hold`` cycles, and the
+    next query's first beat ``hold`` cycles after the table is taken."""
     tb = TableTB(dut)
     await tb.reset()
     rng = case_rng(9)
-    top, half = tb.p.rotated_max, tb.p.half
+    top, hold = tb.p.rotated_max, tb.hold
     z = rng.integers(-top, top, size=(9, tb.p.d), endpoint=True, dtype=np.int64)
     source, sink = StreamSource(dut, "i"), StreamSink(dut, "o")
     monitor = Monitor(tb)
@@ -229,7 +238,7 @@ async def table_timing(dut):
         f"last beats at {last}, o.valid at {monitor.o_valid}, latency {tb.latency}")
     assert monitor.o == monitor.o_valid
     burst = monitor.i[3 * tb.beats:]
-    expected = [first + (tb.beats * half + tb.latency) * q + half * k
+    expected = [first + (tb.beats * hold + tb.latency) * q + hold * k
                 for first in burst[:1] for q in range(6) for k in range(tb.beats)]
     assert burst == expected, f"beats taken at {burst}"
     tb.expect(monitor.tables, z)
@@ -284,16 +293,18 @@ def test_table_params_type():
         QueryTable(8)
 
 
-# Latency: the CSD terms, the levels of the deepest product tree (b=3: 4, 6, 6 and 7 digits, 3
-# levels), the selected entry, the write register and the cycle that writes; b=2 with
-# table_shift 0 (no rounding): 6 and 8 digits, 3 levels.
+# (lanes, beats, channels, hold, latency). Latency: the last entry's delay (half - hold), the
+# CSD terms, the levels of the deepest product tree (b=3: 4, 6, 6 and 7 digits, 3 levels), the
+# selected entry, the write register and the cycle that writes; b=2 with table_shift 0 (no
+# rounding): 6 and 8 digits, 3 levels.
 @pytest.mark.parametrize(("params", "lanes", "expected"), [
-    (Params(d=8), None, (8, 1, 7)), (Params(d=8), 1, (1, 8, 7)),
-    (Params(d=128, b=3), 1, (1, 128, 7)), (Params(d=128, b=3), 2, (2, 64, 7)),
-    (Params(d=128, b=3), 32, (32, 4, 7)), (Params(d=128, b=3), 128, (128, 1, 7)),
-    (Params(d=4, b=2, in_width=8, table_width=32), None, (4, 1, 7)),  # table_shift 0
-    (Params(d=4, b=2, in_width=8, table_width=32), 2, (2, 2, 7)),
+    (Params(d=8), None, (8, 1, 1, 4, 7)), (Params(d=8), 4, (4, 2, 2, 2, 9)),
+    (Params(d=8), 1, (1, 8, 4, 1, 10)),
+    (Params(d=128, b=3), 1, (1, 128, 4, 1, 10)), (Params(d=128, b=3), 2, (2, 64, 4, 1, 10)),
+    (Params(d=128, b=3), 32, (32, 4, 4, 1, 10)), (Params(d=128, b=3), 128, (128, 1, 1, 4, 7)),
+    (Params(d=4, b=2, in_width=8, table_width=32), None, (4, 1, 1, 2, 7)),  # table_shift 0
+    (Params(d=4, b=2, in_width=8, table_width=32), 2, (2, 2, 2, 1, 8)),
 ])
 def test_table_properties(params, lanes, expected):
     table = QueryTable(params, lanes=lanes)
-    assert (table.lanes, table.beats, table.latency) == expected
+    assert (table.lanes, table.beats, table.channels, table.hold, table.latency) == expected
