@@ -48,8 +48,10 @@ MAX_BAUD_ERROR = 0.01
 class Board:
     """A board ``axelram board`` builds for: its amaranth-boards platform, the constraints file
     in ``constraints/``, the bitstream's extension, the :data:`~axelram.gen.fpga.TARGETS` entry
-    of its FPGA, the macro it gets by default (``params``, ``lanes``) and whether keys and
-    queries share the macro's rotator (``share_rotator``, fixed for the board)."""
+    of its FPGA, the macro it gets by default (``params``, ``lanes``), whether keys and
+    queries share the macro's rotator (``share_rotator``, fixed for the board) and nextpnr's
+    placement seeds (``seeds``, tried in turn while nextpnr finds no legal placement; ``None``
+    is nextpnr's own default)."""
 
     name: str
     platform: type
@@ -59,6 +61,7 @@ class Board:
     params: dict
     lanes: int
     share_rotator: bool = False
+    seeds: tuple = (None,)
 
     @property
     def constraints_path(self) -> Path:
@@ -77,7 +80,7 @@ BOARDS = {
     # took about 1,000 cells) (docs/board.md).
     "icebreaker": Board("icebreaker", ICEBreakerPlatform, "icebreaker.pcf", "bin", "ice40-up5k",
                         {"d": 8, "b": 2, "in_width": 8, "depth": 2048, "table_width": 8,
-                         "score_multiplier": "dsp"}, 1, share_rotator=True),
+                         "score_multiplier": "dsp"}, 1, share_rotator=True, seeds=(2, 3)),
 }
 
 
@@ -225,21 +228,28 @@ def build(board: str, params: Params, *, lanes: int, signs, sign_source: str, ba
         overrides["synth_opts"] = "-run :map_luts"
         overrides["script_after_synth"] = "; ".join(
             [*ecp5_lut_mapping(), "synth_ecp5 -top top -run map_cells:"])
-    plan = platform.build(top, name="top", do_build=False, **overrides)
     name = f"top.{spec.constraints.rsplit('.', 1)[1]}"
     used = spec.constraints_path.read_text()
-    check_constraints(plan.files[name], used, spec.constraints_path)
-    plan.files[name] = used
 
     scratch = Path(tempfile.mkdtemp(prefix=".axelram-board-", dir=out.resolve().parent))
     try:
-        plan.extract(scratch)
-        log(f"building {board} (d={params.d} b={params.b} T={params.depth}, {lanes} lane(s)) "
-            f"in {scratch}: Yosys, nextpnr, packer")
-        result = subprocess.run(["sh", f"{plan.script}.sh"], cwd=scratch, env=_tools(),
-                                capture_output=True, text=True, stdin=subprocess.DEVNULL)
+        for attempt, seed in enumerate(spec.seeds, 1):
+            # A platform prepares one design only: a fresh one per attempt.
+            plan = spec.platform().build(top, name="top", do_build=False, **overrides,
+                                         nextpnr_opts="" if seed is None else f"--seed {seed}")
+            check_constraints(plan.files[name], used, spec.constraints_path)
+            plan.files[name] = used
+            plan.extract(scratch)
+            log(f"building {board} (d={params.d} b={params.b} T={params.depth}, {lanes} "
+                f"lane(s)) in {scratch}: Yosys, nextpnr (seed {seed or 'default'}), packer")
+            result = subprocess.run(["sh", f"{plan.script}.sh"], cwd=scratch, env=_tools(),
+                                    capture_output=True, text=True, stdin=subprocess.DEVNULL)
+            nextpnr_log = ((scratch / "top.tim").read_text() if (scratch / "top.tim").exists()
+                           else "")
+            if attempt == len(spec.seeds) or not _unplaced(nextpnr_log):
+                break
+            log(f"nextpnr found no legal placement with seed {seed or 'default'}")
         seconds = time.perf_counter() - start
-        nextpnr_log = (scratch / "top.tim").read_text() if (scratch / "top.tim").exists() else ""
         summary = _summary(nextpnr_log, spec.target)
         if summary["overflow"]:
             over = ", ".join(f"{name} {summary['utilization'][name][0]}/"
@@ -272,6 +282,7 @@ def build(board: str, params: Params, *, lanes: int, signs, sign_source: str, ba
             "utilization": summary["utilization"],
             "bitstream": f"axelram.{spec.bitstream}", "bitstream_bytes": product.stat().st_size,
             "constraints": f"constraints/{spec.constraints}", "build_seconds": round(seconds, 1),
+            "nextpnr_seed": seed,
         }
         out.mkdir(parents=True, exist_ok=True)
         (scratch / "report.json").write_text(json.dumps(report, indent=1) + "\n")
@@ -285,6 +296,13 @@ def build(board: str, params: Params, *, lanes: int, signs, sign_source: str, ba
         shutil.rmtree(scratch, ignore_errors=True)
 
 
+def _unplaced(nextpnr_log: str) -> bool:
+    """Whether nextpnr stopped for want of a legal placement: on a nearly full iCE40 that
+    depends on the seed (docs/board.md)."""
+    return any(message in nextpnr_log for message in (
+        "Unable to find legal placement", "Placing design failed"))
+
+
 def _markdown(r: dict) -> str:
     p = r["params"]
     rows = [("clock", f"{r['clock_mhz']:g} MHz"),
@@ -293,7 +311,9 @@ def _markdown(r: dict) -> str:
             ("UART", (f"{r['baud']} baud: {r['divisor']} cycles per bit "
                       f"({r['baud_actual']:.0f} baud)")),
             ("bitstream", f"{r['bitstream']} ({r['bitstream_bytes']} bytes)"),
-            ("constraints", r["constraints"]), ("build time", f"{r['build_seconds']:.0f} s")]
+            ("constraints", r["constraints"]),
+            ("nextpnr seed", "default" if r["nextpnr_seed"] is None else r["nextpnr_seed"]),
+            ("build time", f"{r['build_seconds']:.0f} s")]
     usage = [f"| {name} | {used} / {available} |"
              for name, (used, available) in r["utilization"].items()]
     return "\n".join([

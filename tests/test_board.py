@@ -315,6 +315,7 @@ def _check_build(out, board: str, magic: bytes):
     report = json.loads((out / "report.json").read_text())
     spec = BOARDS[board]
     assert report["board"] == board and report["lanes"] == spec.lanes
+    assert report["nextpnr_seed"] in spec.seeds
     assert {k: report["params"][k] for k in spec.params} == spec.params
     assert report["fmax_mhz"] > report["clock_mhz"] and report["margin_mhz"] > 0
     assert report["divisor"] == divisor_for(report["clock_mhz"] * 1e6, 115200)
@@ -324,6 +325,7 @@ def _check_build(out, board: str, magic: bytes):
     assert len(bitstream) == report["bitstream_bytes"] and magic in bitstream[:256]
     text = (out / "report.md").read_text()
     assert f"| Fmax after routing | {report['fmax_mhz']:.1f} MHz |" in text
+    assert f"| nextpnr seed | {report['nextpnr_seed'] or 'default'} |" in text
     assert "Max frequency for clock" in (out / "nextpnr.log").read_text()
     assert sorted(p.name for p in out.iterdir()) == sorted(
         [report["bitstream"], "nextpnr.log", "report.json", "report.md", "yosys.log"])
