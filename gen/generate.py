@@ -100,6 +100,7 @@ def manifest(params: Params, signs, macro: Macro, name: str, sign_source: str,
         },
         "signs": None if signs is None else signs_to_text(signs),
         "latency": macro.latencies,
+        "query_interval_min": macro.query_interval(1),
         "ports": ports,
     }
 
@@ -128,7 +129,10 @@ def _readme(m: dict) -> str:
         "| --- | --- | --- | --- |",
         *ports,
         "",
-        f"Latencies in cycles: {latencies}.",
+        (f"Latencies in cycles: {latencies}. With queries waiting, a query takes max(n + 2,"
+         f" {m['query_interval_min']}) cycles with n keys stored (the next query's table is"
+         f" written while the current one is scored): one score per cycle from"
+         f" {m['query_interval_min'] - 2} keys."),
         "",
         (f"`{m['module']}.json` lists every parameter, width, codebook constant and the sign"
          " vector."),

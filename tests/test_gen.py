@@ -5,13 +5,14 @@ import re
 
 import numpy as np
 import pytest
-from amaranth.hdl import Module
+from amaranth.hdl import Fragment, Module
 from amaranth.lib import memory
 
 from axelram.gen.cli import main
 from axelram.gen.synth import to_verilog
 from axelram.golden.params import Params
 from axelram.golden.signs import signs_from_seed, signs_to_text
+from axelram.hdl.macro import Macro
 from axelram.hdl.store import IndexStore
 
 SMALL = ["--d", "8", "--b", "3", "--depth", "16", "--in-width", "8"]
@@ -42,6 +43,11 @@ def test_gen_files_and_manifest(tmp_path):
             port
     assert "signs" not in {port["name"] for port in manifest["ports"]}
     assert set(manifest["latency"]) == {"write", "query"}
+    macro = Macro(p, lanes=manifest["parameters"]["lanes"], signs=signs_from_seed(4, 8))
+    Fragment.get(macro, None)  # elaborated, or Amaranth warns of an unused elaboratable
+    interval = macro.query_interval(1)
+    assert manifest["query_interval_min"] == interval
+    assert f"a query takes max(n + 2, {interval}) cycles" in (out / "README.md").read_text()
 
 
 def test_gen_is_deterministic(tmp_path):
@@ -110,7 +116,8 @@ def test_gen_bad_signs_file(tmp_path, capsys, content, message):
 
 def test_gen_shared_rotator(tmp_path):
     """Sharing the rotator changes no latency: a query takes the encoder's rotator, which has
-    the query rotator's latency."""
+    the query rotator's latency. The next query enters that rotator only once the current
+    one's table is handed over: a longer query interval."""
     own, shared = tmp_path / "own", tmp_path / "shared"
     assert _run(["gen", *SMALL, "-o", str(own)]) == 0
     assert _run(["gen", *SMALL, "--share-rotator", "-o", str(shared)]) == 0
@@ -119,6 +126,7 @@ def test_gen_shared_rotator(tmp_path):
     assert not a["parameters"]["share_rotator"] and b["parameters"]["share_rotator"]
     assert b["latency"]["write"] == a["latency"]["write"]
     assert b["latency"]["query"] == a["latency"]["query"]
+    assert b["query_interval_min"] > a["query_interval_min"]
 
 
 @pytest.mark.parametrize("options", [["--lanes", "1"], ["--lanes", "8", "--b", "1"],
