@@ -253,18 +253,23 @@ class KeyEncoder(Folded, wiring.Component):
             taken.eq(norms.r_rdy & room),
         ]
         # The rotated key beats reach the join through a small FIFO beside it (fall-through,
-        # written from a register, three places counted by `rotated_room` like `beats_in`), so
+        # written from a register, four places counted by `rotated_room` like `beats_in`), so
         # that the join's handshake (both FIFOs' flags into both FIFOs' read enables) stays in
         # the encoder: the rotator's output FIFO 21 columns away took it across twice (5.6 ns
-        # in the d=128 macro). Each side reads the other's flag from a copy (`rdy_copy`): the
-        # rotated FIFO's read enable the thresholds FIFO's copy, the thresholds' read and the
-        # quantizer's valid the rotated FIFO's copy; with one flag each, the LUT that both read
-        # enables shared took the join across twice (5.2 ns, the FIFOs 14 rows apart).
+        # in the d=128 macro). A place is free a cycle after its beat is taken
+        # (`rotated_freed`), so that the handshake reaches the counter, beside the rotator,
+        # from a flip-flop: through a LUT it crossed 53 columns (3.9 ns in session 22's macro).
+        # Each side reads the other's flag from a copy (`rdy_copy`): the rotated FIFO's read
+        # enable the thresholds FIFO's copy, the thresholds' read and the quantizer's valid the
+        # rotated FIFO's copy; with one flag each, the LUT that both read enables shared took
+        # the join across twice (5.2 ns, the FIFOs 14 rows apart).
         m.submodules.rotated = rotated = DistributedFIFO(
-            width=len(rotator.o.payload.as_value()), depth=3, fall_through=True, rdy_copy=True)
+            width=len(rotator.o.payload.as_value()), depth=4, fall_through=True, rdy_copy=True)
         rotated_stored = Signal()
         rotated_taken = Signal()
-        rotated_room = counter_below(m, rotated_stored, rotated_taken, rotated.depth)
+        rotated_freed = Signal()
+        rotated_room = counter_below(m, rotated_stored, rotated_freed, rotated.depth)
+        m.d.sync += rotated_freed.eq(rotated_taken)
         rotated_beat = Signal.like(rotated.w_data, reset_less=True)
         # The write enable is a register of its own (`keep`): the rotator registers the same
         # handshake (`popped`), and merged the one flip-flop drove this FIFO's writes and the

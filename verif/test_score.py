@@ -156,6 +156,7 @@ VARIANTS = [(*v, v[0] // 4) for v in [
 FAST = [(2, 1, 8, *DEFAULT, 1), (16, 3, 16, *DEFAULT, 1), (16, 3, 16, *DEFAULT, 16),
         (128, 3, 16, *DEFAULT, 1),
         (2, 1, 16, *DEFAULT, 2),  # d=2, in_width=8 stores the norm exactly, in_width=16 rounds it
+        (4, 4, 8, *DEFAULT, 1),  # four table channels, each beat held two cycles
         (16, 3, 16, 12, 18, "gaussian", "dsp", 4), (16, 2, 8, 0, 8, "gaussian", "dsp", 4)]
 
 
