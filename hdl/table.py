@@ -58,8 +58,9 @@ class QueryTable(Folded, wiring.Component):
     (a delay line of ``half - H`` registers per lane, tapped every ``H``), by a
     canonical-signed-digit shift-and-add tree (no multiplier), pipelined: the shifted terms are
     registered, then every level of their sum, one adder per stage, shorter trees padded to the
-    longest. Each channel selects the entry of its beat of the cycle, registers it, then rounds
-    it into its write on ``fill[c]`` (a register). Nothing in the pipeline stalls.
+    longest. Each channel selects the entry of its beat of the cycle, in ``S`` registered
+    four-way steps (``S = 1``, or 2 at b=4), then rounds it into its write on ``fill[c]`` (a
+    register). Nothing in the pipeline stalls.
 
     ``o`` carries the bank of each complete table: ``o.valid`` rises the cycle after its last
     write. Once a query's last beat is taken, ``i.ready`` stays low until its table is taken on
@@ -67,7 +68,7 @@ class QueryTable(Folded, wiring.Component):
     is written there. The first table goes to bank 0. ``o.valid`` is a register; ``o`` may be
     held for any number of cycles.
 
-    Latency :attr:`latency` ``= 4 + max tree_depth(CSD digits) + half - H`` cycles from the
+    Latency :attr:`latency` ``= 3 + S + max tree_depth(CSD digits) + half - H`` cycles from the
     transfer of a query's last beat to ``o.valid``. Throughput one beat per ``H`` cycles; the
     next query's first beat is on ``i`` from the cycle after its table is taken, so with ``o``
     taken at once one query per ``H d / L + latency`` cycles.
@@ -77,8 +78,9 @@ class QueryTable(Folded, wiring.Component):
     ``table_shift`` is 0) and ``L`` ``half``-way entry multiplexers; the beat counter's
     incrementer when ``L < d`` and the hold counter's when ``H > 1``. Registers: the delay line
     (``L (half - H)`` coordinates); per lane and centroid, the CSD terms and every level of their
-    sum (the products' full width); per channel, the ``L`` selected products and the write
-    (``L`` entries and its address); the counters and the control's delay registers.
+    sum (the products' full width); per channel, the ``L`` selected products (at b=4 also
+    both halves' four-way selections) and the write (``L`` entries and its address); the
+    counters and the control's delay registers.
 
     Parameters
     ----------
@@ -125,7 +127,12 @@ class QueryTable(Folded, wiring.Component):
         """Cycles from a query's last beat to ``o.valid``: its last entry's delay, the terms,
         the levels of the deepest product tree, the selected entry, the write, and the cycle
         that writes it."""
-        return 4 + self._product_depth + self._params.half - self.hold
+        return 3 + self._select_depth + self._product_depth + self._params.half - self.hold
+
+    @property
+    def _select_depth(self) -> int:
+        """Registered four-way steps of the entry multiplexer: 1, or 2 at b=4."""
+        return max(1, self._params.half.bit_length() // 2)
 
     @property
     def _product_depth(self) -> int:
@@ -190,7 +197,7 @@ class QueryTable(Folded, wiring.Component):
         finishing = controls[-1]
         complete = (finishing.write & (finishing.beat == self.beats - 1)
                     & (finishing.shown == hold - 1))
-        for _ in range(3 + self._product_depth):
+        for _ in range(2 + self._select_depth + self._product_depth):
             complete = stage(complete)
         bank = Signal()
         low_bits = channels.bit_length() - 1
@@ -211,9 +218,10 @@ class QueryTable(Folded, wiring.Component):
             # round_shift(x, s) = (x + 2**(s-1)) >> s = ((x >> (s-1)) + 1) >> 1 (it fits
             # table_entry_width): the products keep only their bits from s-1 up. With
             # table_shift 0 the product goes in as it is.
-            chosen = [stage(Array(lane)[at.entry]) for lane in products]
+            chosen = [_select(lane, at.entry, stage) for lane in products]
             values = [((v + 1) >> 1) if s else v for v in chosen]
-            at = stage(at)
+            for _ in range(self._select_depth):
+                at = stage(at)
             m.d.sync += [
                 fill.valid.eq(at.write),
                 fill.payload.entry.eq(at.entry),
@@ -227,6 +235,16 @@ class QueryTable(Folded, wiring.Component):
             m.d.sync += bank.eq(~bank)
         m.d.comb += self.o.payload.eq(bank)
         return m
+
+
+def _select(values: list, index, stage):
+    """``values[index]``, registered after every four-way step (an eight-way multiplexer in
+    one cycle, three or four LUT levels, was the b=4 macros' critical path: 4.9 ns at d=16)."""
+    while True:
+        values = [stage(Array(values[i:i + 4])[index[:2]]) for i in range(0, len(values), 4)]
+        if len(values) == 1:
+            return values[0]
+        index = stage(index[2:])
 
 
 def _control_layout(beats: int, hold: int) -> data.StructLayout:

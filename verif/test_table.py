@@ -260,7 +260,8 @@ VARIANTS = [(*v, lanes) for v in [
 ] for lanes in (v[0] // 4, v[0])]
 FAST = [(2, 1, 16, *DEFAULT, 1), (16, 3, 16, *DEFAULT, 4), (16, 3, 16, *DEFAULT, 16),
         (4, 2, 8, 32, "gaussian", 1), (4, 2, 8, 32, "gaussian", 4),
-        (4, 3, 16, *DEFAULT, 2)]  # two channels, each beat held two cycles
+        (4, 3, 16, *DEFAULT, 2),  # two channels, each beat held two cycles
+        (32, 4, 16, 10, "gaussian", 8)]  # the eight-way entry multiplexer in two steps
 
 
 @pytest.mark.parametrize(
@@ -296,8 +297,9 @@ def test_table_params_type():
 
 # (lanes, beats, channels, hold, latency). Latency: the last entry's delay (half - hold), the
 # CSD terms, the levels of the deepest product tree (b=3: 4, 6, 6 and 7 digits, 3 levels), the
-# selected entry, the write register and the cycle that writes; b=2 with table_shift 0 (no
-# rounding): 6 and 8 digits, 3 levels.
+# selected entry (one registered step, two at b=4), the write register and the cycle that
+# writes; b=2 with table_shift 0 (no rounding): 6 and 8 digits, 3 levels; b=4: 4 to 8 digits,
+# 3 levels.
 @pytest.mark.parametrize(("params", "lanes", "expected"), [
     (Params(d=8), None, (8, 1, 1, 4, 7)), (Params(d=8), 4, (4, 2, 2, 2, 9)),
     (Params(d=8), 1, (1, 8, 4, 1, 10)),
@@ -305,6 +307,7 @@ def test_table_params_type():
     (Params(d=128, b=3), 32, (32, 4, 4, 1, 10)), (Params(d=128, b=3), 128, (128, 1, 1, 4, 7)),
     (Params(d=4, b=2, in_width=8, table_width=32), None, (4, 1, 1, 2, 7)),  # table_shift 0
     (Params(d=4, b=2, in_width=8, table_width=32), 2, (2, 2, 2, 1, 8)),
+    (Params(d=128, b=4), 1, (1, 128, 8, 1, 15)), (Params(d=128, b=4), 64, (64, 2, 2, 4, 12)),
 ])
 def test_table_properties(params, lanes, expected):
     table = QueryTable(params, lanes=lanes)
