@@ -122,14 +122,12 @@ class Macro(Folded, wiring.Component):
         ``query``, a query's first beat accepted (macro idle, store not empty) to its first
         score valid, its beats back to back. Then one score per cycle."""
         rotator = (self._encoder.rotator if self._share_rotator else self._query_rotator)
-        # The table takes a beat every `hold` cycles. The query starts the cycle after its
-        # table is complete, its first read is issued the next cycle; the score leaves the
-        # waiting FIFO two cycles after it enters.
-        table = self.beats * self._table.hold - 1 + self._table.latency
+        # The query starts the cycle after its table is complete, its first read is issued
+        # the next cycle; the score leaves the waiting FIFO two cycles after it enters.
         read = 2 + self._store.read_latency + self._score.latency + 2
         return {
             "write": self._encoder.latency + _WRITE_HOPS + 1,
-            "query": rotator.latency + table + read,
+            "query": rotator.latency + self._table_cycles + read,
         }
 
     def query_interval(self, keys: int) -> int:
@@ -140,9 +138,14 @@ class Macro(Folded, wiring.Component):
         first row has left the store, ``read_latency + 1`` cycles after it starts (with
         ``share_rotator``, the query enters the rotator then), and is complete ``hold * d / L -
         1 + table latency`` cycles after its first beat; the query starts the cycle after."""
-        table = self.beats * self._table.hold - 1 + self._table.latency
         entering = self._encoder.rotator.latency if self._share_rotator else 0
-        return max(keys + 2, self._store.read_latency + 2 + entering + table)
+        return max(keys + 2, self._store.read_latency + 2 + entering + self._table_cycles)
+
+    @property
+    def _table_cycles(self) -> int:
+        """Cycles from a query's first beat into the table unit to its table complete: a beat
+        taken every ``hold`` cycles, then the table's latency."""
+        return self.beats * self._table.hold - 1 + self._table.latency
 
     @property
     def _score_fifo_depth(self) -> int:
