@@ -126,7 +126,7 @@ def test_fifo_latency_and_rate(cls, latency):
 
 def test_block_fifo_maps_to_folded_block_ram(tmp_path):
     """269 x 23 bits (the one-lane d=128 rotator's output): two DP16KD (18 + 5 bits), both
-    output registers folded into them, no storage in LUT RAM but the five-entry buffer's."""
+    output registers folded into them, no storage in LUT RAM but the six-entry buffer's."""
     fifo = BlockFIFO(width=23, depth=269)
     ports = [fifo.w_data, fifo.w_en, fifo.r_data, fifo.r_en, fifo.r_rdy]
     (tmp_path / "top.v").write_text(to_verilog(fifo, ports=ports))
@@ -139,7 +139,7 @@ def test_block_fifo_maps_to_folded_block_ram(tmp_path):
     assert sum(cell["type"] == "DP16KD" for cell in cells) == -(-23 // BLOCK_SLICE_BITS)
     assert fold_output_registers(netlist) == 23
     cells = netlist["modules"]["top"]["cells"].values()
-    # The buffer (four entries in memory, one in its read register) in 16 x 4 LUT RAM cells.
+    # The buffer (six places, a memory of eight entries) in 16 x 4 LUT RAM cells.
     assert sum(cell["type"] == "TRELLIS_DPR16X4" for cell in cells) == -(-23 // 4)
 
 
