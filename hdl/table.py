@@ -5,7 +5,7 @@ several write channels at once."""
 from functools import partial, reduce
 from operator import or_
 
-from amaranth.hdl import Array, Cat, Module, Mux, Signal, signed
+from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -175,9 +175,11 @@ class QueryTable(Folded, wiring.Component):
                 line.append(value)
             return line
 
+        low_bits = channels.bit_length() - 1
         coordinates = [taps(z) for z in self.i.payload]
-        controls = [data.View(_control_layout(self.beats, hold), tap)
-                    for tap in taps(Cat(write, shown, beat))]
+        taken = Cat(write & (beat[:low_bits] == c) for c in range(channels))
+        controls = [data.View(_control_layout(channels, self.beats, hold), tap)
+                    for tap in taps(Cat(taken, shown, beat))]
 
         s = p.table_shift
         products = []
@@ -190,26 +192,29 @@ class QueryTable(Folded, wiring.Component):
                 lane.append(product)
             products.append(lane)
 
-        # Channel `c` writes the beat at the tap whose beat number is `c` modulo `channels`
-        # (one at most: a channel's beats are `half` cycles apart or more), entry
-        # `tap * hold + shown`. Its write, and whether it completes the table (the last
-        # beat's last entry, on the last channel), are delayed beside the products.
+        # Channel `c` writes the beat at the tap where it was taken on channel `c` (its beat
+        # number is `c` modulo `channels`; one tap at most: a channel's beats are `half` cycles
+        # apart or more), entry `tap * hold + shown`. The channel is a one-hot flag on the
+        # delay line, so that a tap's hit is a flip-flop (comparing the beat's low bits at
+        # every tap was the b=4 macros' critical path at d=16 and 32: 4.8 ns). Its write, and
+        # whether it completes the table (the last beat's last entry, on the last channel),
+        # are delayed beside the products.
         finishing = controls[-1]
-        complete = (finishing.write & (finishing.beat == self.beats - 1)
+        complete = (finishing.channel[-1] & (finishing.beat == self.beats - 1)
                     & (finishing.shown == hold - 1))
         for _ in range(2 + self._select_depth + self._product_depth):
             complete = stage(complete)
         bank = Signal()
-        low_bits = channels.bit_length() - 1
         for c, fill in enumerate(self.fill):
-            hits = [(g, tap.write & (tap.beat[:low_bits] == c), tap)
-                    for g, tap in enumerate(controls)]
+            hits = [(g, tap.channel[c], tap) for g, tap in enumerate(controls)]
             at = Signal(_write_layout(p, self.beats))
             m.d.comb += [
                 at.write.eq(reduce(or_, [hit for _, hit, _ in hits])),
                 at.entry.eq(reduce(or_, [Mux(hit, g * hold + tap.shown, 0)
                                          for g, hit, tap in hits])),
-                at.beat.eq(reduce(or_, [Mux(hit, tap.beat, 0) for _, hit, tap in hits])),
+                at.beat.eq(Cat(Const(c, low_bits),
+                               reduce(or_, [Mux(hit, tap.beat[low_bits:], 0)
+                                            for _, hit, tap in hits]))),
             ]
             for _ in range(1 + self._product_depth):
                 at = stage(at)
@@ -247,10 +252,10 @@ def _select(values: list, index, stage):
         index = stage(index[2:])
 
 
-def _control_layout(beats: int, hold: int) -> data.StructLayout:
-    """A beat's control on the delay line: taken by the table this cycle, its cycle on
-    ``i``, its number."""
-    return data.StructLayout({"write": 1, "shown": range(hold), "beat": range(beats)})
+def _control_layout(channels: int, beats: int, hold: int) -> data.StructLayout:
+    """A beat's control on the delay line: bit ``c`` of ``channel`` set if the table took it
+    this cycle on channel ``c``, its cycle on ``i``, its number."""
+    return data.StructLayout({"channel": channels, "shown": range(hold), "beat": range(beats)})
 
 
 def _write_layout(p: Params, beats: int) -> data.StructLayout:
