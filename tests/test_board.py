@@ -1,6 +1,6 @@
 """Board builds and the host side: the protocol's encoder, decoder and device model; the host
 session against a fake serial port running that model; the constraints files; ``axelram board``
-and ``axelram host`` on bad input; a real iCEBreaker bitstream (and, slow, the ULX3S one).
+and ``axelram host`` on bad input; slow: the real iCEBreaker and ULX3S bitstreams.
 
 The RTL's side of the protocol is proved by ``verif/test_host_link.py``.
 """
@@ -333,8 +333,10 @@ def _check_build(out, board: str, magic: bytes):
     return report
 
 
+@pytest.mark.slow
 def test_board_icebreaker(tmp_path, capsys):
-    """The iCEBreaker bitstream at the board's default macro: it fits and meets 12 MHz."""
+    """The iCEBreaker bitstream at the board's default macro: it fits and meets 12 MHz (one to
+    four minutes)."""
     assert main(["board", "--board", "icebreaker", "-o", str(tmp_path / "ice")]) == 0
     report = _check_build(tmp_path / "ice", "icebreaker", b"\x7e\xaa\x99\x7e")
     assert report["utilization"]["ICESTORM_RAM"][0] > 0

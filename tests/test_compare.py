@@ -166,27 +166,33 @@ def test_side_by_side_arguments(fake_synthesis, tmp_path):
 
 
 def test_cli_synth_baseline(tmp_path, capsys):
-    """A real run: both designs placed and routed, the reports consistent with each other."""
+    """A real run on a small macro: both designs placed and routed, both reports written, the
+    reports consistent with each other, exit 0."""
     out = tmp_path / "syn"
-    assert cli.main(["synth", "--target", "ecp5-25k", "--d", "8", "--b", "2", "--depth", "64",
+    assert cli.main(["synth", "--target", "ecp5-25k", "--d", "4", "--b", "2", "--depth", "64",
                      "--in-width", "8", "--baseline", "-o", str(out)]) == 0
     report = json.loads((out / "report.json").read_text())
+    assert report["fits"] and report["luts"] > 0 and report["fmax_mhz"] > 50
+    assert report["params"]["d"] == 4 and report["target"] == "ecp5-25k"
+    assert "| fits | yes |" in (out / "report.md").read_text()
     c, baseline = report["comparison"], report["baseline"]
     ours, theirs = c["designs"]["axelram"], c["designs"]["baseline"]
     for key in ("luts", "ffs", "carries", "lut_rams", "dsps", "brams", "fmax_mhz", "fits"):
         assert ours[key] == report[key] and theirs[key] == baseline[key], key
-    # One MULT18X18D per 8x8 multiplier; 64 keys of 64 bits in 512x36 blocks: 2 DP16KD.
-    assert (baseline["dsps"], baseline["brams"]) == (8, 2)
-    assert baseline["utilization"]["MULT18X18D"] == [8, 28]
+    # One MULT18X18D per 8x8 multiplier; 64 keys of 32 bits in one 512x36 DP16KD.
+    assert (baseline["dsps"], baseline["brams"]) == (4, 1)
+    assert baseline["utilization"]["MULT18X18D"] == [4, 28]
     assert baseline["fits"] and baseline["fmax_mhz"] > 50
-    assert (ours["multiplications_per_score"], theirs["multiplications_per_score"]) == (1, 8)
-    # 16 index bits and a 13-bit norm field against 8 coordinates of 8 bits.
-    assert (ours["bram_bits_per_key"], theirs["bram_bits_per_key"]) == (29, 64)
-    assert (ours["keys_on_chip"], theirs["keys_on_chip"]) == (56 * 18432 // 29, 56 * 18432 // 64)
+    assert (ours["multiplications_per_score"], theirs["multiplications_per_score"]) == (1, 4)
+    # 8 index bits and a 13-bit norm field against 4 coordinates of 8 bits.
+    assert (ours["bram_bits_per_key"], theirs["bram_bits_per_key"]) == (21, 32)
+    assert (ours["keys_on_chip"], theirs["keys_on_chip"]) == (56 * 18432 // 21, 56 * 18432 // 32)
     assert theirs["scores_per_second"] == baseline["fmax_mhz"] * 1e6
-    assert c["ratios"] == {"keys_per_bram_bit": 64 / 29, "multiplications_per_score": 8.0}
+    assert c["ratios"] == {"keys_per_bram_bit": 32 / 21, "multiplications_per_score": 4.0}
     # The Markdown section is the JSON's comparison, formatted.
     assert (out / "report.md").read_text().endswith("\n".join(format_comparison(c)))
     for name in ("top.v", "yosys.log", "nextpnr.log"):
         assert (out / "baseline" / name).stat().st_size > 0, name
-    assert "conventional baseline: " in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "ecp5-25k:" in printed
+    assert "conventional baseline: " in printed

@@ -110,20 +110,6 @@ def test_arguments():
         SerialHarness(ROTATOR)
 
 
-def test_cli_synth(tmp_path, capsys):
-    """``axelram synth`` on a small macro: a fitting run writes both reports and exits 0."""
-    from axelram.gen.cli import main
-
-    out = tmp_path / "syn"
-    assert main(["synth", "--target", "ecp5-25k", "--d", "4", "--b", "2", "--depth", "64",
-                 "--in-width", "4", "-o", str(out)]) == 0
-    report = json.loads((out / "report.json").read_text())
-    assert report["fits"] and report["luts"] > 0 and report["fmax_mhz"] > 50
-    assert report["params"]["d"] == 4 and report["target"] == "ecp5-25k"
-    assert "| fits | yes |" in (out / "report.md").read_text()
-    assert "ecp5-25k:" in capsys.readouterr().out
-
-
 def test_cli_synth_bad_clock(tmp_path, capsys):
     from axelram.gen.cli import main
 

@@ -154,7 +154,7 @@ async def quantizer_reset_mid_traffic(dut):
 
 
 DIMS = (2, 4, 8, 16, 32, 64, 128, 256)
-FAST = {(16, 3, 16, "default", 16), (128, 3, 16, "default", 128), (2, 1, 8, "exact", 2),
+FAST = {(16, 3, 16, "default", 16), (128, 3, 16, "default", 1), (2, 1, 8, "exact", 2),
         (8, 2, 8, "beta", 8), (16, 3, 16, "default", 1), (64, 2, 16, "default", 16)}
 
 
