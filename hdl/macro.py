@@ -112,7 +112,8 @@ class Macro(Folded, wiring.Component):
         super().__init__(members)
         self._encoder = KeyEncoder(params, lanes, queries=share_rotator)
         self._store = IndexStore(params)
-        self._query_rotator = None if share_rotator else StreamRotator(params, lanes)
+        self._query_rotator = (None if share_rotator
+                               else StreamRotator(params, lanes, consumer_pauses=True))
         self._table, self._score = QueryTable(params, lanes), ScoreDatapath(params, lanes)
 
     @property

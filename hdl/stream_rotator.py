@@ -70,6 +70,14 @@ class StreamRotator(Folded, wiring.Component):
         Cycles from a vector's last input beat to when the consumer starts taking its beats
         (default 0: always ready); the output FIFO grows by the cycles it waits beyond
         :attr:`latency`, so that such a consumer still sees one vector per ``d/L`` cycles.
+    consumer_pauses : bool
+        The consumer takes a vector's beats at its own pace and pauses between vectors (the
+        query table: one query per ``query_interval`` cycles). Folded, the output FIFO then has
+        ``d/L`` places more: a vector held back for want of room enters at the next slot
+        boundary, up to ``d/L - 1`` cycles later than room came, and with at most two earlier
+        vectors still in the FIFO it still enters by the time the consumer needs it (without
+        them, d=128 at one lane lost a slot: four queries waiting, their first scores 144,
+        144, then 224 cycles apart).
 
     Members
     -------
@@ -80,7 +88,8 @@ class StreamRotator(Folded, wiring.Component):
     o : Out(stream.Signature(ArrayLayout(signed(rotated_width), L)))
     """
 
-    def __init__(self, params: Params, lanes: int, *, ready_after: int = 0):
+    def __init__(self, params: Params, lanes: int, *, ready_after: int = 0,
+                 consumer_pauses: bool = False):
         if not isinstance(params, Params):
             raise TypeError(f"params must be a Params, got {params!r}")
         if not isinstance(ready_after, int) or isinstance(ready_after, bool) or ready_after < 0:
@@ -88,6 +97,7 @@ class StreamRotator(Folded, wiring.Component):
         self._params = params
         self._lanes = check_lanes(params, lanes)
         self._ready_after = ready_after
+        self._consumer_pauses = consumer_pauses
         super().__init__({
             "signs": In(params.d),
             "i": In(stream.Signature(data.ArrayLayout(signed(params.in_width), lanes))),
@@ -114,9 +124,9 @@ class StreamRotator(Folded, wiring.Component):
     @property
     def output_depth(self) -> int:
         """Output FIFO places: ``core_latency + F + C + d/L``, plus the cycles a late consumer
-        waits, ``ready_after + d/L - 1 - latency`` when positive; ``F`` is the FIFO's latency
-        from write to output valid, ``C`` the cycles a freed place takes to count (1, 2 when
-        folded).
+        waits, ``ready_after + d/L - 1 - latency`` when positive, plus ``d/L`` when folded for
+        a consumer that pauses (``consumer_pauses``); ``F`` is the FIFO's latency from write to
+        output valid, ``C`` the cycles a freed place takes to count (1, 2 when folded).
 
         A vector enters only when its ``d/L`` beats find places no earlier beat holds. With an
         always-ready consumer a beat holds its place from its vector's entry until ``F + C + 1``
@@ -137,7 +147,8 @@ class StreamRotator(Folded, wiring.Component):
         latency = self._input_latency + self.core_latency + fifo_latency
         wait = max(self._ready_after + self.beats - 1 - latency, 0)
         credit = 2 if self.beats > 1 else 1
-        return self.core_latency + fifo_latency + credit + self.beats + wait
+        pauses = self.beats if self._consumer_pauses and self.beats > 1 else 0
+        return self.core_latency + fifo_latency + credit + self.beats + wait + pauses
 
     @property
     def _input_latency(self) -> int:
