@@ -251,7 +251,7 @@ async def macro_reset_mid_traffic(dut):
 # hops, so a read takes 8 cycles; the store's own fast test covers that bank at 4100 rows.
 FAST = {(8, 3, 8, 32, 8, False), (16, 2, 16, 24, 1, True), (16, 3, 16, 24, 4, False),
         (32, 1, 8, 16, 2, False), (8, 3, 8, 24, 8, False), (8, 2, 8, 16, 2, True),
-        (8, 3, 8, 24, 4, False), (8, 4, 8, 16, 2, False)}
+        (8, 3, 8, 24, 4, False), (8, 4, 8, 16, 2, False), (32, 2, 8, 16, 1, False)}
 
 
 @pytest.mark.parametrize(("d", "b", "in_width", "depth", "lanes", "share", "simulator"),
@@ -259,7 +259,8 @@ FAST = {(8, 3, 8, 32, 8, False), (16, 2, 16, 24, 1, True), (16, 3, 16, 24, 4, Fa
     verilator=[(8, 3, 8, 32, 8, False), (32, 1, 8, 16, 2, False), (64, 4, 16, 16, 64, True),
                (8, 3, 8, 2100, 8, False), (16, 3, 16, 2100, 1, True),
                (8, 3, 8, 24, 4, False),  # two table channels, each beat held two cycles
-               (8, 4, 8, 16, 2, False)]  # four channels, the eight-way entry multiplexer
+               (8, 4, 8, 16, 2, False),  # four channels, the eight-way entry multiplexer
+               (32, 2, 8, 16, 1, False)]  # 32 beats a query: slots the query rotator waits for
     + [(16, b, 16, 24, lanes, share) for b in (2, 3) for lanes in harness.lanes_of(16)
        for share in (False, True)]
     + [(128, 3, 16, 20, lanes, share) for lanes in harness.lanes_of(128)
