@@ -206,7 +206,7 @@ async def macro_query_interval(dut):
     tb = MacroTB(dut)
     await tb.reset()
     macro = tb.macro()
-    keys, queries = tb.store_stimulus(), random_vectors(tb.rng, tb.p, 4)
+    keys, queries = tb.store_stimulus(), random_vectors(tb.rng, tb.p, 10)
     scores = 0
     for stored in (keys[:1], keys[1:]):
         await tb.keys.send(tb.pack(stored))
