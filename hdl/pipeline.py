@@ -3,7 +3,7 @@ whose outputs come from registers."""
 
 from math import isqrt
 
-from amaranth.hdl import Cat, Const, Elaboratable, Module, Mux, Signal
+from amaranth.hdl import Cat, Const, Elaboratable, Module, Mux, Signal, Value
 from amaranth.lib import memory, wiring
 from amaranth.lib.wiring import Out
 
@@ -355,23 +355,25 @@ def branch_count(count: int) -> int:
     return isqrt(count - 1) + 1
 
 
-def copies(m, value, count: int, name: str, advance=1, *, reset_less=False) -> list[Signal]:
+def copies(m, value, count: int, name: str, advance=1, *, reset_less=False,
+           leaf=None) -> list[Signal]:
     """``count`` copies of ``value`` two cycles later (two pipeline stages that load while
     ``advance`` is high), for an enable or address that loads registers spread over the die:
     each copy drives only its part of them, and ``value`` loads ``ceil(sqrt(count))`` branch
     registers, each loading its share of the copies, so that no register drives flip-flops far
-    apart (16 copies from one register left 4.5 ns of routing at d=128). Every register has
-    ``value``'s shape, is ``keep`` (synthesis must not merge them), ``reset_less`` as asked, and
-    is named ``{name}_branch_{n}`` or ``{name}_{n}``."""
-    def level(kind: str, n: int) -> Signal:
-        return Signal(value.shape(), name=f"{name}{kind}_{n}", reset_less=reset_less,
-                      attrs={"keep": 1})
-    branches = [level("_branch", n) for n in range(branch_count(count))]
-    leaves = [level("", n) for n in range(count)]
+    apart (16 copies from one register left 4.5 ns of routing at d=128). With ``leaf``, copy
+    ``n`` holds ``leaf(n, v)`` of the value ``v`` instead (a decode of its own, one LUT level
+    between the two stages). Every register is ``keep`` (synthesis must not merge them),
+    ``reset_less`` as asked, and named ``{name}_branch_{n}`` or ``{name}_{n}``."""
+    leaf = leaf or (lambda n, v: v)
+    branches = [Signal(value.shape(), name=f"{name}_branch_{n}", reset_less=reset_less,
+                       attrs={"keep": 1}) for n in range(branch_count(count))]
+    loads = [leaf(n, branches[n * len(branches) // count]) for n in range(count)]
+    leaves = [Signal(Value.cast(load).shape(), name=f"{name}_{n}", reset_less=reset_less,
+                     attrs={"keep": 1}) for n, load in enumerate(loads)]
     with m.If(advance):
         m.d.sync += [branch.eq(value) for branch in branches]
-        m.d.sync += [leaf.eq(branches[n * len(branches) // count])
-                     for n, leaf in enumerate(leaves)]
+        m.d.sync += [copy.eq(load) for copy, load in zip(leaves, loads, strict=True)]
     return leaves
 
 

@@ -162,29 +162,42 @@ class ScoreDatapath(wiring.Component):
 
         # The table's memories. A write reaches them through write_lag registers
         # (pipeline.copies): a channel's control in one copy per FILL_GROUP coordinates that it
-        # writes, a channel's lane's entry in one copy per group that holds a coordinate of it;
-        # a memory's write enable is decoded from its group's copy of its channel's control, by
-        # the beat's bits above the channel number. With one group the writes go to the
-        # memories as they are.
+        # writes, a channel's lane's entry in one copy per group that holds a coordinate of it.
+        # Each group's copy of its channel's control holds the address and the write enable of
+        # each of its memories on that channel, decoded from the beat's bits above the channel
+        # number as the copy loads, so that an enable is a flip-flop (decoded after the copy,
+        # two LUT levels and the route between them limited the d=128, b=3 macro: 189.0 MHz).
+        # With one group the writes go to the memories as they are.
         lanes, width, channels = self._lanes, p.table_entry_width, len(self.fill)
         low_bits = channels.bit_length() - 1
         parts = [(low, min(low + LOOKUP_GROUP, width)) for low in range(0, width, LOOKUP_GROUP)]
-        groups = {}
+        groups, members = {}, {}
         for j in range(p.d):
-            groups.setdefault(((j // lanes) % channels, j % lanes), set()).add(j // FILL_GROUP)
+            channel, group = (j // lanes) % channels, j // FILL_GROUP
+            groups.setdefault((channel, j % lanes), set()).add(group)
+            members.setdefault((group, channel), []).append(j)
 
-        def fan_out(value, holders, name: str) -> dict:
+        def fan_out(value, holders, name: str, leaf=lambda holder, v: v) -> dict:
             holders = sorted(holders)
             if not self.write_lag:
-                return dict.fromkeys(holders, value)
-            return dict(zip(holders, copies(m, value, len(holders), name), strict=True))
+                return {holder: leaf(holder, value) for holder in holders}
+            return dict(zip(holders, copies(m, value, len(holders), name,
+                                            leaf=lambda n, v: leaf(holders[n], v)),
+                            strict=True))
 
         controls, values = {}, {}
         for c, fill in enumerate(self.fill):
             holders = set().union(*(g for (channel, _), g in groups.items() if channel == c))
             control = Cat(fill.valid, fill.payload.entry, fill.payload.bank,
                           fill.payload.beat[low_bits:])
-            for group, copy in fan_out(control, holders, f"fill_control_{c}").items():
+
+            def decode(group, v, c=c):
+                """The address, then the write enable of each of the group's memories on
+                channel ``c``."""
+                return Cat(v[1:p.b + 1], *(v[0] & (v[p.b + 1:] == (j // lanes) >> low_bits)
+                                           for j in members[group, c]))
+
+            for group, copy in fan_out(control, holders, f"fill_control_{c}", decode).items():
                 controls[group, c] = copy
             for lane in range(lanes):
                 for group, copy in fan_out(fill.payload.values[lane], groups[c, lane],
@@ -194,13 +207,13 @@ class ScoreDatapath(wiring.Component):
         for j in range(p.d):
             channel, group = (j // lanes) % channels, j // FILL_GROUP
             control = controls[group, channel]
-            enable = control[0] & (control[p.b + 1:] == (j // lanes) >> low_bits)
+            enable = control[p.b + members[group, channel].index(j)]
             coordinate = []
             for low, high in parts:
                 mem = memory.Memory(shape=high - low, depth=2 * p.half, init=[])
                 m.submodules[f"table_{j}_{len(coordinate)}"] = mem
                 port = mem.write_port()
-                m.d.comb += [port.addr.eq(control[1:p.b + 1]),
+                m.d.comb += [port.addr.eq(control[:p.b]),
                              port.data.eq(values[group, channel, j % lanes][low:high]),
                              port.en.eq(enable)]
                 coordinate.append(mem.read_port(domain="comb"))
