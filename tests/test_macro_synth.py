@@ -10,6 +10,8 @@ flip-flop of its own, and that the ECP5-85K floorplan finds the rotators' block 
 import json
 from functools import cache
 
+import pytest
+
 from axelram.gen.fpga import floorplan
 from axelram.gen.synth import prepare, to_verilog, yosys
 from axelram.golden.params import Params
@@ -32,6 +34,7 @@ def netlist(d: int, lanes: int) -> dict:
     return json.loads(files["top.json"])
 
 
+@pytest.mark.slow
 def test_copies_keep_their_flip_flops():
     module = netlist(8, 2)["modules"]["top"]
     driver = {cell["connections"]["Q"][0]: name for name, cell in module["cells"].items()
@@ -41,6 +44,7 @@ def test_copies_keep_their_flip_flops():
         assert None not in flip_flops and len(flip_flops) == len(group), (group, flip_flops)
 
 
+@pytest.mark.slow
 def test_floorplan_pins_the_rotators():
     """At d=32, one lane, the block RAMs are the two rotators' input FIFOs (36 places, one
     16-bit slice) and output FIFOs (two slices) (the 16-key store is in fabric): the ECP5-85K

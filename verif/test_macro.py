@@ -249,7 +249,7 @@ async def macro_reset_mid_traffic(dut):
 # The 2100-key cases (slow: every test fills the store, three to six minutes each) have the
 # index store's 4096-row bank (one 4096 x 4 block RAM per slice), whose row takes four register
 # hops, so a read takes 8 cycles; the store's own fast test covers that bank at 4100 rows.
-FAST = {(8, 3, 8, 32, 8, False), (16, 2, 16, 24, 1, True), (16, 3, 16, 24, 4, False),
+FAST = {(16, 2, 16, 24, 1, True), (16, 3, 16, 24, 4, False),
         (32, 1, 8, 16, 2, False), (8, 3, 8, 24, 8, False), (8, 2, 8, 16, 2, True),
         (8, 3, 8, 24, 4, False), (8, 4, 8, 16, 2, False), (32, 2, 8, 16, 1, False)}
 
