@@ -94,6 +94,8 @@ class StreamRotator(Folded, wiring.Component):
             raise TypeError(f"params must be a Params, got {params!r}")
         if not isinstance(ready_after, int) or isinstance(ready_after, bool) or ready_after < 0:
             raise ValueError(f"ready_after must be a non-negative integer, got {ready_after!r}")
+        if not isinstance(consumer_pauses, bool):
+            raise TypeError(f"consumer_pauses must be a bool, got {consumer_pauses!r}")
         self._params = params
         self._lanes = check_lanes(params, lanes)
         self._ready_after = ready_after

@@ -143,6 +143,18 @@ def test_stream_rotator_params_type():
         StreamRotator(8, 2)
 
 
+def test_stream_rotator_consumer_pauses():
+    """A consumer that pauses gets ``d/L`` output places more when folded, none at ``L = d``;
+    anything but a bool is refused."""
+    p = Params(d=128)
+    for lanes, more in ((1, 128), (32, 4), (128, 0)):
+        plain, pausing = (StreamRotator(p, lanes, consumer_pauses=c) for c in (False, True))
+        assert pausing.output_depth - plain.output_depth == more
+        assert pausing.latency == plain.latency
+    with pytest.raises(TypeError, match=r"consumer_pauses must be a bool, got 1"):
+        StreamRotator(p, 1, consumer_pauses=1)
+
+
 @pytest.mark.parametrize(("d", "lanes", "beats", "latency"), [
     (8, 1, 8, 30), (8, 8, 1, 5), (128, 1, 128, 278), (128, 32, 4, 25), (128, 128, 1, 9),
 ])
