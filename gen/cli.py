@@ -18,7 +18,7 @@ from ..golden.params import SCORE_MULTIPLIERS, Params
 from ..golden.signs import calibrate, signs_from_seed, signs_to_text
 from ..hdl.macro import Macro
 from ..hdl.pipeline import check_lanes
-from .fpga import TARGETS, NextpnrError, synthesize
+from .fpga import TARGETS, NextpnrError, describe_path, synthesize
 from .generate import generate, load_signs
 from .report import format_report, measure, report_rows
 from .sim import accuracy, simulate
@@ -224,6 +224,8 @@ def _synth(args):
         f"({args.clock:g} MHz asked)"), "",
         "| metric | value |", "| --- | --- |", *(f"| {k} | {v} |" for k, v in rows), "",
         "| nextpnr resource | used / available |", "| --- | --- |", *usage, "",
+        *([] if result["fmax_mhz"] is None
+          else [f"Critical path: {describe_path(result['critical_path'])}.", ""]),
         *section]))
     print(f"{args.target}: {result['luts']} LUT4s, {result['ffs']} flip-flops, "
           f"{result['carries']} carry cells, {result['lut_rams']} LUT RAMs, "

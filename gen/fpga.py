@@ -27,7 +27,7 @@ from amaranth.lib.wiring import In, Out
 from .synth import prepare, synthesis, to_verilog, yosys
 
 __all__ = ["Target", "TARGETS", "NextpnrError", "SerialHarness", "fold_output_registers",
-           "synthesize"]
+           "synthesize", "critical_path", "describe_path", "signal_name"]
 
 
 @dataclass(frozen=True)
@@ -284,11 +284,74 @@ def _cell_counts(cells: dict[str, int], target: Target) -> dict[str, int]:
     return {kind: sum(cells.get(t, 0) for t in types) for kind, types in target.cells.items()}
 
 
+def _is_clk(name: str) -> bool:
+    """nextpnr names the clock ``clk``, or ``clk$...`` once it is a global buffer."""
+    return name == "clk" or name.startswith("clk$")
+
+
 def _fmax(report: dict) -> float | None:
-    """Fmax of ``clk``: nextpnr names it ``clk``, or ``clk$...`` once it is a global buffer."""
-    fmax = [entry["achieved"] for name, entry in report.get("fmax", {}).items()
-            if name == "clk" or name.startswith("clk$")]
+    """Fmax of ``clk``."""
+    fmax = [entry["achieved"] for name, entry in report.get("fmax", {}).items() if _is_clk(name)]
     return min(fmax) if fmax else None
+
+
+# The suffix Yosys gives a mapped cell after the signal it was made for:
+# `table.i__payload_TRELLIS_FF_Q_9`, `buffer.available_LUT4_C`, `score.table_113$DPRAM_COMB3`
+# (`reg$274`, Amaranth's name of an unnamed signal, is kept).
+_CELL_SUFFIX = re.compile(r"(?:_(?:TRELLIS|LUT4|PFUMX|L6MUX21|CCU2C|DP16KD|MULT18X18D|ALU54B"
+                          r"|SB_[A-Z0-9]+)(?:_|$)|\$(?!\d)).*")
+
+
+def signal_name(cell: str) -> str:
+    """The signal a mapped cell was made for: its name without Yosys' cell suffix."""
+    return _CELL_SUFFIX.sub("", cell) or cell
+
+
+def critical_path(report: dict) -> dict | None:
+    """The critical path of ``clk``, register to register, in nextpnr's ``--report``; ``None``
+    when it has none.
+
+    ``start`` and ``end``: ``cell``, ``port`` and ``loc`` (tile ``[x, y]``) of the register it
+    leaves and of the pin it ends at; ``logic_cells``: the cells it passes through (LUTs, carry
+    and multiplexer cells, RAM reads); ``logic_ns``
+    (clock-to-out, the cells, setup) and ``routing_ns``, whose sum is the period of the Fmax;
+    ``slowest_net``: the net of its longest routing delay, ``net``, ``ns`` and the tiles it
+    joins, ``from`` and ``to``.
+    """
+    paths = [entry["path"] for entry in report.get("critical_paths", [])
+             if all(_is_clk(entry[side].removeprefix("posedge ")) for side in ("from", "to"))
+             and entry["path"]]
+    if not paths:
+        return None
+    path = max(paths, key=lambda steps: sum(step["delay"] for step in steps))
+    routes = [step for step in path if step["type"] == "routing"]
+
+    def pin(end: dict) -> dict:
+        return {"cell": end["cell"], "port": end["port"], "loc": end["loc"]}
+
+    slowest = max(routes, key=lambda step: step["delay"], default=None)
+    return {
+        "start": pin(path[0]["from"]), "end": pin(path[-1]["to"]),
+        "logic_cells": sum(step["type"] == "logic" for step in path),
+        "logic_ns": round(sum(step["delay"] for step in path if step["type"] != "routing"), 3),
+        "routing_ns": round(sum(step["delay"] for step in routes), 3),
+        "slowest_net": None if slowest is None else {
+            "net": slowest["net"], "ns": round(slowest["delay"], 3),
+            "from": slowest["from"]["loc"], "to": slowest["to"]["loc"]},
+    }
+
+
+def describe_path(path: dict | None) -> str:
+    """One line for a report: ``critical_path``'s ends by signal, cells, logic and routing."""
+    if path is None:
+        return "no register-to-register path"
+    start, end, net = path["start"], path["end"], path["slowest_net"]
+    where = "" if net is None else (
+        f"; slowest net {net['ns']:.2f} ns, ({net['from'][0]},{net['from'][1]}) -> "
+        f"({net['to'][0]},{net['to'][1]})")
+    return (f"{signal_name(start['cell'])} -> {signal_name(end['cell'])} {end['port']}: "
+            f"{path['logic_cells']} logic cell(s), {path['logic_ns']:.2f} ns logic + "
+            f"{path['routing_ns']:.2f} ns routing{where}")
 
 
 def synthesize(component: wiring.Component, target: str, *, clock_mhz: float = 200.0,
@@ -308,7 +371,8 @@ def synthesize(component: wiring.Component, target: str, *, clock_mhz: float = 2
     TRELLIS_DPR16X4 cells, each four LUTs of a slice pair and a third slice's write logic; 0 on
     the iCE40), ``brams``, ``dsps`` (the
     component's cells, as placed: after the fold on ECP5); ``fmax_mhz`` (``None`` when nextpnr
-    did not route, or found no register-to-register path); ``utilization`` (nextpnr resource ->
+    did not route, or found no register-to-register path) and its ``critical_path``
+    (:func:`critical_path`); ``utilization`` (nextpnr resource ->
     ``(used, available)``); ``fits`` and ``overflow`` (resource -> cells beyond the device's
     count, empty when it fits). Raises :class:`~axelram.gen.synth.YosysError` or
     :class:`NextpnrError` (with the log's tail) when a tool fails for another reason than a
@@ -371,5 +435,6 @@ def synthesize(component: wiring.Component, target: str, *, clock_mhz: float = 2
     return {
         "target": target, "part": t.part, **counts,
         "fmax_mhz": _fmax(report), "clock_mhz": clock_mhz,
+        "critical_path": critical_path(report),
         "utilization": utilization, "fits": not overflow, "overflow": overflow,
     }

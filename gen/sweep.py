@@ -27,7 +27,7 @@ from ..golden.params import Params
 from ..golden.signs import signs_from_seed
 from ..hdl.macro import Macro
 from .cli import DEFAULT_LANES, tool_failure, write_atomic
-from .fpga import TARGETS, NextpnrError, synthesize
+from .fpga import TARGETS, NextpnrError, describe_path, synthesize
 from .synth import YosysError
 
 __all__ = ["CONFIGS", "NAMES", "TOLERANCES", "Tolerance", "Deviation", "Comparison", "SweepPlan",
@@ -41,7 +41,7 @@ FORMAT, VERSION = "axelram-sweep", 1
 # What makes two records comparable; a difference is reported beside the metrics.
 SETUP = ("params", "lanes", "signs", "share_rotator", "clock_mhz")
 RECORD = ("target", "part", *SETUP, "luts", "ffs", "carries", "lut_rams", "brams", "dsps",
-          "fmax_mhz",
+          "fmax_mhz", "critical_path",
           "utilization", "fits", "overflow", "tools", "seconds")
 
 
@@ -245,13 +245,16 @@ def _markdown(target: str, records: dict) -> str:
                     f"{r['ffs']:,} | {r['carries']:,} | {r['lut_rams']:,} | {r['brams']} | "
                     f"{r['dsps']} | {fmax} | "
                     f"{r['seconds']['flow']:.0f} | {r['seconds']['nextpnr']:.0f} |")
+    paths = [f"- {name}: {describe_path(records[name]['critical_path'])}"
+             for name in NAMES if name in records and records[name]["fits"]]
     first = next(iter(records.values()))
     return "\n".join([
         f"# AXELRAM sweep on {target} ({first['part']})", "",
         f"T={first['params']['depth']}, in_width {first['params']['in_width']}, "
         f"{first['lanes']} lane(s), signs {first['signs']}, {first['clock_mhz']:g} MHz asked; "
         + ", ".join(f"{package} {v}" for package, v in sorted(tools.items())) + ".", "",
-        "| " + " | ".join(COLUMNS) + " |", "|" + " --- |" * len(COLUMNS), *rows, ""])
+        "| " + " | ".join(COLUMNS) + " |", "|" + " --- |" * len(COLUMNS), *rows, "",
+        *(["Critical paths (what limits each Fmax):", "", *paths, ""] if paths else [])])
 
 
 def load_sweep(path, target: str) -> dict:

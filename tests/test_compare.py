@@ -18,6 +18,7 @@ from axelram.gen.compare import (
     side_by_side,
     summary_line,
 )
+from axelram.gen.fpga import describe_path
 from axelram.gen.synth import operation_counts
 from axelram.golden.params import Params
 from axelram.hdl.baseline import ConventionalMacro
@@ -174,7 +175,9 @@ def test_cli_synth_baseline(tmp_path, capsys):
     report = json.loads((out / "report.json").read_text())
     assert report["fits"] and report["luts"] > 0 and report["fmax_mhz"] > 50
     assert report["params"]["d"] == 4 and report["target"] == "ecp5-25k"
-    assert "| fits | yes |" in (out / "report.md").read_text()
+    text = (out / "report.md").read_text()
+    assert "| fits | yes |" in text
+    assert f"\nCritical path: {describe_path(report['critical_path'])}.\n" in text
     c, baseline = report["comparison"], report["baseline"]
     ours, theirs = c["designs"]["axelram"], c["designs"]["baseline"]
     for key in ("luts", "ffs", "carries", "lut_rams", "dsps", "brams", "fmax_mhz", "fits"):

