@@ -1,14 +1,15 @@
 """Write path against lanes on an FPGA (not a test): Yosys + nextpnr, one run per lanes value.
 
     .venv/bin/python bench/lanes.py [--d 128] [--b 3] [--lanes 1 2 32 128] [--target ecp5-85k]
-                                    [--macro] [--json build/lanes.json]
+                                    [--seed 1 2 3] [--macro] [--json build/lanes.json]
 
 For each ``L`` it places and routes the key encoder (sign flip, FWHT, norm, quantizer, row
 assembly: :class:`axelram.hdl.encoder.KeyEncoder`) out of context, as the macro uses it (the sign
 vector a ROM, every row taken as it comes), and prints LUT4s, flip-flops,
 carry cells, block RAMs, DSPs, Fmax and the keys written per second at that Fmax
 (``Fmax / (d / L)``). ``--macro`` adds the whole macro (``T = --depth``) at the default lanes,
-what ``make gen`` produces. A run that does not fit or does not route is reported as such. Each
+what ``make gen`` produces. ``--seed`` repeats every run with each nextpnr placement seed given.
+A run that does not fit or does not route is reported as such. Each
 place and route takes minutes; the results are appended to ``--json`` as they come.
 """
 
@@ -54,13 +55,14 @@ class WritePath(wiring.Component):
         return m
 
 
-def run(name, component, target, clock, beats, results, path):
+def run(name, component, target, clock, seed, beats, results, path):
     start = time.perf_counter()
     try:
-        result = synthesize(component, target, clock_mhz=clock)
+        result = synthesize(component, target, clock_mhz=clock, seed=seed)
     except NextpnrError as error:
         result = {"error": str(error).splitlines()[0]}
-    result = {"design": name, "seconds": round(time.perf_counter() - start), **result}
+    result = {"design": name, "nextpnr_seed": seed, "seconds": round(time.perf_counter() - start),
+              **result}
     fmax = result.get("fmax_mhz")
     result["keys_per_second"] = None if fmax is None else fmax * 1e6 / beats
     results.append(result)
@@ -85,6 +87,9 @@ def main():
     parser.add_argument("--lanes", type=int, nargs="*", default=[1, 2, 32, 128])
     parser.add_argument("--target", default="ecp5-85k", choices=list(TARGETS))
     parser.add_argument("--clock", type=float, default=250.0, help="MHz asked of nextpnr")
+    parser.add_argument("--seed", type=int, nargs="*", default=[None],
+                        help="nextpnr placement seeds, one run per seed and design (default: "
+                        "nextpnr's own placement)")
     parser.add_argument("--macro", action="store_true", help="also the whole macro")
     parser.add_argument("--json", type=Path, help="write the results here")
     args = parser.parse_args()
@@ -93,13 +98,15 @@ def main():
     print(f"d={p.d} b={p.b} in_width={p.in_width} on {args.target}, {args.clock:g} MHz asked",
           flush=True)
     results = []
-    for lanes in args.lanes:
-        run(f"write path L={lanes}", WritePath(p, lanes), args.target, args.clock,
-            p.d // lanes, results, args.json)
-    if args.macro:
-        macro = Macro(p, lanes=DEFAULT_LANES, signs=signs_from_seed(0, p.d))
-        run(f"macro T={p.depth} L={DEFAULT_LANES}", macro, args.target, args.clock,
-            p.d // DEFAULT_LANES, results, args.json)
+    for seed in args.seed:
+        placed = "" if seed is None else f", seed {seed}"
+        for lanes in args.lanes:
+            run(f"write path L={lanes}{placed}", WritePath(p, lanes), args.target, args.clock,
+                seed, p.d // lanes, results, args.json)
+        if args.macro:
+            macro = Macro(p, lanes=DEFAULT_LANES, signs=signs_from_seed(0, p.d))
+            run(f"macro T={p.depth} L={DEFAULT_LANES}{placed}", macro, args.target, args.clock,
+                seed, p.d // DEFAULT_LANES, results, args.json)
 
 
 if __name__ == "__main__":

@@ -197,17 +197,21 @@ def _synth(args):
     signs, source = _signs(args, p.d)
     if args.clock <= 0:
         raise UsageError(f"--clock must be a positive frequency in MHz, got {args.clock}")
+    seed = args.nextpnr_seed
+    if seed is not None and seed < 0:
+        raise UsageError(f"--nextpnr-seed must be non-negative, got {seed}")
     out = _output_dir(args.out)
     macro = Macro(p, lanes=lanes, signs=signs, share_rotator=args.share_rotator)
-    result = synthesize(macro, args.target, clock_mhz=args.clock, workdir=out)
+    result = synthesize(macro, args.target, clock_mhz=args.clock, workdir=out, seed=seed)
     summary = {"target": args.target, "params": _params_dict(p), "signs": source,
-               "lanes": lanes, "share_rotator": args.share_rotator, **result}
+               "lanes": lanes, "share_rotator": args.share_rotator, **result,
+               "nextpnr_seed": seed}
     section, line = [], None  # the baseline's Markdown section and console line
     if args.baseline:
         from .compare import format_comparison, side_by_side, summary_line
 
         summary["baseline"], comparison = side_by_side(
-            p, args.target, result, clock_mhz=args.clock, workdir=out / "baseline")
+            p, args.target, result, clock_mhz=args.clock, workdir=out / "baseline", seed=seed)
         summary["comparison"] = comparison
         section, line = format_comparison(comparison), summary_line(comparison)
     write_atomic(out / "report.json", json.dumps(summary, indent=1) + "\n")
@@ -216,7 +220,8 @@ def _synth(args):
             ("block RAMs", result["brams"]),
             ("DSPs", result["dsps"]),
             ("Fmax (MHz)", "-" if result["fmax_mhz"] is None else f"{result['fmax_mhz']:.1f}"),
-            ("fits", "yes" if result["fits"] else "no")]
+            ("fits", "yes" if result["fits"] else "no"),
+            ("nextpnr seed", "default" if seed is None else seed)]
     usage = [f"| {name} | {used} / {available} |"
              for name, (used, available) in result["utilization"].items()]
     write_atomic(out / "report.md", "\n".join([
@@ -491,6 +496,9 @@ def _parser() -> argparse.ArgumentParser:
     _add_lanes(syn)
     syn.add_argument("--target", required=True, choices=list(TARGETS))
     syn.add_argument("--clock", type=float, default=200.0, help="clock to aim for, MHz")
+    syn.add_argument("--nextpnr-seed", type=int,
+                     help="nextpnr's placement seed (default: its own); placements of one "
+                     "netlist differ by several percent of Fmax")
     syn.add_argument("-o", "--out", required=True, help="output directory")
     syn.add_argument("--baseline", action="store_true",
                      help="also place the conventional baseline (same d, in_width, depth) and "

@@ -77,11 +77,12 @@ def compare(p: Params, target: str, macro: dict, baseline: dict,
     }
 
 
-def side_by_side(p: Params, target: str, macro: dict, *, clock_mhz: float,
-                 workdir) -> tuple[dict, dict]:
-    """Synthesize the baseline on ``target`` (files in ``workdir``) and compare it with the
-    macro's result ``macro``: ``(baseline result, comparison)``."""
-    baseline = synthesize(ConventionalMacro(p), target, clock_mhz=clock_mhz, workdir=workdir)
+def side_by_side(p: Params, target: str, macro: dict, *, clock_mhz: float, workdir,
+                 seed: int | None = None) -> tuple[dict, dict]:
+    """Synthesize the baseline on ``target`` (files in ``workdir``, nextpnr ``seed``) and compare
+    it with the macro's result ``macro``: ``(baseline result, comparison)``."""
+    baseline = synthesize(ConventionalMacro(p), target, clock_mhz=clock_mhz, workdir=workdir,
+                          seed=seed)
     return baseline, compare(p, target, macro, baseline, multiplications_per_score(p))
 
 

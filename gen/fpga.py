@@ -355,7 +355,7 @@ def describe_path(path: dict | None) -> str:
 
 
 def synthesize(component: wiring.Component, target: str, *, clock_mhz: float = 200.0,
-               workdir=None) -> dict:
+               workdir=None, seed: int | None = None) -> dict:
     """Synthesize, place and route ``component`` on ``target`` (a key of :data:`TARGETS`).
 
     The component's Verilog (module ``top``) goes through Yosys ``synth_ecp5`` / ``synth_ice40``
@@ -363,7 +363,9 @@ def synthesize(component: wiring.Component, target: str, *, clock_mhz: float = 2
     :func:`~axelram.gen.synth.synthesis`) and nextpnr with a
     ``clock_mhz`` constraint on ``clk`` (timing failure is reported, not an error). ``workdir``
     keeps ``top.v``, ``yosys.log``, ``stat.json``, ``top.json``, ``nextpnr.log`` and
-    ``report.json``; by default a scratch directory is used and removed.
+    ``report.json``; by default a scratch directory is used and removed. ``seed`` is nextpnr's
+    placement seed (``None``: its default placement); one netlist's placements differ by several
+    percent of Fmax (``docs/sweep.md``).
 
     On ECP5 the netlist goes through :func:`fold_output_registers` before nextpnr.
 
@@ -382,9 +384,11 @@ def synthesize(component: wiring.Component, target: str, *, clock_mhz: float = 2
         raise ValueError(f"target must be one of {', '.join(TARGETS)}, got {target!r}")
     if not isinstance(clock_mhz, (int, float)) or isinstance(clock_mhz, bool) or clock_mhz <= 0:
         raise ValueError(f"clock_mhz must be a positive number, got {clock_mhz!r}")
+    if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool) or seed < 0):
+        raise ValueError(f"seed must be a non-negative integer or None, got {seed!r}")
     if workdir is None:
         with tempfile.TemporaryDirectory(prefix="axelram-fpga-") as scratch:
-            return synthesize(component, target, clock_mhz=clock_mhz, workdir=scratch)
+            return synthesize(component, target, clock_mhz=clock_mhz, workdir=scratch, seed=seed)
     t = TARGETS[target]
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
@@ -416,7 +420,8 @@ def synthesize(component: wiring.Component, target: str, *, clock_mhz: float = 2
     pins = ["--pcf-allow-unconstrained"] if harnessed else ["--out-of-context"]
     result = subprocess.run(
         [_tool(f"yowasp-nextpnr-{t.family}"), t.device, "--package", t.package, *pins,
-         *NEXTPNR_OPTIONS, "--json", "top.json", "--freq", f"{clock_mhz:g}", "--timing-allow-fail",
+         *NEXTPNR_OPTIONS, *(() if seed is None else ("--seed", str(seed))),
+         "--json", "top.json", "--freq", f"{clock_mhz:g}", "--timing-allow-fail",
          "--report", "report.json", "-q", "-l", "nextpnr.log"],
         cwd=workdir, capture_output=True, text=True, stdin=subprocess.DEVNULL)
     log_path = workdir / "nextpnr.log"

@@ -27,12 +27,17 @@ from axelram.hdl.store import IndexStore
 D128 = Params()  # d=128, b=3, in_width=16, T=4096: 400-bit rows
 
 
+PATH = {"start": {"cell": "a_TRELLIS_FF_Q", "port": "Q", "loc": [1, 2]},
+        "end": {"cell": "b_TRELLIS_FF_Q", "port": "M", "loc": [3, 4]}, "logic_cells": 1,
+        "logic_ns": 1.0, "routing_ns": 3.75, "slowest_net": None}
+
+
 def result(luts, fmax, overflow=None, used=None):
     """A :func:`~axelram.gen.fpga.synthesize` result on ecp5-85k; ``overflow`` of DP16KD."""
     utilization = {"DP16KD": (used or 90, 208), "MULT18X18D": (4, 156)}
     return {"target": "ecp5-85k", "part": "LFE5U-85F", "luts": luts, "ffs": 2 * luts,
             "carries": luts // 2, "lut_rams": luts // 100, "brams": used or 90, "dsps": 4,
-            "fmax_mhz": fmax,
+            "fmax_mhz": fmax, "critical_path": None if fmax is None else PATH,
             "clock_mhz": 200.0, "utilization": utilization, "fits": overflow is None,
             "overflow": {} if overflow is None else {"DP16KD": overflow}}
 
@@ -126,9 +131,10 @@ def fake_synthesis(monkeypatch):
     component is only elaborated, and the work directory made)."""
     results = {}
 
-    def fake(component, target, *, clock_mhz, workdir):
+    def fake(component, target, *, clock_mhz, workdir, seed=None):
         Fragment.get(component, None)
         workdir.mkdir(parents=True, exist_ok=True)
+        results.setdefault("seeds", []).append((type(component).__name__, seed))
         return results[type(component).__name__]
 
     monkeypatch.setattr(cli, "synthesize", fake)
@@ -156,6 +162,22 @@ def test_cli_status(fake_synthesis, tmp_path, capsys, macro_fits, status):
     assert "conventional baseline: 30,000 LUT4s" in captured.out
     assert "does not fit ecp5-85k: DP16KD 468/208 (+260)" in captured.out
     assert ("axelram: error: does not fit" in captured.err) == (not macro_fits)
+    assert fake_synthesis["seeds"] == [("Macro", None), ("ConventionalMacro", None)]
+
+
+def test_cli_seed_places_both(fake_synthesis, tmp_path):
+    """``--nextpnr-seed`` places the macro and the baseline with the same seed, and the report
+    says so; the critical path follows the table."""
+    fake_synthesis.update(Macro=MACRO, ConventionalMacro=BASELINE)
+    out = tmp_path / "syn"
+    assert cli.main(["synth", "--target", "ecp5-85k", "--d", "8", "--depth", "64", "--baseline",
+                     "--nextpnr-seed", "7", "-o", str(out)]) == 0
+    assert fake_synthesis["seeds"] == [("Macro", 7), ("ConventionalMacro", 7)]
+    assert json.loads((out / "report.json").read_text())["nextpnr_seed"] == 7
+    text = (out / "report.md").read_text()
+    assert "| nextpnr seed | 7 |" in text
+    assert ("\nCritical path: a -> b M: 1 logic cell(s), 1.00 ns logic + 3.75 ns routing.\n"
+            in text)
 
 
 def test_side_by_side_arguments(fake_synthesis, tmp_path):
@@ -171,12 +193,13 @@ def test_cli_synth_baseline(tmp_path, capsys):
     reports consistent with each other, exit 0."""
     out = tmp_path / "syn"
     assert cli.main(["synth", "--target", "ecp5-25k", "--d", "4", "--b", "2", "--depth", "64",
-                     "--in-width", "8", "--baseline", "-o", str(out)]) == 0
+                     "--in-width", "8", "--baseline", "--nextpnr-seed", "3", "-o", str(out)]) == 0
     report = json.loads((out / "report.json").read_text())
     assert report["fits"] and report["luts"] > 0 and report["fmax_mhz"] > 50
     assert report["params"]["d"] == 4 and report["target"] == "ecp5-25k"
     text = (out / "report.md").read_text()
-    assert "| fits | yes |" in text
+    assert "| fits | yes |" in text and "| nextpnr seed | 3 |" in text
+    assert report["nextpnr_seed"] == 3
     assert f"\nCritical path: {describe_path(report['critical_path'])}.\n" in text
     c, baseline = report["comparison"], report["baseline"]
     ours, theirs = c["designs"]["axelram"], c["designs"]["baseline"]
