@@ -313,10 +313,9 @@ def critical_path(report: dict) -> dict | None:
 
     ``start`` and ``end``: ``cell``, ``port`` and ``loc`` (tile ``[x, y]``) of the register it
     leaves and of the pin it ends at; ``logic_cells``: the cells it passes through (LUTs, carry
-    and multiplexer cells, RAM reads); ``logic_ns``
-    (clock-to-out, the cells, setup) and ``routing_ns``, whose sum is the period of the Fmax;
-    ``slowest_net``: the net of its longest routing delay, ``net``, ``ns`` and the tiles it
-    joins, ``from`` and ``to``.
+    and multiplexer cells, RAM reads); ``logic_ns`` (clock-to-out, the cells, setup) and
+    ``routing_ns``, whose sum is the period of the Fmax; ``slowest_net``: the net of its
+    longest routing delay, ``net``, ``ns`` and the tiles it joins, ``from`` and ``to``.
     """
     paths = [entry["path"] for entry in report.get("critical_paths", [])
              if all(_is_clk(entry[side].removeprefix("posedge ")) for side in ("from", "to"))
