@@ -186,7 +186,7 @@ def floorplan(netlist: dict) -> int:
     Left to itself the placer scattered the block RAMs that share one address copy over 50
     columns and the score's lookups after them: at d=128, b=3, T=4096 pinning them halved the
     wire length; it spread a rotator's six block RAMs, and its control logic with them, over
-    20 columns (docs/sweep.md).
+    20 columns (docs/timing.md).
     """
     cells = netlist["modules"]["top"]["cells"]
     brams = {name for name, cell in cells.items() if cell["type"] == "DP16KD"}

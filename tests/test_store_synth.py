@@ -52,7 +52,7 @@ def _flip_flops(cells: dict[str, int], types) -> int:
 #                                          multiplexer behind the block RAMs)
 #   d=16, b=3: row_width 64, depth 512: 512x36 -> 2 * 1 = 2
 # 90 is the block count of the AXELRAM sketch (../shared/AXELRAM.md); the 10 more are the price
-# of no multiplexer between block RAMs that the placer puts far apart (docs/sweep.md).
+# of no multiplexer between block RAMs that the placer puts far apart (docs/timing.md).
 ECP5_FFS = {"TRELLIS_FF"}
 
 
