@@ -176,13 +176,19 @@ class BlockFIFO(Elaboratable):
     which leaves 36-bit ports alone: hence the slices). Reads are issued ahead, one per cycle
     while the RAM holds an entry not yet read (``available``: a LUT of registers, from the
     pointers' difference a cycle before) and a place is free for it (a count of the places
-    taken, its flag a register), into a :class:`DistributedFIFO` of :attr:`BUFFER` entries whose
-    output is this FIFO's. An issued read never collides: an entry is read at the earliest the
-    cycle after it is written.
+    taken, its flag a register), into a :class:`DistributedFIFO` of :attr:`buffer_places`
+    entries whose output is this FIFO's. An issued read never collides: an entry is read at
+    the earliest the cycle after it is written.
 
-    Latency :attr:`LATENCY` = 5 cycles from an entry's write (into an empty FIFO) to ``r_rdy``
-    (the read issued, the RAM, the output register, the buffer's two); throughput one entry per
-    cycle. ``r_rdy`` comes from a register.
+    With ``hops``, the entries read travel to the buffer through ``hops`` registers more, and
+    the places it frees come back through as many, so that the buffer and its consumer may sit
+    across the die from the block RAM with nothing but flip-flops between them (the one-lane
+    d=64, b=4 macro's query table and the buffer beside its rotator's block RAM, 20 to 25 rows
+    apart, handshook through two LUTs and 5 ns of routing: 167 MHz).
+
+    Latency :attr:`latency` = :attr:`LATENCY` + ``hops`` cycles from an entry's write (into an
+    empty FIFO) to ``r_rdy`` (the read issued, the RAM, the output register, the hops, the
+    buffer's two); throughput one entry per cycle. ``r_rdy`` comes from a register.
 
     Attributes
     ----------
@@ -194,22 +200,34 @@ class BlockFIFO(Elaboratable):
     """
 
     LATENCY = 5
-    #: Buffer places: a read's place is taken from its issue until two cycles after its entry
-    #: leaves (the consumer's handshake is registered, then counted), 6 cycles at one read per
-    #: cycle.
+    #: Buffer places without hops: a read's place is taken from its issue until two cycles
+    #: after its entry leaves (the consumer's handshake is registered, then counted), 6 cycles
+    #: at one read per cycle; each hop adds two.
     BUFFER = 6
 
-    def __init__(self, *, width: int, depth: int):
-        self.width, self.depth = width, depth
+    def __init__(self, *, width: int, depth: int, hops: int = 0):
+        if not isinstance(hops, int) or isinstance(hops, bool) or hops < 0:
+            raise ValueError(f"hops must be a non-negative integer, got {hops!r}")
+        self.width, self.depth, self.hops = width, depth, hops
         self.w_data = Signal(width)
         self.w_en = Signal()
         self.r_data = Signal(width)
         self.r_rdy = Signal()
         self.r_en = Signal()
 
+    @property
+    def latency(self) -> int:
+        return self.LATENCY + self.hops
+
+    @property
+    def buffer_places(self) -> int:
+        """:attr:`BUFFER` ``+ 2 hops``: a place comes back ``2 hops`` cycles later."""
+        return self.BUFFER + 2 * self.hops
+
     def elaborate(self, platform):
         m = Module()
-        m.submodules.buffer = buffer = DistributedFIFO(width=self.width, depth=self.BUFFER)
+        m.submodules.buffer = buffer = DistributedFIFO(width=self.width,
+                                                       depth=self.buffer_places)
         # The consumer's handshake loads `popped` only, a register of its own (`keep`: the
         # consumer may register the same handshake), that frees the place a cycle later: the
         # consumer may sit across the die from the block RAM and the counter beside it (the
@@ -223,7 +241,10 @@ class BlockFIFO(Elaboratable):
             buffer.r_en.eq(self.r_en),
         ]
         m.d.sync += popped.eq(buffer.r_rdy & self.r_en)
-        room = counter_below(m, issue, popped, self.BUFFER)
+        freed = popped
+        for n in range(self.hops):
+            freed = _hop(m, freed, f"freed_{n}")
+        room = counter_below(m, issue, freed, self.buffer_places)
         # `available` (the RAM holds an entry not yet read) is a LUT of four registers, with no
         # count of the entries: whether the RAM held nothing, or at most one entry, the cycle
         # before (the pointers' flags) and the write and read of that cycle (`wrote`, `read`).
@@ -256,8 +277,19 @@ class BlockFIFO(Elaboratable):
             outputs.append(out_data)
         arriving = Signal()
         m.d.sync += [read.eq(issue), arriving.eq(read)]
-        m.d.comb += [buffer.w_en.eq(arriving), buffer.w_data.eq(Cat(outputs))]
+        entry = Cat(outputs)
+        for n in range(self.hops):
+            arriving = _hop(m, arriving, f"arriving_{n}")
+            entry = _hop(m, entry, f"entry_{n}", reset_less=True)
+        m.d.comb += [buffer.w_en.eq(arriving), buffer.w_data.eq(entry)]
         return m
+
+
+def _hop(m, value, name: str, reset_less: bool = False) -> Signal:
+    """``value`` registered, under ``name``."""
+    hop = Signal(value.shape(), name=name, reset_less=reset_less)
+    m.d.sync += hop.eq(value)
+    return hop
 
 
 def fast_fifo(depth: int) -> type:

@@ -6,9 +6,13 @@ from amaranth.lib.wiring import In, Out
 
 from ..golden.params import Params
 from .arith import add_carry
-from .pipeline import DistributedFIFO, Folded, check_lanes, copies, delay, fast_fifo
+from .pipeline import BlockFIFO, DistributedFIFO, Folded, check_lanes, copies, delay, fast_fifo
 
 __all__ = ["StreamRotator"]
+
+#: Registers each way between the output FIFO's block RAM (in the rotator's block RAM row) and
+#: its buffer, which sits by the consumer (:class:`~axelram.hdl.pipeline.BlockFIFO`).
+_OUTPUT_HOPS = 1
 
 
 class StreamRotator(Folded, wiring.Component):
@@ -42,7 +46,8 @@ class StreamRotator(Folded, wiring.Component):
     (``log2(d) + F`` when ``L = d``) cycles from the transfer of a vector's first input beat to
     its first output beat, the rotator empty and nothing stalling: the vector's beats arrive
     (and the last one is written into the input FIFO), then the core (:attr:`core_latency`),
-    then the output FIFO's ``F``: 2 cycles, 5 in block RAM. Throughput one vector per ``d / L``
+    then the output FIFO's ``F``: 2 cycles, 6 in block RAM (5, and a register each way between
+    the block RAM and the buffer that feeds the consumer). Throughput one vector per ``d / L``
     cycles (one beat per cycle). ``i.ready`` and ``o.valid`` come from registers.
 
     Arithmetic: ``log2(L) * L/2`` butterflies (adder and subtractor) across the lanes plus
@@ -120,8 +125,8 @@ class StreamRotator(Folded, wiring.Component):
     @property
     def latency(self) -> int:
         """The input's ``d/L + 1`` cycles when folded (a vector enters once its last beat is
-        written into the input FIFO), the core, the output FIFO's (2, or 5 in block RAM)."""
-        return self._input_latency + self.core_latency + self._output_fifo.LATENCY
+        written into the input FIFO), the core, the output FIFO's (2, or 6 in block RAM)."""
+        return self._input_latency + self.core_latency + self._output_latency
 
     @property
     def output_depth(self) -> int:
@@ -137,13 +142,20 @@ class StreamRotator(Folded, wiring.Component):
         beats of earlier vectors hold ``core_latency + F + C`` places whenever a vector enters
         (the sum over a vector's beats ``k`` of ``floor((core_latency + F + C + k) / (d/L))``,
         which is Hermite's identity), and a consumer late by ``W`` cycles holds ``W`` more."""
-        return self._output_places(self._output_fifo.LATENCY)
+        return self._output_places(self._output_latency)
 
     @property
-    def _output_fifo(self) -> type:
-        """:func:`~axelram.hdl.pipeline.fast_fifo` for the places the FIFO needs in distributed
-        RAM (d=128 at one lane needs 269: a block RAM FIFO)."""
-        return fast_fifo(self._output_places(DistributedFIFO.LATENCY))
+    def _output_in_block_ram(self) -> bool:
+        """Whether :func:`~axelram.hdl.pipeline.fast_fifo` puts the places the FIFO needs in
+        distributed RAM into block RAM (d=128 at one lane needs 269)."""
+        return fast_fifo(self._output_places(DistributedFIFO.LATENCY)) is BlockFIFO
+
+    @property
+    def _output_latency(self) -> int:
+        """``F``: 2 in distributed RAM, 6 in block RAM (with its hops)."""
+        if self._output_in_block_ram:
+            return BlockFIFO.LATENCY + _OUTPUT_HOPS
+        return DistributedFIFO.LATENCY
 
     def _output_places(self, fifo_latency: int) -> int:
         latency = self._input_latency + self.core_latency + fifo_latency
@@ -180,8 +192,12 @@ class StreamRotator(Folded, wiring.Component):
         # freely while the core holds a beat and rests at 0 when it is empty (`flush`: cycles
         # until the last beat fed has left the core), so that an idle rotator takes a vector at
         # once. Folded, `start` and `feed` (the input FIFO's read enable) are registers.
-        m.submodules.beats_out = out = self._output_fifo(
-            width=lanes * p.rotated_width, depth=self.output_depth)
+        width = lanes * p.rotated_width
+        if self._output_in_block_ram:
+            out = BlockFIFO(width=width, depth=self.output_depth, hops=_OUTPUT_HOPS)
+        else:
+            out = DistributedFIFO(width=width, depth=self.output_depth)
+        m.submodules.beats_out = out
         # `spare`: the unreserved places beyond a vector's (one per beat), whose sign says
         # whether a vector has room, so that no comparison comes after the adder.
         spare = Signal(range(-beats, self.output_depth - beats + 1),

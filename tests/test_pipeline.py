@@ -1,3 +1,4 @@
+# amaranth: UnusedElaboratable=no
 """BlockFIFO and DistributedFIFO: order, flags and latency in Amaranth's simulator against a
 queue; BlockFIFO's block RAMs and folded output registers after Yosys. ``copies``: every copy
 is its input two cycles (two advances) late. ``counter_below``: its flag against a count.
@@ -46,6 +47,9 @@ def _run(design, bench):
     (BlockFIFO, 23, 70, 0.9, 0.3),     # fills: the writer waits at depth
     (BlockFIFO, 40, 9, 0.3, 0.9),      # mostly empty
     (BlockFIFO, 1, 66, 1.0, 1.0),
+    (partial(BlockFIFO, hops=1), 23, 70, 0.9, 0.9),
+    (partial(BlockFIFO, hops=2), 23, 70, 0.9, 0.3),
+    (partial(BlockFIFO, hops=1), 1, 66, 1.0, 1.0),
     (DistributedFIFO, 23, 37, 0.9, 0.9),
     (DistributedFIFO, 23, 37, 0.9, 0.3),
     (DistributedFIFO, 40, 5, 0.9, 0.5),
@@ -100,12 +104,15 @@ def test_fifo_order(cls, width, depth, write_rate, read_rate):
 
 @pytest.mark.parametrize(("cls", "latency"), [
     (BlockFIFO, BlockFIFO.LATENCY),
+    (partial(BlockFIFO, hops=1), BlockFIFO.LATENCY + 1),
+    (partial(BlockFIFO, hops=3), BlockFIFO.LATENCY + 3),
     (DistributedFIFO, DistributedFIFO.LATENCY),
     (partial(DistributedFIFO, fall_through=True), 1),
 ])
 def test_fifo_latency_and_rate(cls, latency):
-    """An entry written into the empty FIFO is at the output ``latency`` cycles later (5, 2, and
-    1 when it falls through); then one entry per cycle, in order, with ``r_en`` held high."""
+    """An entry written into the empty FIFO is at the output ``latency`` cycles later (5 and a
+    cycle per hop, 2, and 1 when it falls through); then one entry per cycle, in order, with
+    ``r_en`` held high (the block RAM FIFO's buffer has the places for it, hops or not)."""
     fifo = cls(width=8, depth=80)
     ready_at = []
 
@@ -119,9 +126,14 @@ def test_fifo_latency_and_rate(cls, latency):
             await ctx.tick()
 
     _run(fifo, bench)
-    if isinstance(fifo, DistributedFIFO):
-        assert fifo.latency == latency
+    assert fifo.latency == latency
     assert ready_at == [(cycle + latency, cycle) for cycle in range(50)]
+
+
+@pytest.mark.parametrize("hops", [-1, 1.0, True])
+def test_block_fifo_bad_hops(hops):
+    with pytest.raises(ValueError, match="hops must be a non-negative integer"):
+        BlockFIFO(width=8, depth=80, hops=hops)
 
 
 def test_block_fifo_maps_to_folded_block_ram(tmp_path):

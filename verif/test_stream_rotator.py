@@ -156,7 +156,7 @@ def test_stream_rotator_consumer_pauses():
 
 
 @pytest.mark.parametrize(("d", "lanes", "beats", "latency"), [
-    (8, 1, 8, 30), (8, 8, 1, 5), (128, 1, 128, 278), (128, 32, 4, 25), (128, 128, 1, 9),
+    (8, 1, 8, 31), (8, 8, 1, 5), (128, 1, 128, 279), (128, 32, 4, 26), (128, 128, 1, 9),
 ])
 def test_stream_rotator_properties(d, lanes, beats, latency):
     rotator = StreamRotator(Params(d=d), lanes)
