@@ -54,8 +54,9 @@ class QueryTable(Folded, wiring.Component):
     ``k mod C``, entry ``e`` in the ``e``-th cycle after its first. A beat stays on ``i`` for
     ``H = half / C`` cycles (:attr:`hold`; it is taken in the last), so that the beats of one
     channel never overlap: ``H = 1``, a beat per cycle, whenever ``d / L >= half``. Entry ``e``
-    of a beat is its product by centroid ``e``, from the beat delayed by ``(e // H) H`` cycles
-    (a delay line of ``half - H`` registers per lane, tapped every ``H``), by a
+    of a beat is its product by centroid ``e``, from the beat registered, then delayed by
+    ``(e // H) H`` cycles (a delay line of ``half - H`` registers per lane behind the input
+    register, tapped every ``H``), by a
     canonical-signed-digit shift-and-add tree (no multiplier), pipelined: the shifted terms are
     registered, then every level of their sum, one adder per stage, shorter trees padded to the
     longest. Each channel selects the entry of its beat of the cycle, in ``S`` registered
@@ -68,7 +69,7 @@ class QueryTable(Folded, wiring.Component):
     is written there. The first table goes to bank 0. ``o.valid`` is a register; ``o`` may be
     held for any number of cycles.
 
-    Latency :attr:`latency` ``= 3 + S + max tree_depth(CSD digits) + half - H`` cycles from the
+    Latency :attr:`latency` ``= 4 + S + max tree_depth(CSD digits) + half - H`` cycles from the
     transfer of a query's last beat to ``o.valid``. Throughput one beat per ``H`` cycles; the
     next query's first beat is on ``i`` from the cycle after its table is taken, so with ``o``
     taken at once one query per ``H d / L + latency`` cycles.
@@ -80,7 +81,8 @@ class QueryTable(Folded, wiring.Component):
     (``L (half - H)`` coordinates); per lane and centroid, the CSD terms and every level of their
     sum (the products' full width); per channel, the ``L`` selected products (at b=4 also
     both halves' four-way selections) and the write (``L`` entries and its address); the
-    counters and the control's delay registers.
+    counters and the control's delay registers; the input register (``L`` coordinates and the
+    beat's control).
 
     Parameters
     ----------
@@ -124,10 +126,10 @@ class QueryTable(Folded, wiring.Component):
 
     @property
     def latency(self) -> int:
-        """Cycles from a query's last beat to ``o.valid``: its last entry's delay, the terms,
-        the levels of the deepest product tree, the selected entry, the write, and the cycle
-        that writes it."""
-        return 3 + self._select_depth + self._product_depth + self._params.half - self.hold
+        """Cycles from a query's last beat to ``o.valid``: the input register, its last
+        entry's delay, the terms, the levels of the deepest product tree, the selected entry,
+        the write, and the cycle that writes it."""
+        return 4 + self._select_depth + self._product_depth + self._params.half - self.hold
 
     @property
     def _select_depth(self) -> int:
@@ -163,11 +165,15 @@ class QueryTable(Folded, wiring.Component):
             with m.Elif(write):
                 m.d.sync += [shown.eq(shown + 1), ready.eq(shown == hold - 2)]
 
-        # The delay line: tap `g` is the beat on `i` and its control `g * hold` cycles ago, the
-        # input of the products by centroids g * hold .. g * hold + hold - 1. A beat passes
+        # The delay line: tap `g` is the beat on `i` and its control `g * hold + 1` cycles ago,
+        # the input of the products by centroids g * hold .. g * hold + hold - 1. A beat passes
         # through every tap, one per `hold` cycles, so its entry of the cycle is that of the
-        # tap it is at and of its cycle there (its `shown`).
+        # tap it is at and of its cycle there (its `shown`). Tap 0 is a register, so that the
+        # beat's handshake drives no load beyond it: the channels spread over the die (the
+        # rotator's `r_rdy` through the channel flags crossed 19 rows to a control register in
+        # the one-lane d=64, b=4 macro: 3 LUTs and 3.8 ns of routing).
         def taps(value) -> list:
+            value = stage(value)
             line = [value]
             for _ in range(channels - 1):
                 for _ in range(hold):

@@ -206,7 +206,7 @@ async def link_reset_mid_traffic(dut):
 
 
 # (8, 2, 8, 8, 1, 4, True): one lane and one rotator for keys and queries, as the iCEBreaker.
-FAST = {(8, 2, 8, 8, 1, 4, True), (16, 3, 12, 4, 4, 4, False), (4, 2, 5, 4, 2, 4, False)}
+FAST = {(8, 2, 8, 8, 1, 4, True), (4, 2, 5, 4, 2, 4, False)}
 
 
 @pytest.mark.parametrize(("d", "b", "in_width", "depth", "lanes", "divisor", "share",

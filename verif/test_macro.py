@@ -251,7 +251,7 @@ async def macro_reset_mid_traffic(dut):
 # hops, so a read takes 8 cycles; the store's own fast test covers that bank at 4100 rows.
 FAST = {(16, 2, 16, 24, 1, True), (16, 3, 16, 24, 4, False),
         (32, 1, 8, 16, 2, False), (8, 3, 8, 24, 8, False), (8, 2, 8, 16, 2, True),
-        (8, 3, 8, 24, 4, False), (8, 4, 8, 16, 2, False), (32, 2, 8, 16, 1, False)}
+        (8, 3, 8, 24, 4, False), (32, 2, 8, 16, 1, False)}
 
 
 @pytest.mark.parametrize(("d", "b", "in_width", "depth", "lanes", "share", "simulator"),

@@ -296,19 +296,19 @@ def test_table_params_type():
         QueryTable(8)
 
 
-# (lanes, beats, channels, hold, latency). Latency: the last entry's delay (half - hold), the
-# CSD terms, the levels of the deepest product tree (b=3: 4, 6, 6 and 7 digits, 3 levels), the
-# selected entry (one registered step, two at b=4), the write register and the cycle that
-# writes; b=2 with table_shift 0 (no rounding): 6 and 8 digits, 3 levels; b=4: 4 to 8 digits,
-# 3 levels.
+# (lanes, beats, channels, hold, latency). Latency: the input register, the last entry's delay
+# (half - hold), the CSD terms, the levels of the deepest product tree (b=3: 4, 6, 6 and 7
+# digits, 3 levels), the selected entry (one registered step, two at b=4), the write register
+# and the cycle that writes; b=2 with table_shift 0 (no rounding): 6 and 8 digits, 3 levels;
+# b=4: 4 to 8 digits, 3 levels.
 @pytest.mark.parametrize(("params", "lanes", "expected"), [
-    (Params(d=8), None, (8, 1, 1, 4, 7)), (Params(d=8), 4, (4, 2, 2, 2, 9)),
-    (Params(d=8), 1, (1, 8, 4, 1, 10)),
-    (Params(d=128, b=3), 1, (1, 128, 4, 1, 10)), (Params(d=128, b=3), 2, (2, 64, 4, 1, 10)),
-    (Params(d=128, b=3), 32, (32, 4, 4, 1, 10)), (Params(d=128, b=3), 128, (128, 1, 1, 4, 7)),
-    (Params(d=4, b=2, in_width=8, table_width=32), None, (4, 1, 1, 2, 7)),  # table_shift 0
-    (Params(d=4, b=2, in_width=8, table_width=32), 2, (2, 2, 2, 1, 8)),
-    (Params(d=128, b=4), 1, (1, 128, 8, 1, 15)), (Params(d=128, b=4), 64, (64, 2, 2, 4, 12)),
+    (Params(d=8), None, (8, 1, 1, 4, 8)), (Params(d=8), 4, (4, 2, 2, 2, 10)),
+    (Params(d=8), 1, (1, 8, 4, 1, 11)),
+    (Params(d=128, b=3), 1, (1, 128, 4, 1, 11)), (Params(d=128, b=3), 2, (2, 64, 4, 1, 11)),
+    (Params(d=128, b=3), 32, (32, 4, 4, 1, 11)), (Params(d=128, b=3), 128, (128, 1, 1, 4, 8)),
+    (Params(d=4, b=2, in_width=8, table_width=32), None, (4, 1, 1, 2, 8)),  # table_shift 0
+    (Params(d=4, b=2, in_width=8, table_width=32), 2, (2, 2, 2, 1, 9)),
+    (Params(d=128, b=4), 1, (1, 128, 8, 1, 16)), (Params(d=128, b=4), 64, (64, 2, 2, 4, 13)),
 ])
 def test_table_properties(params, lanes, expected):
     table = QueryTable(params, lanes=lanes)
