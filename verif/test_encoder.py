@@ -161,11 +161,11 @@ def test_encoder(d, b, in_width, lanes, queries, simulator, request):
 #   stages, or serial 2 norm_width + 2 cycles when d/L >= 2 norm_width + 2) + 5 (the rounded
 #   norm's encoder), with S the squarers' stages: 2, or 7 in fabric at L <= 4 (in_width 16);
 # - rotation, from the first beat: the input's d/L + 1 (when L < d), the core (3 when L < d,
-#   log2(d), log2(d/L), d/L - 1), the output FIFO's 2 (5 in block RAM, beyond 64 places: L = 1
-#   here), the rotated beat's register and its FIFO's 2 before the join.
+#   log2(d), log2(d/L), d/L - 1), the output FIFO's 2 (6 in block RAM with its hops, beyond 16
+#   places: L = 1 here), the rotated beat's register and its FIFO's 2 before the join.
 @pytest.mark.parametrize(("d", "lanes", "beats", "latency"), [
     (128, 128, 1, 37 + 6 + 4 + 0 + 3),                      # thresholds (rotation: 11)
-    (128, 1, 128, 129 + (3 + 7 + 7 + 127) + 5 + 2 + 3),     # rotation (thresholds: 201)
+    (128, 1, 128, 129 + (3 + 7 + 7 + 127) + 6 + 2 + 3),     # rotation (thresholds: 201)
     (16, 4, 4, 40 + 6 + 4 + 3 + 3),                         # thresholds (rotation: 21)
 ])
 def test_encoder_properties(d, lanes, beats, latency):
