@@ -168,12 +168,13 @@ class QueryTable(Folded, wiring.Component):
         # The delay line: tap `g` is the beat on `i` and its control `g * hold + 1` cycles ago,
         # the input of the products by centroids g * hold .. g * hold + hold - 1. A beat passes
         # through every tap, one per `hold` cycles, so its entry of the cycle is that of the
-        # tap it is at and of its cycle there (its `shown`). Tap 0 is a register, so that the
-        # beat's handshake drives no load beyond it: the channels spread over the die (the
-        # rotator's `r_rdy` through the channel flags crossed 19 rows to a control register in
-        # the one-lane d=64, b=4 macro: 3 LUTs and 3.8 ns of routing).
+        # tap it is at and of its cycle there (its `shown`). Tap 0 is a register, and its
+        # control is made of registers: the handshake registered (`wrote`, `took`, `shown_then`)
+        # and a second beat counter, `line_beat`, one cycle behind `beat`. Only flip-flops lie
+        # between `ready` and the line, which spreads over the die (the rotator's `r_rdy` through
+        # the channel flags crossed 19 rows in the one-lane d=64, b=4 macro: 3 LUTs and 3.8 ns of
+        # routing; `ready` to `beat`'s enable, 23 rows in d=128, b=3: 4.0 ns).
         def taps(value) -> list:
-            value = stage(value)
             line = [value]
             for _ in range(channels - 1):
                 for _ in range(hold):
@@ -182,10 +183,14 @@ class QueryTable(Folded, wiring.Component):
             return line
 
         low_bits = channels.bit_length() - 1
-        coordinates = [taps(z) for z in self.i.payload]
-        taken = Cat(write & (beat[:low_bits] == c) for c in range(channels))
+        coordinates = [taps(stage(z)) for z in self.i.payload]
+        wrote, took, shown_then = stage(write), stage(write & ready), stage(shown)
+        line_beat = Signal(range(self.beats))
+        with m.If(took):
+            m.d.sync += line_beat.eq(Mux(line_beat == self.beats - 1, 0, line_beat + 1))
+        taken = Cat(wrote & (line_beat[:low_bits] == c) for c in range(channels))
         controls = [data.View(_control_layout(channels, self.beats, hold), tap)
-                    for tap in taps(Cat(taken, shown, beat))]
+                    for tap in taps(Cat(taken, shown_then, line_beat))]
 
         s = p.table_shift
         products = []
