@@ -184,10 +184,12 @@ class QueryTable(Folded, wiring.Component):
 
         low_bits = channels.bit_length() - 1
         coordinates = [taps(stage(z)) for z in self.i.payload]
-        wrote, took, shown_then = stage(write), stage(write & ready), stage(shown)
+        wrote, shown_then = stage(write), stage(shown)
         line_beat = Signal(range(self.beats))
-        with m.If(took):
-            m.d.sync += line_beat.eq(Mux(line_beat == self.beats - 1, 0, line_beat + 1))
+        if self.beats > 1:
+            took = stage(write & ready)
+            with m.If(took):
+                m.d.sync += line_beat.eq(Mux(line_beat == self.beats - 1, 0, line_beat + 1))
         taken = Cat(wrote & (line_beat[:low_bits] == c) for c in range(channels))
         controls = [data.View(_control_layout(channels, self.beats, hold), tap)
                     for tap in taps(Cat(taken, shown_then, line_beat))]
