@@ -3,7 +3,7 @@
 from amaranth.hdl import Cat, Const, Mux
 
 __all__ = ["csd", "const_mul", "shift_add_mul", "shift_add_depth", "tree_sum", "tree_depth",
-           "add_carry"]
+           "add_carry", "wrap_increment"]
 
 
 def add_carry(a, b, carry):
@@ -12,6 +12,12 @@ def add_carry(a, b, carry):
     is becomes two adders, or a LUT level before one.) A counter's ``+ up - down`` is ``a``,
     ``down`` replicated (``-down``) and ``up``."""
     return (Cat(carry, a) + Cat(Const(1, 1), b))[1:]
+
+
+def wrap_increment(counter, count: int):
+    """``counter + 1``, or 0 after ``count - 1``: the next value of a counter modulo
+    ``count``."""
+    return Mux(counter == count - 1, 0, counter + 1)
 
 
 def csd(constant: int) -> list[tuple[int, int]]:

@@ -6,7 +6,7 @@ from amaranth.lib.wiring import In, Out
 
 from ..golden.params import Params
 from ..golden.signs import sign_bits
-from .arith import add_carry
+from .arith import add_carry, wrap_increment
 from .encoder import KeyEncoder
 from .pipeline import DistributedFIFO, Folded, check_lanes, counter_below, register
 from .score import ScoreDatapath
@@ -216,7 +216,7 @@ class Macro(Folded, wiring.Component):
             valid, row = hop_valid, hop
         m.d.comb += [store.w.valid.eq(valid), store.w.payload.eq(row)]
         with m.If(encoder.i.valid):
-            m.d.sync += [key_beat.eq(Mux(key_beat == beats - 1, 0, key_beat + 1)),
+            m.d.sync += [key_beat.eq(wrap_increment(key_beat, beats)),
                          first_beat.eq(key_beat == beats - 1)]
         m.d.sync += [entered.eq(enter), counting.eq(enter), counted.eq(counting)]
         with m.If(self.clear):
@@ -281,7 +281,7 @@ class Macro(Folded, wiring.Component):
             ]
             wiring.connect(m, encoder.rotated_queries, table.i)
             with m.If(self.queries.valid & self.queries.ready):
-                m.d.sync += query_beat.eq(Mux(query_beat == beats - 1, 0, query_beat + 1))
+                m.d.sync += query_beat.eq(wrap_increment(query_beat, beats))
                 with m.If(query_beat == 0):
                     m.d.sync += query_in_flight.eq(1)
             with m.Elif(table.o.valid & table.o.ready):

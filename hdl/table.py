@@ -10,7 +10,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..golden.params import Params
-from .arith import const_mul, csd, tree_depth
+from .arith import const_mul, csd, tree_depth, wrap_increment
 from .pipeline import Folded, check_lanes, flow, register
 
 __all__ = ["QueryTable", "fill_channels", "fill_layout"]
@@ -189,7 +189,7 @@ class QueryTable(Folded, wiring.Component):
         if self.beats > 1:
             took = stage(write & ready)
             with m.If(took):
-                m.d.sync += line_beat.eq(Mux(line_beat == self.beats - 1, 0, line_beat + 1))
+                m.d.sync += line_beat.eq(wrap_increment(line_beat, self.beats))
         taken = Cat(wrote & (line_beat[:low_bits] == c) for c in range(channels))
         controls = [data.View(_control_layout(channels, self.beats, hold), tap)
                     for tap in taps(Cat(taken, shown_then, line_beat))]
