@@ -78,12 +78,11 @@ class QueryTable(Folded, wiring.Component):
     negative CSD digits as subtractions); per channel, ``L`` rounding incrementers (none when
     ``table_shift`` is 0) and ``L`` ``half``-way entry multiplexers; the incrementers of the
     two beat counters (the handshake's and the delay line's) when ``L < d`` and the hold
-    counter's when ``H > 1``. Registers: the delay line
-    (``L (half - H)`` coordinates); per lane and centroid, the CSD terms and every level of their
-    sum (the products' full width); per channel, the ``L`` selected products (at b=4 also
-    both halves' four-way selections) and the write (``L`` entries and its address); the
-    counters and the control's delay registers; the input register (``L`` coordinates and the
-    beat's control).
+    counter's when ``H > 1``. Registers: the delay line (``L (half - H)`` coordinates); per lane
+    and centroid, the CSD terms and every level of their sum (the products' full width); per
+    channel, the ``L`` selected products (at b=4 also both halves' four-way selections) and the
+    write (``L`` entries and its address); the counters and the control's delay registers; the
+    input register (``L`` coordinates and the beat's control).
 
     Parameters
     ----------
