@@ -55,13 +55,17 @@ def accuracy(approx: np.ndarray, exact: np.ndarray, d: int) -> dict:
 
 
 def _cache_dir(p: Params, signs, share_rotator: bool, lanes: int) -> Path:
-    """Named from the configuration and the HDL's source, so a cached build is never stale."""
+    """Named from the configuration and the HDL's source, so a cached build is never stale; in
+    ``$AXELRAM_CACHE``, else ``$XDG_CACHE_HOME/axelram``, else ``~/.cache/axelram``. (Tests set
+    ``AXELRAM_CACHE``: a new ``XDG_CACHE_HOME`` also moves YoWASP's cache, and Yosys then
+    compiles itself again, 50 s.)"""
     digest = hashlib.sha256(repr((p, signs_to_text(signs), share_rotator, lanes)).encode())
     for source in sorted(Path(hdl.__file__).parent.glob("*.py")):
         digest.update(source.read_bytes())
     digest = digest.hexdigest()[:16]
-    root = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "axelram"
-    return root / f"sim-{digest}"
+    root = os.environ.get("AXELRAM_CACHE") or \
+        Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "axelram"
+    return Path(root) / f"sim-{digest}"
 
 
 def simulate(p: Params, signs, keys: np.ndarray, queries: np.ndarray, *,
