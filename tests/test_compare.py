@@ -193,10 +193,12 @@ def test_cli_synth_baseline(tmp_path, capsys):
     reports consistent with each other, exit 0."""
     out = tmp_path / "syn"
     assert cli.main(["synth", "--target", "ecp5-25k", "--d", "4", "--b", "2", "--depth", "64",
-                     "--in-width", "8", "--baseline", "--nextpnr-seed", "3", "-o", str(out)]) == 0
+                     "--in-width", "8", "--clock", "100", "--baseline", "--nextpnr-seed", "3",
+                     "-o", str(out)]) == 0
     report = json.loads((out / "report.json").read_text())
     assert report["fits"] and report["luts"] > 0 and report["fmax_mhz"] > 50
     assert report["params"]["d"] == 4 and report["target"] == "ecp5-25k"
+    assert report["clock_mhz"] == report["baseline"]["clock_mhz"] == 100
     text = (out / "report.md").read_text()
     assert "| fits | yes |" in text and "| nextpnr seed | 3 |" in text
     assert report["nextpnr_seed"] == 3
