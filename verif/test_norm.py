@@ -23,25 +23,7 @@ from axelram.verif.tb import (
     case_rng,
     pauses,
 )
-from axelram.verif.vectors import extreme_vectors, random_vectors
-
-# Params fields a case changes from the defaults, by the name in its test id.
-VARIANTS = {
-    "default": {},
-    "frac0": {"norm_frac": 0},
-    "exact": {"norm_mantissa": 0},
-    "m6": {"norm_mantissa": 6},
-    # d=32, in_width=8: norm_width 15, 32 beats at lanes=1: exactly the serial root's
-    # 2 norm_width + 2 cycles per key.
-    "frac5": {"norm_frac": 5},
-    # Squarers in hard multipliers at any lanes (no shift-and-add front, no lane sums' FIFO).
-    "dsp": {"score_multiplier": "dsp"},
-}
-
-
-def spread_vectors(rng, p: Params, n: int) -> np.ndarray:
-    """Random vectors scaled down by a random power of two: norms over every binade."""
-    return random_vectors(rng, p, n) >> rng.integers(0, p.in_width, size=(n, 1))
+from axelram.verif.vectors import VARIANTS, extreme_vectors, random_vectors, spread
 
 
 def spike_vectors(p: Params) -> np.ndarray:
@@ -132,7 +114,8 @@ class NormTB(FoldedTB):
         return np.concatenate([
             extreme_vectors(p, self.signs), spike_vectors(p),
             keys_with_norm(rounding_targets(p), p),
-            random_vectors(rng, p, count // 2), spread_vectors(rng, p, count - count // 2),
+            random_vectors(rng, p, count // 2),
+            spread(rng, random_vectors(rng, p, count - count // 2), p.in_width),
         ])
 
     def expect(self, received, keys):

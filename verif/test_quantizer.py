@@ -22,21 +22,7 @@ from axelram.verif.tb import (
     pack_words,
     pauses,
 )
-from axelram.verif.vectors import extreme_vectors, random_vectors
-
-# Params fields a case changes from the defaults, by the name in its test id.
-VARIANTS = {
-    "default": {},
-    "frac0": {"norm_frac": 0},
-    "exact": {"norm_mantissa": 0},
-    "m6": {"norm_mantissa": 6},
-    "beta": {"codebook": "beta"},
-}
-
-
-def spread(rng, values, bits: int) -> np.ndarray:
-    """``values`` (one per row) shifted right by a random 0..bits-1: magnitudes in every binade."""
-    return values >> rng.integers(0, bits, size=(len(values),) + (1,) * (values.ndim - 1))
+from axelram.verif.vectors import VARIANTS, extreme_vectors, random_vectors, spread
 
 
 def tie_steps(p: Params) -> list[int]:

@@ -21,7 +21,8 @@ from axelram.verif.tb import (
     stream_test,
     unpack,
 )
-from axelram.verif.test_quantizer import VARIANTS, spread, tie_norms
+from axelram.verif.test_quantizer import tie_norms
+from axelram.verif.vectors import VARIANTS, spread
 
 
 class ThresholdTB(Clocked):

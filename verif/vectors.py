@@ -5,7 +5,22 @@ import numpy as np
 from axelram.golden.fixed import fwht
 from axelram.golden.params import Params
 
-__all__ = ["extreme_vectors", "random_vectors"]
+__all__ = ["VARIANTS", "extreme_vectors", "random_vectors", "spread"]
+
+#: Params fields a case changes from the defaults, by the name in its test id.
+VARIANTS = {
+    "default": {},
+    "frac0": {"norm_frac": 0},
+    "exact": {"norm_mantissa": 0},
+    "m6": {"norm_mantissa": 6},
+    "beta": {"codebook": "beta"},
+    # At d=32, in_width=8 the norm unit's 32 one-lane beats are exactly its serial root's
+    # 2 norm_width + 2 cycles per key (norm_width 15).
+    "frac5": {"norm_frac": 5},
+    # The norm unit's squarers in hard multipliers at any lanes (no shift-and-add front, no
+    # lane sums' FIFO).
+    "dsp": {"score_multiplier": "dsp"},
+}
 
 
 def extreme_vectors(p: Params, signs) -> np.ndarray:
@@ -36,3 +51,6 @@ def random_vectors(rng: np.random.Generator, p: Params, n: int) -> np.ndarray:
     return rng.integers(p.in_min, p.in_max, size=(n, p.d), endpoint=True, dtype=np.int64)
 
 
+def spread(rng: np.random.Generator, values: np.ndarray, bits: int) -> np.ndarray:
+    """``values`` (one per row) shifted right by a random 0..bits-1: magnitudes in every binade."""
+    return values >> rng.integers(0, bits, size=(len(values),) + (1,) * (values.ndim - 1))
