@@ -6,7 +6,7 @@ from amaranth.lib.wiring import In, Out
 
 from ..golden.params import Params
 from .norm import NormUnit
-from .pipeline import DistributedFIFO, Folded, check_lanes, counter_below
+from .pipeline import DistributedFIFO, Folded, counter_below
 from .quantizer import Quantizer, ThresholdUnit
 from .stream_rotator import StreamRotator
 
@@ -67,10 +67,7 @@ class KeyEncoder(Folded, wiring.Component):
     _ROTATED_STAGES = 2
 
     def __init__(self, params: Params, lanes: int | None = None, *, queries: bool = False):
-        if not isinstance(params, Params):
-            raise TypeError(f"params must be a Params, got {params!r}")
-        self._params = params
-        self._lanes = lanes = check_lanes(params, lanes)
+        lanes = self._fold(params, lanes)
         self._queries = bool(queries)
         beat = data.ArrayLayout(signed(params.in_width), lanes)
         rotated = data.ArrayLayout(signed(params.rotated_width), lanes)

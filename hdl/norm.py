@@ -8,7 +8,7 @@ from amaranth.lib.wiring import In, Out
 
 from ..golden.params import Params
 from .arith import add_carry, shift_add_depth, shift_add_mul
-from .pipeline import DistributedFIFO, Folded, check_lanes, counter_below, register, stall_pipeline
+from .pipeline import DistributedFIFO, Folded, counter_below, register, stall_pipeline
 
 __all__ = ["NormUnit", "FABRIC_SQUARER_LANES"]
 
@@ -103,10 +103,7 @@ class NormUnit(Folded, wiring.Component):
     """
 
     def __init__(self, params: Params, lanes: int | None = None):
-        if not isinstance(params, Params):
-            raise TypeError(f"params must be a Params, got {params!r}")
-        self._params = params
-        self._lanes = check_lanes(params, lanes)
+        self._fold(params, lanes)
         super().__init__({
             "i": In(stream.Signature(data.ArrayLayout(signed(params.in_width), self._lanes))),
             "o": Out(stream.Signature(data.StructLayout({

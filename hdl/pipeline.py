@@ -7,6 +7,8 @@ from amaranth.hdl import Cat, Const, Elaboratable, Module, Mux, Signal, Value
 from amaranth.lib import memory, wiring
 from amaranth.lib.wiring import Out
 
+from ..golden.params import Params
+
 __all__ = ["stall_pipeline", "register", "branch_count", "copies", "counter_below", "delay",
            "check_lanes", "Folded", "DistributedFIFO", "BlockFIFO", "fast_fifo",
            "DISTRIBUTED_DEPTH", "BLOCK_SLICE_BITS", "DELAY_MEMORY_CYCLES", "flow"]
@@ -300,7 +302,16 @@ def fast_fifo(depth: int) -> type:
 
 class Folded:
     """The ``params``, ``lanes`` and ``beats`` of a block that takes ``lanes`` coordinates per
-    cycle (its constructor sets ``_params`` and ``_lanes``)."""
+    cycle (its constructor calls :meth:`_fold`)."""
+
+    def _fold(self, params, lanes) -> int:
+        """Keep ``params`` (``TypeError`` unless a :class:`~axelram.golden.params.Params`) and
+        ``lanes`` (:func:`check_lanes`); returns the lanes."""
+        if not isinstance(params, Params):
+            raise TypeError(f"params must be a Params, got {params!r}")
+        self._params = params
+        self._lanes = check_lanes(params, lanes)
+        return self._lanes
 
     @property
     def params(self):

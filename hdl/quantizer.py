@@ -9,7 +9,7 @@ from amaranth.lib.wiring import In, Out
 
 from ..golden.params import Params
 from .arith import csd, tree_depth, tree_sum
-from .pipeline import Folded, check_lanes, copies, register, stall_pipeline
+from .pipeline import Folded, copies, register, stall_pipeline
 
 __all__ = ["ThresholdUnit", "Quantizer"]
 
@@ -159,10 +159,7 @@ class Quantizer(Folded, wiring.Component):
     """
 
     def __init__(self, params: Params, lanes: int | None = None):
-        if not isinstance(params, Params):
-            raise TypeError(f"params must be a Params, got {params!r}")
-        self._params = params
-        self._lanes = check_lanes(params, lanes)
+        self._fold(params, lanes)
         super().__init__({
             "i": In(stream.Signature(data.StructLayout({
                 "rotated": data.ArrayLayout(signed(params.rotated_width), self._lanes),

@@ -9,7 +9,7 @@ from amaranth.lib.wiring import In, Out
 
 from ..golden.params import Params
 from .arith import shift_add_depth, shift_add_mul
-from .pipeline import check_lanes, copies, flow, register
+from .pipeline import Folded, copies, flow, register
 from .table import fill_channels, fill_layout
 
 __all__ = ["ScoreDatapath"]
@@ -36,7 +36,7 @@ FILL_GROUP = 8
 BANK_COPIES = 64
 
 
-class ScoreDatapath(wiring.Component):
+class ScoreDatapath(Folded, wiring.Component):
     """``score = sum_j P[j][idx_j] * N_stored`` of one packed row per cycle, from a query table
     held in two banks of LUT RAM.
 
@@ -98,19 +98,12 @@ class ScoreDatapath(wiring.Component):
     """
 
     def __init__(self, params: Params, lanes: int | None = None):
-        if not isinstance(params, Params):
-            raise TypeError(f"params must be a Params, got {params!r}")
-        self._params = params
-        self._lanes = lanes = check_lanes(params, lanes)
+        lanes = self._fold(params, lanes)
         super().__init__({
             "fill": In(flow(fill_layout(params, lanes))).array(fill_channels(params, lanes)),
             "i": In(flow(data.StructLayout({"row": params.row_width, "bank": 1}))),
             "o": Out(flow(signed(params.score_width))),
         })
-
-    @property
-    def params(self) -> Params:
-        return self._params
 
     @property
     def latency(self) -> int:

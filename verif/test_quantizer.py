@@ -171,10 +171,3 @@ def test_quantizer_properties():
     quantizer = Quantizer(Params(d=128, b=3), 4)
     assert (quantizer.lanes, quantizer.beats, quantizer.latency) == (4, 32, 3)
     assert Quantizer(Params(d=8, b=1)).lanes == 8
-
-
-@pytest.mark.parametrize(("lanes", "error"), [(3, ValueError), (16, ValueError),
-                                              (2.0, TypeError)])
-def test_quantizer_lanes(lanes, error):
-    with pytest.raises(error, match=r"lanes must be"):
-        Quantizer(Params(d=8), lanes)

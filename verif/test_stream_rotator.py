@@ -11,7 +11,6 @@ from axelram.golden.params import Params
 from axelram.hdl.stream_rotator import StreamRotator
 from axelram.verif import harness
 from axelram.verif.tb import (
-    BAD_LANES,
     FoldedTB,
     StreamSink,
     StreamSource,
@@ -130,17 +129,6 @@ def test_stream_rotator(d, lanes, in_width, simulator, request):
              "latency": rotator.latency, "sign_seed": 1, "vectors": 40},
         seed=2000 + d + lanes + in_width,
     )
-
-
-@pytest.mark.parametrize(("lanes", "error", "message"), BAD_LANES)
-def test_stream_rotator_arguments(lanes, error, message):
-    with pytest.raises(error, match=message):
-        StreamRotator(Params(d=8), lanes)
-
-
-def test_stream_rotator_params_type():
-    with pytest.raises(TypeError, match=r"params must be a Params, got 8"):
-        StreamRotator(8, 2)
 
 
 def test_stream_rotator_consumer_pauses():

@@ -13,7 +13,6 @@ from axelram.golden.params import Params
 from axelram.hdl.table import QueryTable, fill_channels
 from axelram.verif import harness
 from axelram.verif.tb import (
-    BAD_LANES,
     FoldedTB,
     StreamSink,
     StreamSource,
@@ -283,17 +282,6 @@ def test_table(d, b, in_width, table_width, codebook, lanes, simulator, request)
              "vectors": 100 if d // lanes <= 16 else 25},
         seed=2000 + 10 * d + b + in_width + table_width + lanes,
     )
-
-
-@pytest.mark.parametrize(("lanes", "error", "message"), BAD_LANES)
-def test_table_arguments(lanes, error, message):
-    with pytest.raises(error, match=message):
-        QueryTable(Params(d=8), lanes=lanes)
-
-
-def test_table_params_type():
-    with pytest.raises(TypeError, match=r"params must be a Params, got 8"):
-        QueryTable(8)
 
 
 # (lanes, beats, channels, hold, latency). Latency: the input register, the last entry's delay
