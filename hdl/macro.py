@@ -8,7 +8,7 @@ from ..golden.params import Params
 from ..golden.signs import sign_bits
 from .arith import add_carry, wrap_increment
 from .encoder import KeyEncoder
-from .pipeline import DistributedFIFO, Folded, check_lanes, counter_below, register
+from .pipeline import DistributedFIFO, Folded, counter_below, register
 from .score import ScoreDatapath
 from .store import IndexStore
 from .stream_rotator import StreamRotator
@@ -86,15 +86,11 @@ class Macro(Folded, wiring.Component):
 
     def __init__(self, params: Params, *, lanes: int | None = None, signs=None,
                  share_rotator: bool = False):
-        if not isinstance(params, Params):
-            raise TypeError(f"params must be a Params, got {params!r}")
-        lanes = check_lanes(params, lanes)
+        lanes = self._fold(params, lanes)
         if signs is not None:
             signs = tuple(int(s) for s in signs)
             if len(signs) != params.d or set(signs) - {-1, 1}:
                 raise ValueError(f"signs must be {params.d} values of +1 or -1")
-        self._params = params
-        self._lanes = lanes
         self._signs = signs
         self._share_rotator = bool(share_rotator)
         beat = data.ArrayLayout(signed(params.in_width), lanes)

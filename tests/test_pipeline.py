@@ -24,6 +24,7 @@ from axelram.gen.fpga import fold_output_registers
 from axelram.gen.synth import to_verilog
 from axelram.golden.params import Params
 from axelram.hdl.encoder import KeyEncoder
+from axelram.hdl.macro import Macro
 from axelram.hdl.norm import NormUnit
 from axelram.hdl.pipeline import (
     BLOCK_SLICE_BITS,
@@ -340,7 +341,7 @@ def test_delay_maps_to_memory(tmp_path, cycles, width, lut_rams, block_rams):
     assert types.count("TRELLIS_FF") == in_fabric * width + 2 * (cycles - 1).bit_length()
 
 
-FOLDED = [KeyEncoder, NormUnit, Quantizer, QueryTable, ScoreDatapath, StreamRotator]
+FOLDED = [KeyEncoder, Macro, NormUnit, Quantizer, QueryTable, ScoreDatapath, StreamRotator]
 
 
 @pytest.mark.parametrize(("lanes", "error", "message"), [
@@ -353,10 +354,10 @@ FOLDED = [KeyEncoder, NormUnit, Quantizer, QueryTable, ScoreDatapath, StreamRota
 @pytest.mark.parametrize("block", FOLDED, ids=lambda block: block.__name__)
 def test_folded_bad_lanes(block, lanes, error, message):
     with pytest.raises(error, match=message):
-        block(Params(d=8), lanes)
+        block(Params(d=8), lanes=lanes)
 
 
 @pytest.mark.parametrize("block", FOLDED, ids=lambda block: block.__name__)
 def test_folded_params_type(block):
     with pytest.raises(TypeError, match=r"params must be a Params, got 8"):
-        block(8, 2)
+        block(8, lanes=2)
