@@ -23,9 +23,9 @@ def _save(tmp_path, name, array):
     return str(path)
 
 
-def test_sim_heads_and_blocks(tmp_path, capsys, monkeypatch):
-    """Two heads, 20 keys each (two blocks of the 16-key store), 3 queries: bit-exact; a second
-    run reuses the cached build."""
+def test_sim_heads_and_blocks(tmp_path, capfd, monkeypatch):
+    """Two heads, 20 keys each (two blocks of the 16-key store), 3 queries: bit-exact, with a
+    progress line per block in a log; a second run reuses the cached build."""
     monkeypatch.setenv("AXELRAM_CACHE", str(tmp_path / "cache"))
     rng = np.random.default_rng(8)
     print("seed 8")
@@ -34,14 +34,16 @@ def test_sim_heads_and_blocks(tmp_path, capsys, monkeypatch):
     out, raw = tmp_path / "s.npy", tmp_path / "raw.npy"
     assert _run(["sim", *SMALL, "--keys", keys, "--queries", queries, "--out", str(out),
                  "--raw-out", str(raw)]) == 0
-    text = capsys.readouterr().out
+    text, log = capfd.readouterr()
     assert "RTL vs golden model: 120 of 120 scores bit-exact" in text
+    assert [line for line in log.splitlines() if line.startswith("axelram sim: ")] == \
+        [f"axelram sim: block {n}/4 scored" for n in range(1, 5)]
     scores = np.load(out)
     assert scores.shape == (2, 3, 20) and np.load(raw).dtype == np.int64
     exact = np.einsum("hqd,hnd->hqn", np.load(queries), np.load(keys))
     assert np.corrcoef(scores.ravel(), exact.ravel())[0, 1] > 0.9
     assert _run(["sim", *SMALL, "--keys", keys, "--queries", queries, "--out", str(out)]) == 0
-    assert "RTL vs golden model: 120 of 120 scores bit-exact" in capsys.readouterr().out
+    assert "RTL vs golden model: 120 of 120 scores bit-exact" in capfd.readouterr().out
     np.testing.assert_array_equal(np.load(out), scores)
     assert len(list((tmp_path / "cache").iterdir())) == 1
 

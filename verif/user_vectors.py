@@ -41,6 +41,8 @@ async def stream_user_vectors(dut):
     scores = np.empty((heads, q, n), dtype=np.int64)
     blocks = [(h, start) for h in range(heads) for start in range(0, n, p.depth)]
     started, cycles = time.perf_counter(), get_sim_time("ns")
+    # Progress: rewritten in place per query on a terminal, a line per block in a log.
+    tty = sys.stderr.isatty()
     for done, (h, start) in enumerate(blocks):
         block = keys[h, start:start + p.depth]
         await FallingEdge(tb.clk)
@@ -60,14 +62,19 @@ async def stream_user_vectors(dut):
         for _ in range(4 * q + 10):  # generous: a query takes len(block) + latency cycles
             await sink.wait_for(min(expected, len(sink.received) + len(block)),
                                 timeout_cycles=4 * len(block) + 1000)
-            print(f"\raxelram sim: block {done + 1}/{len(blocks)}, query "
-                  f"{len(sink.received) // len(block)}/{q}", end="", file=sys.stderr, flush=True)
+            if tty:
+                print(f"\raxelram sim: block {done + 1}/{len(blocks)}, query "
+                      f"{len(sink.received) // len(block)}/{q}", end="", file=sys.stderr,
+                      flush=True)
             if len(sink.received) >= expected:
                 break
         await sending
         raw = np.array([v & mask for v in sink.received], dtype=np.int64)
         raw -= (raw >> (p.score_width - 1)) << p.score_width
         scores[h, :, start:start + len(block)] = raw.reshape(q, len(block))
-    print(file=sys.stderr)
+        if not tty:
+            print(f"axelram sim: block {done + 1}/{len(blocks)} scored", file=sys.stderr)
+    if tty:
+        print(file=sys.stderr)
     np.savez(case()["output"], scores=scores, seconds=time.perf_counter() - started,
              cycles=(get_sim_time("ns") - cycles) / PERIOD_NS)
