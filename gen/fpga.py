@@ -24,7 +24,7 @@ from amaranth.hdl import Cat, ClockDomain, Module, ResetInserter, Signal, Value
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from .synth import prepare, synthesis, to_verilog, yosys
+from .synth import exit_status, prepare, synthesis, to_verilog, yosys
 
 __all__ = ["Target", "TARGETS", "NextpnrError", "SerialHarness", "fold_output_registers",
            "synthesize", "critical_path", "describe_path", "signal_name"]
@@ -443,7 +443,8 @@ def synthesize(component: wiring.Component, target: str, *, clock_mhz: float = 2
                 if used > available}
     if result.returncode != 0 and not overflow:
         tail = "\n".join((log + result.stderr).splitlines()[-20:])
-        raise NextpnrError(f"nextpnr-{t.family} failed:\n{tail}")
+        raise NextpnrError(f"nextpnr-{t.family} failed ({exit_status(result.returncode)}):\n"
+                           f"{tail}")
     report = json.loads((workdir / "report.json").read_text()) if result.returncode == 0 else {}
     return {
         "target": target, "part": t.part, **counts,

@@ -34,6 +34,12 @@ class YosysError(Exception):
     pass
 
 
+def exit_status(returncode: int) -> str:
+    """How a tool's process ended: ``exit status N``, or ``killed by signal N`` (a negative
+    ``returncode``), for a failure whose log and error output name no error."""
+    return f"killed by signal {-returncode}" if returncode < 0 else f"exit status {returncode}"
+
+
 def prepare(family: str) -> list[str]:
     """The Yosys commands the FPGA flows run between reading the Verilog and synthesis.
 
@@ -99,7 +105,7 @@ def yosys(script: str, files: dict[str, str], outputs: tuple[str, ...] = ()) -> 
         log = (scratch / "yosys.log").read_text() if (scratch / "yosys.log").exists() else ""
         if result.returncode != 0:
             tail = "\n".join(log.splitlines()[-12:] + result.stderr.splitlines()[-4:])
-            raise YosysError(f"yosys failed:\n{tail}")
+            raise YosysError(f"yosys failed ({exit_status(result.returncode)}):\n{tail}")
         return {"yosys.log": log, **{name: (scratch / name).read_text() for name in outputs}}
 
 

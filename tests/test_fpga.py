@@ -212,9 +212,19 @@ def test_yosys_failure_reported():
 
     with pytest.raises(YosysError) as caught:
         yosys("read_verilog missing.v", {})
-    assert str(caught.value).startswith("yosys failed:\n")
+    assert re.match(r"yosys failed \(exit status [1-9]\d*\):\n", str(caught.value))
     line = tool_failure(caught.value)
-    assert line.startswith("yosys failed: ERROR: ") and "missing.v" in line and "\n" not in line
+    assert re.match(r"yosys failed \(exit status \d+\): ERROR: .*missing\.v", line)
+    assert "\n" not in line
+
+
+def test_exit_status():
+    """A failure names how the tool ended, a signal as well as an exit status: a Yosys run
+    that failed here left no error output and a log whose last line named no error."""
+    from axelram.gen.synth import exit_status
+
+    assert exit_status(1) == "exit status 1"
+    assert exit_status(-9) == "killed by signal 9"
 
 
 def test_cli_synth_tool_failure(tmp_path, capsys, monkeypatch):
