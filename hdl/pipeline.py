@@ -95,10 +95,12 @@ class DistributedFIFO(Elaboratable):
     ``fall_through`` there is no output register: ``r_data`` is the RAM's asynchronous read of
     the oldest entry and ``r_rdy`` the register that says the RAM holds one.
 
-    With ``rdy_copy``, ``r_rdy_copy`` is a second flip-flop that always holds ``r_rdy``
-    (``keep``: synthesis does not merge it), for logic placed away from the FIFO: a join of
-    two FIFOs reads each one's flag from a copy beside the other, so that no LUT that both
-    read enables share takes the join across twice.
+    With ``rdy_copy``, ``r_rdy_copy`` is a second flip-flop that always holds ``r_rdy``, for
+    logic placed away from the FIFO: a join of two FIFOs reads each one's flag from a copy
+    beside the other, so that no LUT that both read enables share takes the join across
+    twice. Both are ``keep``, so that synthesis does not merge them: with ``r_rdy`` not kept,
+    Yosys merged it into the copy, and the one flip-flop took the key encoder's join across
+    the die (40 rows, 3.8 ns in a d=128 macro).
 
     Latency :attr:`latency` cycles from a write into the empty FIFO to ``r_rdy``:
     :attr:`LATENCY` = 2, or 1 with ``fall_through``; throughput one entry per cycle.
@@ -121,7 +123,7 @@ class DistributedFIFO(Elaboratable):
         self.w_data = Signal(width)
         self.w_en = Signal()
         self.r_data = Signal(width)
-        self.r_rdy = Signal()
+        self.r_rdy = Signal(attrs={"keep": 1} if rdy_copy else {})
         self.r_en = Signal()
         self.r_rdy_copy = Signal(name="r_rdy_copy", attrs={"keep": 1}) if rdy_copy else None
 

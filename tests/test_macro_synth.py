@@ -21,7 +21,9 @@ from axelram.hdl.macro import Macro
 COPIES = [("busy", "busy_store", "busy_credit"), ("free", "places_read", "places_store"),
           ("entered", "counting"),
           ("encoder.rotator.feed", "encoder.rotator.feeding"),
-          ("query_rotator.feed", "query_rotator.feeding")]
+          ("query_rotator.feed", "query_rotator.feeding"),
+          ("encoder.scales.r_rdy", "encoder.scales.r_rdy_copy"),
+          ("encoder.rotated.r_rdy", "encoder.rotated.r_rdy_copy")]
 
 
 @cache
