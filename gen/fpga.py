@@ -155,9 +155,11 @@ def _bram_row(y: int) -> tuple:
 
 
 #: The LFE5U-85F's block RAM rows (nextpnr places an EBR at Y = 22, 46, 70 and 82 only): the two
-#: central rows, which the store takes, and the two outer ones, one per stream rotator.
+#: central rows, which the store takes, and the two outer ones, one per stream rotator. A store
+#: of more block RAMs than the central rows hold takes the three lower rows, a third in each.
 _ECP5_85K_BRAM_ROWS = (_bram_row(46), _bram_row(70))
 _ECP5_85K_OUTER_ROWS = (_bram_row(82), _bram_row(22))
+_ECP5_85K_STORE_ROWS = {2: _ECP5_85K_BRAM_ROWS, 3: (_bram_row(22), *_ECP5_85K_BRAM_ROWS)}
 
 _STORE_BRAM = re.compile(r"(?:^|\.)bank_(\d+)_(\d+)\.(\d+)\.(\d+)$")
 #: A stream rotator's block RAMs: ``{rotator}.beats_in...``, ``{rotator}.sdf{level}_buffer...``,
@@ -176,37 +178,44 @@ def floorplan(netlist: dict) -> int:
     """Pin block RAMs of an LFE5U-85F netlist with nextpnr ``BEL`` attributes; the count pinned.
 
     - The index store's (DP16KD cells named ``...bank_{k}_{s}.{i}.{j}``) go to the two central
-      block RAM rows in row-bit order, each half centred in its row (none when they are more
-      than the two rows hold).
+      block RAM rows in row-bit order, each half centred in its row; when they are more than
+      the two rows hold, to the rows at Y = 22, 46 and 70, a third in each (none when they
+      are more than three rows hold).
     - Each stream rotator's (``{rotator}.beats_in``, ``.sdf{level}_buffer``, ``.beats_out``)
       go side by side, in the order its beats pass them, centred in an outer row of its own:
-      the first rotator by name at Y = 82, the second at Y = 22 (none when there are more
-      than two rotators or one has more than a row holds).
+      the first rotator by name at Y = 82, the second at Y = 22. When the store takes Y = 22,
+      both go to Y = 82, one after the other, centred together (none when they do not fit
+      the rows left to them).
 
     Left to itself the placer scattered the block RAMs that share one address copy over 50
     columns and the score's lookups after them: at d=128, b=3, T=4096 pinning them halved the
     wire length; it spread a rotator's six block RAMs, and its control logic with them, over
-    20 columns (docs/timing.md).
+    20 columns (docs/timing.md). Unpinned, the 132 store block RAMs of d=128, b=4 spread over
+    all four rows, one of them 58 columns from its write-data register (docs/timing.md).
     """
     cells = netlist["modules"]["top"]["cells"]
     brams = {name for name, cell in cells.items() if cell["type"] == "DP16KD"}
     banks = sorted((tuple(map(int, match.groups())), name) for name in brams
                    if (match := _STORE_BRAM.search(name)))
     store = [name for _, name in banks]
-    half = -(-len(store) // 2)
-    if len(store) <= sum(map(len, _ECP5_85K_BRAM_ROWS)):
-        for row, part in zip(_ECP5_85K_BRAM_ROWS, (store[:half], store[half:]), strict=True):
-            _pin(cells, row, part)
+    store_rows = _ECP5_85K_STORE_ROWS.get(max(2, -(-len(store) // len(_ECP5_85K_OUTER_ROWS[0]))))
+    if store_rows:
+        share = -(-len(store) // len(store_rows))
+        for n, row in enumerate(store_rows):
+            _pin(cells, row, store[n * share:(n + 1) * share])
     rotators = {}
     for name in brams:
         if match := _ROTATOR_BRAM.search(name):
             prefix, first, level, _ = match.groups()
             stage = (0, 0) if first else (1, int(level)) if level else (2, 0)
             rotators.setdefault(prefix, []).append((stage, name))
-    if len(rotators) <= len(_ECP5_85K_OUTER_ROWS) and all(
-            len(part) <= len(_ECP5_85K_OUTER_ROWS[0]) for part in rotators.values()):
-        for row, (_, part) in zip(_ECP5_85K_OUTER_ROWS, sorted(rotators.items()), strict=False):
-            _pin(cells, row, [name for _, name in sorted(part)])
+    parts = [[name for _, name in sorted(part)] for _, part in sorted(rotators.items())]
+    free = [row for row in _ECP5_85K_OUTER_ROWS if row not in (store_rows or ())]
+    if len(parts) > len(free) == 1:
+        parts = [[name for part in parts for name in part]]
+    if len(parts) <= len(free) and all(len(part) <= len(free[0]) for part in parts):
+        for row, part in zip(free, parts, strict=False):
+            _pin(cells, row, part)
     return sum("BEL" in cells[name]["attributes"] for name in brams)
 
 

@@ -19,6 +19,7 @@ from axelram.gen.fpga import (
     _ECP5_85K_OUTER_ROWS,
     TARGETS,
     SerialHarness,
+    _bram_row,
     critical_path,
     describe_path,
     floorplan,
@@ -341,14 +342,33 @@ def test_floorplan_order():
     assert cells["store.bank_0_0_LUT4"]["attributes"] == {}
 
 
+def test_floorplan_three_rows():
+    """A store of more block RAMs than the two central rows hold (132, as at d=128, b=4) takes
+    the rows at Y = 22, 46 and 70, a third in each, centred, in row-bit order; both rotators
+    go to Y = 82, one after the other, centred together."""
+    names = [f"store.bank_0_{s}.0.0" for s in range(132)]
+    rotators = [f"{prefix}.{name}" for prefix in ("encoder.rotator", "query_rotator")
+                for name in ROTATOR_BRAMS]
+    netlist = bram_netlist([*reversed(names), *reversed(rotators)])
+    assert floorplan(netlist) == 132 + 2 * len(ROTATOR_BRAMS)
+    cells = netlist["modules"]["top"]["cells"]
+    bels = [cells[name]["attributes"]["BEL"] for name in names]
+    rows = [row[4:48] for row in (_bram_row(22), *_ECP5_85K_BRAM_ROWS)]  # 44 of 52, centred
+    assert bels == [f"X{x}/Y{y}/EBR{n}" for row in rows for x, y, n in row]
+    bels = [cells[name]["attributes"]["BEL"] for name in rotators]
+    top = _ECP5_85K_OUTER_ROWS[0]
+    assert top[0][1] == 82
+    assert bels == [f"X{x}/Y{y}/EBR{n}" for x, y, n in top[19:33]]   # 14 of 52, centred
+
+
 @pytest.mark.parametrize("names", [
     [],
-    [f"bank_0_{s}.0.0" for s in range(105)],
+    [f"bank_0_{s}.0.0" for s in range(157)],
     [f"r{k}_rotator.beats_in.storage_0.0.0" for k in range(3)],
     [f"rotator.beats_out.storage_{s}.0.0" for s in range(53)],
-], ids=["none", "store-105", "rotators-3", "rotator-53"])
+], ids=["none", "store-157", "rotators-3", "rotator-53"])
 def test_floorplan_leaves(names):
-    """No store or rotator block RAMs, more store block RAMs than the two rows hold, more
+    """No store or rotator block RAMs, more store block RAMs than three rows hold, more
     rotators than outer rows or a rotator longer than a row: nothing is pinned."""
     netlist = bram_netlist(names)
     before = json.dumps(netlist, sort_keys=True)
