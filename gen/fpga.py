@@ -198,11 +198,11 @@ def floorplan(netlist: dict) -> int:
     banks = sorted((tuple(map(int, match.groups())), name) for name in brams
                    if (match := _STORE_BRAM.search(name)))
     store = [name for _, name in banks]
-    store_rows = _ECP5_85K_STORE_ROWS.get(max(2, -(-len(store) // len(_ECP5_85K_OUTER_ROWS[0]))))
-    if store_rows:
-        share = -(-len(store) // len(store_rows))
-        for n, row in enumerate(store_rows):
-            _pin(cells, row, store[n * share:(n + 1) * share])
+    rows_needed = -(-len(store) // len(_ECP5_85K_BRAM_ROWS[0]))
+    store_rows = _ECP5_85K_STORE_ROWS.get(max(2, rows_needed), ())
+    share = -(-len(store) // max(1, len(store_rows)))
+    for n, row in enumerate(store_rows):
+        _pin(cells, row, store[n * share:(n + 1) * share])
     rotators = {}
     for name in brams:
         if match := _ROTATOR_BRAM.search(name):
@@ -210,7 +210,7 @@ def floorplan(netlist: dict) -> int:
             stage = (0, 0) if first else (1, int(level)) if level else (2, 0)
             rotators.setdefault(prefix, []).append((stage, name))
     parts = [[name for _, name in sorted(part)] for _, part in sorted(rotators.items())]
-    free = [row for row in _ECP5_85K_OUTER_ROWS if row not in (store_rows or ())]
+    free = [row for row in _ECP5_85K_OUTER_ROWS if row not in store_rows]
     if len(parts) > len(free) == 1:
         parts = [[name for part in parts for name in part]]
     if len(parts) <= len(free) and all(len(part) <= len(free[0]) for part in parts):
