@@ -21,7 +21,7 @@ from amaranth.hdl import ClockDomain, Module, Signal
 from amaranth.sim import Simulator
 
 from axelram.gen.fpga import fold_output_registers
-from axelram.gen.synth import prepare, to_verilog, yosys
+from axelram.gen.synth import to_verilog
 from axelram.golden.params import Params
 from axelram.hdl.encoder import KeyEncoder
 from axelram.hdl.macro import Macro
@@ -162,21 +162,6 @@ def test_block_fifo_maps_to_folded_block_ram(tmp_path):
     cells = netlist["modules"]["top"]["cells"].values()
     # The buffer (six places, a memory of eight entries) in 16 x 4 LUT RAM cells.
     assert sum(cell["type"] == "TRELLIS_DPR16X4" for cell in cells) == -(-23 // 4)
-
-
-def test_rdy_copy_keeps_its_flip_flop(tmp_path):
-    """Through the ECP5 flow's first steps ``r_rdy`` and ``r_rdy_copy`` stay two flip-flops."""
-    fifo = DistributedFIFO(width=4, depth=4, fall_through=True, rdy_copy=True)
-    ports = [fifo.w_data, fifo.w_en, fifo.r_data, fifo.r_en, fifo.r_rdy, fifo.r_rdy_copy]
-    files = yosys("; ".join(["read_verilog top.v", *prepare("ecp5"), "synth_ecp5 -top top",
-                             "write_json top.json"]),
-                  {"top.v": to_verilog(fifo, ports=ports)}, outputs=("top.json",))
-    module = json.loads(files["top.json"])["modules"]["top"]
-    flip_flops = {cell["connections"]["Q"][0]: name for name, cell in module["cells"].items()
-                  if cell["type"] == "TRELLIS_FF"}
-    drivers = {flip_flops.get(module["netnames"][name]["bits"][0])
-               for name in ("r_rdy", "r_rdy_copy")}
-    assert None not in drivers and len(drivers) == 2, drivers
 
 
 @pytest.mark.parametrize("count", [1, 2, 4, 5, 16, 17])
