@@ -2,6 +2,7 @@
 """Query table: emitted Verilog against :func:`axelram.golden.fixed.query_table`, bit for bit."""
 
 import itertools
+import math
 
 import cocotb
 import numpy as np
@@ -71,11 +72,12 @@ class Monitor:
     from its writes.
 
     A beat must be taken in the ``hold``-th cycle it is on ``i`` with the input open, that is
-    from its query's first beat taken to its table taken on ``o``: ``i.ready`` must be low
-    in between. A table not taken must stay valid with the same bank in the next cycle, and
-    nothing is written meanwhile. Table ``n`` goes to bank ``n % 2``; its writes, between the
-    previous table's transfer on ``o`` and its ``o.valid``, must be ``d / L * half`` writes of
-    that bank, one per beat and entry, beat ``k`` on channel ``k mod channels``.
+    from ``REOPEN`` cycles after the previous table was taken on ``o`` to its query's last
+    beat taken: ``i.ready`` must be low in between. A table not taken must stay valid with the
+    same bank in the next cycle, and nothing is written meanwhile. Table ``n`` goes to bank
+    ``n % 2``; its writes, between the previous table's transfer on ``o`` and its ``o.valid``,
+    must be ``d / L * half`` writes of that bank, one per beat and entry, beat ``k`` on channel
+    ``k mod channels``.
     :attr:`tables` holds each table as ``(d, half)``.
     """
 
@@ -88,7 +90,7 @@ class Monitor:
 
     async def _run(self):
         dut, p, lanes, beats = self.dut, self.tb.p, self.tb.lanes, self.tb.beats
-        held, closed, shown, writes, was_valid = None, False, 0, {}, False
+        held, opens, shown, writes, was_valid = None, 0, 0, {}, False
         for cycle in itertools.count():
             await FallingEdge(dut.clk)
             await ReadOnly()
@@ -106,7 +108,7 @@ class Monitor:
                 assert (beat, entry) not in writes, f"cycle {cycle}: ({beat}, {entry}) twice"
                 writes[beat, entry] = values
             in_valid, in_ready = bool(dut.i__valid.value), bool(dut.i__ready.value)
-            if closed:
+            if cycle < opens:
                 assert not in_ready, f"cycle {cycle}: i.ready high before the table was taken"
             elif in_valid:
                 shown += 1
@@ -114,7 +116,9 @@ class Monitor:
                     f"cycle {cycle}: i.ready {int(in_ready)} in the beat's cycle {shown}")
             if in_valid and in_ready:
                 self.i.append(cycle)
-                closed, shown = len(self.i) % beats == 0, 0
+                shown = 0
+                if len(self.i) % beats == 0:
+                    opens = math.inf
             held = dut.o__payload.value if valid and not ready else None
             if valid and not was_valid:
                 assert int(dut.o__payload.value) == len(self.tables) % 2
@@ -129,7 +133,7 @@ class Monitor:
                 self.o_valid.append(cycle)
                 if ready:
                     self.o.append(cycle)
-                    closed = False
+                    opens = cycle + QueryTable.REOPEN
             was_valid = valid and not ready
 
     def stop(self):
@@ -217,7 +221,8 @@ async def table_reset_mid_traffic(dut):
 async def table_timing(dut):
     """Latency and throughput, ``o`` always ready: ``o.valid`` comes ``latency`` cycles after a
     query's last beat, for one cycle; a query's beats go in one per ``hold`` cycles, and the
-    next query's first beat ``hold`` cycles after the table is taken."""
+    next query's first beat is on ``i`` ``REOPEN`` cycles after the table is taken (so taken
+    ``REOPEN - 1 + hold`` cycles after it)."""
     tb = TableTB(dut)
     await tb.reset()
     rng = case_rng(9)
@@ -237,7 +242,8 @@ async def table_timing(dut):
         f"last beats at {last}, o.valid at {monitor.o_valid}, latency {tb.latency}")
     assert monitor.o == monitor.o_valid
     burst = monitor.i[3 * tb.beats:]
-    expected = [first + (tb.beats * hold + tb.latency) * q + hold * k
+    period = tb.beats * hold + tb.latency + QueryTable.REOPEN - 1
+    expected = [first + period * q + hold * k
                 for first in burst[:1] for q in range(6) for k in range(tb.beats)]
     assert burst == expected, f"beats taken at {burst}"
     tb.expect(monitor.tables, z)
