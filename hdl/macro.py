@@ -131,17 +131,12 @@ class Macro(Folded, wiring.Component):
         """Cycles from a query's first score to the next query's, with ``keys`` (at least 1)
         stored, the next query waiting at ``queries`` and ``scores`` always ready: ``keys + 2``
         (the reads, then two idle cycles) when the next query's table is written by then, else
-        the table's cycles. The current query's table is taken once its first row has left the
-        store, ``read_latency`` cycles after it starts; the table unit takes the next query's
-        first beat ``QueryTable.REOPEN`` cycles later (with ``share_rotator``, the query enters
-        the rotator the cycle after and reaches the table its latency later), and is complete
-        ``hold * d / L - 1 + table latency`` cycles after that beat; the query starts the
-        cycle after."""
-        if self._share_rotator:
-            entering = 1 + self._encoder.rotator.latency
-        else:
-            entering = self._table.REOPEN
-        return max(keys + 2, self._store.read_latency + entering + 1 + self._table_cycles)
+        the table's cycles. The table takes the next query's beats once the current query's
+        first row has left the store, ``read_latency + 1`` cycles after it starts (with
+        ``share_rotator``, the query enters the rotator then), and is complete ``hold * d / L -
+        1 + table latency`` cycles after its first beat; the query starts the cycle after."""
+        entering = self._encoder.rotator.latency if self._share_rotator else 0
+        return max(keys + 2, self._store.read_latency + 2 + entering + self._table_cycles)
 
     @property
     def _table_cycles(self) -> int:

@@ -71,8 +71,8 @@ class QueryTable(Folded, wiring.Component):
 
     Latency :attr:`latency` ``= 4 + S + max tree_depth(CSD digits) + half - H`` cycles from the
     transfer of a query's last beat to ``o.valid``. Throughput one beat per ``H`` cycles; the
-    next query's first beat is on ``i`` :attr:`REOPEN` = 2 cycles after its table is taken, so
-    with ``o`` taken at once one query per ``H d / L + latency + 1`` cycles.
+    next query's first beat is on ``i`` from the cycle after its table is taken, so with ``o``
+    taken at once one query per ``H d / L + latency`` cycles.
 
     Arithmetic for the ``L`` lanes: ``L * sum(len(csd(c)) - 1)`` constant-product adders (the
     negative CSD digits as subtractions); per channel, ``L`` rounding incrementers (none when
@@ -102,9 +102,6 @@ class QueryTable(Folded, wiring.Component):
     o : Out(stream.Signature(1))
         The bank of a complete table.
     """
-
-    #: Cycles from a table taken on ``o`` to the next query's first beat taken on ``i``.
-    REOPEN = 2
 
     def __init__(self, params: Params, lanes: int | None = None):
         lanes = self._fold(params, lanes)
@@ -148,25 +145,17 @@ class QueryTable(Folded, wiring.Component):
 
         # A beat is on `i` for `hold` cycles: `shown` counts them, and `i.ready` (a register)
         # is high in the last, when the beat is taken. `open` is low from a query's last
-        # beat taken to `released`, the register of its table taken on `o`: the handshake on
-        # `o` comes from across the die (the score datapath's side), and into `open` and the
-        # beat counter's enable it crossed 26 rows (d=128, b=3: 3.3 ns of routing) or 27
-        # columns (b=4: 4.5 ns). While `open` is low nothing is written, so `released` and a
-        # write never meet and the counters' enables are the input's handshake alone.
+        # beat taken to its table taken on `o`.
         shown = Signal(range(hold))
         beat = Signal(range(self.beats))
         ready = Signal(init=hold == 1)
         open_ = Signal(init=1)
-        released = Signal()
         write = Signal()
         last_beat = beat == self.beats - 1
         m.d.comb += [self.i.ready.eq(ready), write.eq(self.i.valid & open_)]
-        m.d.sync += released.eq(self.o.valid & self.o.ready)
         with m.If(self.o.valid & self.o.ready):
-            m.d.sync += self.o.valid.eq(0)
-        with m.If(released):
-            m.d.sync += [open_.eq(1), ready.eq(hold == 1)]
-        with m.If(write & ready):
+            m.d.sync += [open_.eq(1), ready.eq(hold == 1), self.o.valid.eq(0)]
+        with m.Elif(write & ready):
             m.d.sync += [shown.eq(0), ready.eq((hold == 1) & ~last_beat), open_.eq(~last_beat),
                          beat.eq(Mux(last_beat, 0, beat + 1))]
         if hold > 1:

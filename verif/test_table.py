@@ -2,7 +2,6 @@
 """Query table: emitted Verilog against :func:`axelram.golden.fixed.query_table`, bit for bit."""
 
 import itertools
-import math
 
 import cocotb
 import numpy as np
@@ -72,12 +71,11 @@ class Monitor:
     from its writes.
 
     A beat must be taken in the ``hold``-th cycle it is on ``i`` with the input open, that is
-    from ``REOPEN`` cycles after the previous table was taken on ``o`` to its query's last
-    beat taken: ``i.ready`` must be low in between. A table not taken must stay valid with the
-    same bank in the next cycle, and nothing is written meanwhile. Table ``n`` goes to bank
-    ``n % 2``; its writes, between the previous table's transfer on ``o`` and its ``o.valid``,
-    must be ``d / L * half`` writes of that bank, one per beat and entry, beat ``k`` on channel
-    ``k mod channels``.
+    from its query's first beat taken to its table taken on ``o``: ``i.ready`` must be low
+    in between. A table not taken must stay valid with the same bank in the next cycle, and
+    nothing is written meanwhile. Table ``n`` goes to bank ``n % 2``; its writes, between the
+    previous table's transfer on ``o`` and its ``o.valid``, must be ``d / L * half`` writes of
+    that bank, one per beat and entry, beat ``k`` on channel ``k mod channels``.
     :attr:`tables` holds each table as ``(d, half)``.
     """
 
@@ -90,7 +88,7 @@ class Monitor:
 
     async def _run(self):
         dut, p, lanes, beats = self.dut, self.tb.p, self.tb.lanes, self.tb.beats
-        held, opens, shown, writes, was_valid = None, 0, 0, {}, False
+        held, closed, shown, writes, was_valid = None, False, 0, {}, False
         for cycle in itertools.count():
             await FallingEdge(dut.clk)
             await ReadOnly()
@@ -108,7 +106,7 @@ class Monitor:
                 assert (beat, entry) not in writes, f"cycle {cycle}: ({beat}, {entry}) twice"
                 writes[beat, entry] = values
             in_valid, in_ready = bool(dut.i__valid.value), bool(dut.i__ready.value)
-            if cycle < opens:
+            if closed:
                 assert not in_ready, f"cycle {cycle}: i.ready high before the table was taken"
             elif in_valid:
                 shown += 1
@@ -116,9 +114,7 @@ class Monitor:
                     f"cycle {cycle}: i.ready {int(in_ready)} in the beat's cycle {shown}")
             if in_valid and in_ready:
                 self.i.append(cycle)
-                shown = 0
-                if len(self.i) % beats == 0:
-                    opens = math.inf
+                closed, shown = len(self.i) % beats == 0, 0
             held = dut.o__payload.value if valid and not ready else None
             if valid and not was_valid:
                 assert int(dut.o__payload.value) == len(self.tables) % 2
@@ -133,7 +129,7 @@ class Monitor:
                 self.o_valid.append(cycle)
                 if ready:
                     self.o.append(cycle)
-                    opens = cycle + QueryTable.REOPEN
+                    closed = False
             was_valid = valid and not ready
 
     def stop(self):
@@ -221,8 +217,7 @@ async def table_reset_mid_traffic(dut):
 async def table_timing(dut):
     """Latency and throughput, ``o`` always ready: ``o.valid`` comes ``latency`` cycles after a
     query's last beat, for one cycle; a query's beats go in one per ``hold`` cycles, and the
-    next query's first beat is on ``i`` ``REOPEN`` cycles after the table is taken (so taken
-    ``REOPEN - 1 + hold`` cycles after it)."""
+    next query's first beat ``hold`` cycles after the table is taken."""
     tb = TableTB(dut)
     await tb.reset()
     rng = case_rng(9)
@@ -242,8 +237,7 @@ async def table_timing(dut):
         f"last beats at {last}, o.valid at {monitor.o_valid}, latency {tb.latency}")
     assert monitor.o == monitor.o_valid
     burst = monitor.i[3 * tb.beats:]
-    period = tb.beats * hold + tb.latency + QueryTable.REOPEN - 1
-    expected = [first + period * q + hold * k
+    expected = [first + (tb.beats * hold + tb.latency) * q + hold * k
                 for first in burst[:1] for q in range(6) for k in range(tb.beats)]
     assert burst == expected, f"beats taken at {burst}"
     tb.expect(monitor.tables, z)
