@@ -10,8 +10,8 @@ from pathlib import Path
 
 from amaranth.back import rtlil
 
-__all__ = ["YosysError", "yosys", "to_verilog", "netlist_cells", "operation_counts", "prepare",
-           "synthesis", "ecp5_lut_mapping", "ECP5_WIRE_DELAY"]
+__all__ = ["YosysError", "yosys", "drop_zero_init", "to_verilog", "netlist_cells",
+           "operation_counts", "prepare", "synthesis", "ecp5_lut_mapping", "ECP5_WIRE_DELAY"]
 
 # Word-level passes that leave one cell per arithmetic operator of the design, with constant
 # inputs propagated (a sign flip driven by a constant disappears) and widths trimmed.
@@ -115,6 +115,12 @@ _ZERO_INIT = re.compile(r"^  cell \$meminit_v2 \S+\n(?:    parameter .*\n)*"
                         r"    connect \\EN .*\n  end\n", re.MULTILINE)
 
 
+def drop_zero_init(text: str) -> str:
+    """Amaranth RTLIL ``text`` without the initial contents of its memories that are all zero
+    (:func:`to_verilog` says why)."""
+    return _ZERO_INIT.sub("", text)
+
+
 def to_verilog(component, name: str = "top", ports=None) -> str:
     """``component``'s Verilog: Amaranth's (``amaranth.back.verilog.convert``, its Yosys
     commands, no source locations), except that a memory whose initial contents are all zero
@@ -130,7 +136,7 @@ def to_verilog(component, name: str = "top", ports=None) -> str:
     text = rtlil.convert(component, name=name, ports=ports, emit_src=False)
     script = ("read_rtlil top.il; proc -nomux -norom; memory_collect; "
               "write_verilog -norename top.v")
-    return yosys(script, {"top.il": _ZERO_INIT.sub("", text)}, outputs=("top.v",))["top.v"]
+    return yosys(script, {"top.il": drop_zero_init(text)}, outputs=("top.v",))["top.v"]
 
 
 def netlist_cells(component, passes: str = COARSE) -> list[dict]:

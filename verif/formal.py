@@ -48,7 +48,7 @@ from amaranth.hdl import (
     Signal,
 )
 
-from ..gen.synth import _ZERO_INIT
+from ..gen.synth import drop_zero_init
 from ..hdl.pipeline import BLOCK_SLICE_BITS, BlockFIFO, DistributedFIFO, counter_below
 
 __all__ = ["FIFOHarness", "CounterHarness", "PROPERTIES", "MUTATIONS", "caught_by", "Config",
@@ -437,7 +437,7 @@ def check(design, directory, *, mode: str = "prove", depth: int = 10,
     directory.mkdir(parents=True, exist_ok=True)
     text = rtlil.convert(design, name="top", ports=design.ports)
     # Memories start from anything, not from Amaranth's zeros.
-    (directory / "top.il").write_text(_ZERO_INIT.sub("", text))
+    (directory / "top.il").write_text(drop_zero_init(text))
     (directory / "top.sby").write_text(
         f"[options]\nmode {mode}\ndepth {depth}\n\n"
         "[engines]\nsmtbmc yices\n\n"
