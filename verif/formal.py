@@ -49,7 +49,7 @@ from amaranth.hdl import (
 )
 
 from ..gen.synth import drop_zero_init
-from ..hdl.pipeline import BLOCK_SLICE_BITS, BlockFIFO, DistributedFIFO, counter_below
+from ..hdl.pipeline import BLOCK_SLICE_BITS, BlockFIFO, DistributedFIFO, _entries, counter_below
 
 __all__ = ["FIFOHarness", "CounterHarness", "PROPERTIES", "MUTATIONS", "caught_by", "Config",
            "CONFIGS", "Result", "FormalError", "check", "tools", "main"]
@@ -144,10 +144,6 @@ class _Probe:
                              data=data, en=Const(1), transparent_for=())
             rows.append(data)
         return rows
-
-
-def _entries(depth: int) -> int:
-    return 1 << (depth - 1).bit_length()
 
 
 class _Checks:
