@@ -145,30 +145,22 @@ class QueryTable(Folded, wiring.Component):
 
         # A beat is on `i` for `hold` cycles: `shown` counts them, and `i.ready` (a register)
         # is high in the last, when the beat is taken. `open` is low from a query's last
-        # beat taken to its table taken on `o`. `i.ready` has a copy, `taking`, from which the
-        # table takes its own handshake (both `keep`): with one flip-flop (and at `hold` 1
-        # `open` merged into it) the handshake's LUT sat by the producer's FIFO and fed back to
-        # `beat`'s clock enable, 27 columns each way (the d=128, b=4 macro: 4.5 ns of routing).
+        # beat taken to its table taken on `o`.
         shown = Signal(range(hold))
         beat = Signal(range(self.beats))
-        ready = Signal(init=hold == 1, attrs={"keep": 1})
-        taking = Signal(init=hold == 1, attrs={"keep": 1})
+        ready = Signal(init=hold == 1)
         open_ = Signal(init=1)
         write = Signal()
         last_beat = beat == self.beats - 1
         m.d.comb += [self.i.ready.eq(ready), write.eq(self.i.valid & open_)]
-
-        def show(value):
-            return [ready.eq(value), taking.eq(value)]
-
         with m.If(self.o.valid & self.o.ready):
-            m.d.sync += [open_.eq(1), *show(hold == 1), self.o.valid.eq(0)]
-        with m.Elif(write & taking):
-            m.d.sync += [shown.eq(0), *show((hold == 1) & ~last_beat), open_.eq(~last_beat),
+            m.d.sync += [open_.eq(1), ready.eq(hold == 1), self.o.valid.eq(0)]
+        with m.Elif(write & ready):
+            m.d.sync += [shown.eq(0), ready.eq((hold == 1) & ~last_beat), open_.eq(~last_beat),
                          beat.eq(Mux(last_beat, 0, beat + 1))]
         if hold > 1:
             with m.Elif(write):
-                m.d.sync += [shown.eq(shown + 1), *show(shown == hold - 2)]
+                m.d.sync += [shown.eq(shown + 1), ready.eq(shown == hold - 2)]
 
         # The delay line: tap `g` is the beat on `i` and its control `g * hold + 1` cycles ago,
         # the input of the products by centroids g * hold .. g * hold + hold - 1. A beat passes
@@ -192,7 +184,7 @@ class QueryTable(Folded, wiring.Component):
         wrote, shown_then = stage(write), stage(shown)
         line_beat = Signal(range(self.beats))
         if self.beats > 1:
-            took = stage(write & taking)
+            took = stage(write & ready)
             with m.If(took):
                 m.d.sync += line_beat.eq(wrap_increment(line_beat, self.beats))
         taken = Cat(wrote & (line_beat[:low_bits] == c) for c in range(channels))

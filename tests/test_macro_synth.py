@@ -18,7 +18,6 @@ from axelram.gen.synth import prepare, to_verilog, yosys
 from axelram.golden.params import Params
 from axelram.hdl.macro import Macro
 from axelram.hdl.pipeline import DistributedFIFO
-from axelram.hdl.table import QueryTable
 
 #: Copies that must stay apart, each group with the same next value.
 COPIES = [("busy", "busy_store", "busy_credit"), ("free", "places_read", "places_store"),
@@ -26,8 +25,7 @@ COPIES = [("busy", "busy_store", "busy_credit"), ("free", "places_read", "places
           ("encoder.rotator.feed", "encoder.rotator.feeding"),
           ("query_rotator.feed", "query_rotator.feeding"),
           ("encoder.scales.r_rdy", "encoder.scales.r_rdy_copy"),
-          ("encoder.rotated.r_rdy", "encoder.rotated.r_rdy_copy"),
-          ("table.ready", "table.taking")]
+          ("encoder.rotated.r_rdy", "encoder.rotated.r_rdy_copy")]
 
 
 def ecp5_netlist(top, ports=None) -> dict:
@@ -65,15 +63,6 @@ def test_rdy_copy_keeps_its_flip_flop():
     fifo = DistributedFIFO(width=4, depth=4, fall_through=True, rdy_copy=True)
     ports = [fifo.w_data, fifo.w_en, fifo.r_data, fifo.r_en, fifo.r_rdy, fifo.r_rdy_copy]
     assert_apart(ecp5_netlist(fifo, ports), ("r_rdy", "r_rdy_copy"))
-
-
-def test_table_ready_keeps_its_copy():
-    """The query table's ``i.ready`` and its own copy ``taking`` stay two flip-flops (at
-    ``hold`` 1 both have the next value of ``open_``, and one flip-flop for the three held the
-    d=128, b=4 macro at 183.5 MHz)."""
-    table = QueryTable(Params(d=8, b=2, depth=16), lanes=1)
-    assert table.hold == 1
-    assert_apart(ecp5_netlist(table), ("ready", "taking"))
 
 
 @pytest.mark.slow
